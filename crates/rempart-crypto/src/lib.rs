@@ -1,0 +1,1 @@
+//! Key providers, API-key hashing and envelope encryption.

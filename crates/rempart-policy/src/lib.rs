@@ -1,0 +1,1 @@
+//! Jurisdictions, deployment facts, tenant policy and the routing decision (pure, no I/O).

@@ -1,0 +1,1 @@
+//! Persistence: tenants' API keys and more; SQLite embedded default.

@@ -1,0 +1,1 @@
+//! Test helpers: a recording mock upstream speaking the OpenAI API.

@@ -1,0 +1,1 @@
+//! Upstream clients: OpenAI wire types, provider quirks, health and circuit breaker.
