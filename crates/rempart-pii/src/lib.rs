@@ -3,3 +3,8 @@
 //!
 //! This crate does no I/O: text in, entities or text out.
 #![warn(missing_docs)]
+
+mod entity;
+
+// The public interface is:
+pub use entity::{Entity, EntityType};
