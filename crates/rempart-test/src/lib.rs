@@ -150,6 +150,21 @@ impl MockUpstream {
             .any(|r| r.contains(needle))
     }
 
+    /// Wait until at least `n` requests have arrived, polling every 5 ms;
+    /// `false` on timeout. For work the gateway does in the background.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.request_count() >= n {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Forget recorded requests and zero the count; the script stays.
     pub fn reset(&self) {
         lock(&self.shared.requests).clear();

@@ -100,7 +100,8 @@ impl MockUpstreamBuilder {
     }
 
     /// Answer with a tool call (may be called several times for parallel
-    /// calls); streamed, its arguments arrive as several deltas.
+    /// calls); streamed, its arguments arrive as several deltas. Tool calls
+    /// take precedence: the reply then has `content: null`.
     pub fn tool_call(mut self, name: impl Into<String>, arguments_json: impl Into<String>) -> Self {
         self.script.tool_calls.push(ToolCall {
             name: name.into(),
@@ -131,7 +132,8 @@ impl MockUpstreamBuilder {
     }
 
     /// Send `n` SSE events (the role delta counts), then drop the connection
-    /// without `data: [DONE]`.
+    /// without `data: [DONE]` (the response body ends in an error, as when an
+    /// upstream dies mid-stream). Non-streamed replies are not affected.
     pub fn stream_break_after(mut self, n: usize) -> Self {
         self.script.stream_break_after = Some(n);
         self

@@ -542,6 +542,13 @@ async fn records_every_request_on_any_prefix() {
     mock.reset();
     assert_eq!(mock.request_count(), 0);
     assert!(mock.requests().is_empty());
+    assert!(!mock.wait_for_requests(1, Duration::from_millis(20)).await);
+    client()
+        .get(format!("{}/healthz", mock.url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(mock.wait_for_requests(1, Duration::from_secs(1)).await);
 }
 
 #[tokio::test]
