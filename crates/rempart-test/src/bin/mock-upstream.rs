@@ -1,0 +1,87 @@
+//! `mock-upstream`: the [`rempart_test::MockUpstream`] as a process, for
+//! benchmarks and tests in other languages. Prints
+//! `listening on http://127.0.0.1:PORT` on stdout once ready, then serves
+//! until killed. Recording is off (memory stays flat under load).
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::Parser;
+use rempart_test::MockUpstream;
+
+/// A mock OpenAI-compatible upstream.
+#[derive(Debug, Parser)]
+#[command(name = "mock-upstream", version)]
+struct Args {
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Reply content of chat completions.
+    #[arg(long)]
+    reply: Option<String>,
+    /// Milliseconds to wait before response headers.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Milliseconds between SSE events.
+    #[arg(long, default_value_t = 0)]
+    chunk_delay_ms: u64,
+    /// Model named in responses (default: the request's).
+    #[arg(long)]
+    model: Option<String>,
+    /// Reply with the last user message.
+    #[arg(long)]
+    echo: bool,
+    /// Embedding dimension.
+    #[arg(long)]
+    embedding_dims: Option<usize>,
+    /// Fail every request with this HTTP status.
+    #[arg(long)]
+    status: Option<u16>,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let mut b = MockUpstream::builder()
+        .addr(SocketAddr::new(args.host, args.port))
+        .record(false)
+        .delay(Duration::from_millis(args.delay_ms))
+        .chunk_delay(Duration::from_millis(args.chunk_delay_ms));
+    if let Some(r) = args.reply {
+        b = b.reply(r);
+    }
+    if let Some(m) = args.model {
+        b = b.model(m);
+    }
+    if args.echo {
+        b = b.echo();
+    }
+    if let Some(d) = args.embedding_dims {
+        b = b.embedding_dims(d);
+    }
+    if let Some(s) = args.status {
+        b = b.status(s);
+    }
+    let mock = match b.try_start().await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!(
+                "mock-upstream: cannot listen on {}:{}: {e}",
+                args.host, args.port
+            );
+            std::process::exit(1);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", mock.url());
+    let _ = out.flush();
+    drop(out);
+    // Serve until killed.
+    std::future::pending::<()>().await;
+}
