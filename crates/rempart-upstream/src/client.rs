@@ -1,0 +1,258 @@
+//! The HTTP client for OpenAI-compatible upstreams.
+//!
+//! Every call takes the policy's [`Admitted`] proof for the deployment it
+//! contacts: a deployment the policy did not admit for this request cannot be
+//! called — not for fallback, retry or shadow traffic.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+use rempart_policy::Admitted;
+use secrecy::ExposeSecret;
+use serde_json::{Map, Value};
+
+use crate::endpoint::Endpoint;
+use crate::error::UpstreamError;
+use crate::kind::Kind;
+use crate::wire::{ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, ErrorBody};
+
+/// A chat body ready for one deployment, with the warnings its adaptation
+/// produced (e.g. `reasoning_effort` dropped).
+#[derive(Debug, Clone)]
+pub struct PreparedChat {
+    /// The JSON body to send.
+    pub body: Map<String, Value>,
+    /// Whether it streams.
+    pub stream: bool,
+    /// Options dropped or changed, for the `X-Rempart-Warning` header.
+    pub warnings: Vec<String>,
+}
+
+/// Turn a client request into the body for one deployment (pure).
+pub fn prepare_chat(endpoint: &Endpoint, req: &ChatRequest) -> PreparedChat {
+    let mut warnings = Vec::new();
+    let stream = req.is_stream();
+    let mut body = match serde_json::to_value(req) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    body.remove("rempart");
+    body.insert("model".into(), Value::from(endpoint.model.clone()));
+    if body.contains_key("reasoning_effort") && !endpoint.reasoning {
+        body.remove("reasoning_effort");
+        warnings.push(format!(
+            "reasoning_effort dropped: deployment {} has no reasoning budget",
+            endpoint.id
+        ));
+    }
+    if stream {
+        // Always ask for usage, to count tokens and cost; the gateway strips
+        // the usage chunk when the client did not ask for it.
+        let opts = body.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(o) = opts {
+            o.insert("include_usage".into(), Value::Bool(true));
+        }
+    }
+    endpoint.kind.adapt_chat(&mut body, stream, &mut warnings);
+    PreparedChat { body, stream, warnings }
+}
+
+/// A stream of chunks from an upstream.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, UpstreamError>> + Send>>;
+
+/// What an upstream answered.
+pub enum ChatReply {
+    /// A whole completion.
+    Json(ChatResponse),
+    /// SSE chunks; ends after `[DONE]`, or with an error item.
+    Stream(ChunkStream),
+}
+
+/// The upstream client (one connection pool for all deployments).
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client with rustls (ring) and the platform's trust roots.
+    pub fn new() -> Result<Client, UpstreamError> {
+        // Several crates may race to install it; either outcome is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| UpstreamError::Setup(e.to_string()))?;
+        Ok(Client { http })
+    }
+
+    fn request(&self, endpoint: &Endpoint, url: String) -> reqwest::RequestBuilder {
+        let mut rb = self.http.post(url);
+        if let Some(key) = &endpoint.api_key {
+            rb = match endpoint.kind {
+                Kind::AzureOpenai => rb.header("api-key", key.expose_secret()),
+                _ => rb.bearer_auth(key.expose_secret()),
+            };
+        }
+        rb
+    }
+
+    /// Call the chat endpoint of an admitted deployment.
+    pub async fn chat(
+        &self,
+        admitted: &Admitted,
+        endpoint: &Endpoint,
+        prepared: &PreparedChat,
+    ) -> Result<ChatReply, UpstreamError> {
+        check_admitted(admitted, endpoint)?;
+        let id = endpoint.id.0.clone();
+        let rb = self.request(endpoint, endpoint.chat_url()).json(&prepared.body);
+        let resp = send(rb, endpoint.timeout, &id).await?;
+        if !prepared.stream {
+            let body = with_timeout(resp.bytes(), endpoint.timeout, &id).await?;
+            let parsed: ChatResponse = serde_json::from_slice(&body)
+                .map_err(|_| UpstreamError::Protocol { deployment: id, what: "chat completion is not valid JSON" })?;
+            return Ok(ChatReply::Json(parsed));
+        }
+        Ok(ChatReply::Stream(sse_chunks(resp, endpoint.stream_idle_timeout, id)))
+    }
+
+    /// Call the embeddings endpoint of an admitted deployment.
+    pub async fn embeddings(
+        &self,
+        admitted: &Admitted,
+        endpoint: &Endpoint,
+        req: &EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, UpstreamError> {
+        check_admitted(admitted, endpoint)?;
+        let id = endpoint.id.0.clone();
+        let mut body = match serde_json::to_value(req) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        body.insert("model".into(), Value::from(endpoint.model.clone()));
+        endpoint.kind.adapt_embeddings(&mut body);
+        let rb = self.request(endpoint, endpoint.embeddings_url()).json(&body);
+        let resp = send(rb, endpoint.timeout, &id).await?;
+        let bytes = with_timeout(resp.bytes(), endpoint.timeout, &id).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| UpstreamError::Protocol { deployment: id, what: "embeddings response is not valid JSON" })
+    }
+
+    /// Active health probe (self-hosted kinds). Only call it for deployments
+    /// some tenant's policy can admit: a probe is a contact too.
+    pub async fn probe(&self, endpoint: &Endpoint) -> Result<Duration, UpstreamError> {
+        let Some(url) = endpoint.health_url() else { return Ok(Duration::ZERO) };
+        let id = endpoint.id.0.clone();
+        let start = std::time::Instant::now();
+        let mut rb = self.http.get(url);
+        if let Some(key) = &endpoint.api_key {
+            rb = rb.bearer_auth(key.expose_secret());
+        }
+        let _ = send(rb, Duration::from_secs(3), &id).await?;
+        Ok(start.elapsed())
+    }
+}
+
+fn check_admitted(admitted: &Admitted, endpoint: &Endpoint) -> Result<(), UpstreamError> {
+    if admitted.id() != &endpoint.id {
+        return Err(UpstreamError::NotAdmitted { deployment: endpoint.id.0.clone() });
+    }
+    if endpoint.kind == Kind::Embedded {
+        return Err(UpstreamError::Protocol { deployment: endpoint.id.0.clone(), what: "embedded is not HTTP" });
+    }
+    Ok(())
+}
+
+async fn with_timeout<T>(
+    fut: impl Future<Output = Result<T, reqwest::Error>>,
+    timeout: Duration,
+    id: &str,
+) -> Result<T, UpstreamError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Err(_) => Err(UpstreamError::Timeout { deployment: id.to_owned() }),
+        Ok(Err(e)) => Err(classify(e, id)),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+async fn send(rb: reqwest::RequestBuilder, timeout: Duration, id: &str) -> Result<reqwest::Response, UpstreamError> {
+    let resp = with_timeout(rb.send(), timeout, id).await?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    // The upstream's error code is kept; its message is not (it may quote
+    // the prompt).
+    let code = match tokio::time::timeout(Duration::from_secs(2), resp.bytes()).await {
+        Ok(Ok(b)) => serde_json::from_slice::<ErrorBody>(&b).ok().and_then(|e| e.error.code.or(Some(e.error.kind))),
+        _ => None,
+    };
+    Err(UpstreamError::Status { deployment: id.to_owned(), status: status.as_u16(), code, retry_after })
+}
+
+fn classify(e: reqwest::Error, id: &str) -> UpstreamError {
+    let deployment = id.to_owned();
+    if e.is_timeout() {
+        UpstreamError::Timeout { deployment }
+    } else if e.is_connect() {
+        UpstreamError::Connect { deployment }
+    } else {
+        UpstreamError::Broken { deployment }
+    }
+}
+
+fn sse_chunks(resp: reqwest::Response, idle: Duration, id: String) -> ChunkStream {
+    let events = resp.bytes_stream().eventsource();
+    // State: the event stream, or None once a terminal item was yielded.
+    let s = futures::stream::unfold(Some(events), move |state| {
+        let id = id.clone();
+        async move {
+            let mut events = state?;
+            loop {
+                let next = match tokio::time::timeout(idle, events.next()).await {
+                    Err(_) => return Some((Err(UpstreamError::Timeout { deployment: id }), None)),
+                    Ok(n) => n,
+                };
+                let ev = match next {
+                    // Ended or failed without `[DONE]`: the stream broke.
+                    None | Some(Err(_)) => return Some((Err(UpstreamError::Broken { deployment: id }), None)),
+                    Some(Ok(ev)) => ev,
+                };
+                let data = ev.data.trim();
+                if data == "[DONE]" {
+                    return None;
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                return match serde_json::from_str::<ChatChunk>(data) {
+                    Ok(chunk) => Some((Ok(chunk), Some(events))),
+                    Err(_) => {
+                        // Some servers send `{"error": ...}` mid-stream.
+                        let code = serde_json::from_str::<ErrorBody>(data)
+                            .ok()
+                            .and_then(|e| e.error.code.or(Some(e.error.kind)));
+                        let err = match code {
+                            Some(code) => {
+                                UpstreamError::Status { deployment: id, status: 502, code: Some(code), retry_after: None }
+                            }
+                            None => UpstreamError::Protocol { deployment: id, what: "stream chunk is not valid JSON" },
+                        };
+                        Some((Err(err), None))
+                    }
+                };
+            }
+        }
+    });
+    Box::pin(s)
+}
