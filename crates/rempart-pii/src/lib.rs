@@ -5,6 +5,11 @@
 #![warn(missing_docs)]
 
 mod entity;
+mod pseudo;
 
 // The public interface is:
 pub use entity::{Entity, EntityType};
+pub use pseudo::{
+    Error as PseudoError, MAX_PLACEHOLDER_LEN, MAX_PLACEHOLDER_NUMBER, Mapping, Mode, Placeholder,
+    Pseudonymised, normalise, pseudonymise, reidentify, reidentify_json, reidentify_with,
+};
