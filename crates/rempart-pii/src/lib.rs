@@ -6,6 +6,7 @@
 
 mod entity;
 mod pseudo;
+mod stream;
 
 // The public interface is:
 pub use entity::{Entity, EntityType};
@@ -13,3 +14,4 @@ pub use pseudo::{
     Error as PseudoError, MAX_PLACEHOLDER_LEN, MAX_PLACEHOLDER_NUMBER, Mapping, Mode, Placeholder,
     Pseudonymised, normalise, pseudonymise, reidentify, reidentify_json, reidentify_with,
 };
+pub use stream::StreamReidentifier;
