@@ -11,7 +11,8 @@ mod stream;
 // The public interface is:
 pub use entity::{Entity, EntityType};
 pub use pseudo::{
-    Error as PseudoError, MAX_PLACEHOLDER_LEN, MAX_PLACEHOLDER_NUMBER, Mapping, Mode, Placeholder,
-    Pseudonymised, normalise, pseudonymise, reidentify, reidentify_json, reidentify_with,
+    Error as PseudoError, MAX_PLACEHOLDER_LEN, MAX_PLACEHOLDER_NUMBER, MIN_KNOWN_VALUE_CHARS,
+    Mapping, Mode, Placeholder, Pseudonymised, normalise, pseudonymise, reidentify,
+    reidentify_json, reidentify_with,
 };
 pub use stream::StreamReidentifier;

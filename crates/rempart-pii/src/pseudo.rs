@@ -39,7 +39,7 @@ use std::fmt;
 
 use crate::entity::{Entity, EntityType};
 
-pub use mapping::{Mapping, normalise};
+pub use mapping::{MIN_KNOWN_VALUE_CHARS, Mapping, normalise};
 pub use placeholder::{MAX_PLACEHOLDER_LEN, MAX_PLACEHOLDER_NUMBER, Placeholder};
 pub(crate) use placeholder::{Scan, for_each_token, scan};
 
@@ -66,6 +66,9 @@ pub enum Error {
         /// The type.
         kind: EntityType,
     },
+    /// The mapping holds too many values to search them in a text.
+    #[error("too many known values to search")]
+    KnownValuesTooLarge,
     /// A persisted mapping could not be loaded.
     #[error("invalid persisted mapping: {reason}")]
     InvalidMapping {

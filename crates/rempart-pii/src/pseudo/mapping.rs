@@ -3,12 +3,16 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use super::Error;
 use super::placeholder::{MAX_PLACEHOLDER_NUMBER, Placeholder, type_index};
-use crate::entity::EntityType;
+use crate::entity::{Entity, EntityType};
+
+/// Shortest value (in characters) that [`Mapping::find_known`] looks for.
+pub const MIN_KNOWN_VALUE_CHARS: usize = 3;
 
 /// Value ↔ placeholder, for one conversation or one tenant.
 ///
@@ -115,6 +119,57 @@ impl Mapping {
         self.by_type[type_index(placeholder.kind)]
             .get(n)
             .map(|e| e.value.as_str())
+    }
+
+    /// Entities for the occurrences in `text` of values this mapping
+    /// already holds, so a value seen once is caught again even where the
+    /// detector misses it (e.g. in the assistant history the client sends
+    /// back). Pass them to [`pseudonymise`](super::pseudonymise) together
+    /// with the detector's (overlaps are merged there).
+    ///
+    /// Matching is exact up to ASCII case, on word boundaries (a value is
+    /// not found inside a longer word), for values of at least
+    /// [`MIN_KNOWN_VALUE_CHARS`] characters. Other formatting variants
+    /// (`FR76 3000…` vs `FR763000…`) are left to the detector.
+    pub fn find_known(&self, text: &str) -> Result<Vec<Entity>, Error> {
+        let mut kinds = Vec::new();
+        let mut patterns = Vec::new();
+        for kind in EntityType::ALL {
+            for e in &self.by_type[type_index(kind)] {
+                if !e.literal && e.value.chars().count() >= MIN_KNOWN_VALUE_CHARS {
+                    kinds.push(kind);
+                    patterns.push(e.value.as_str());
+                }
+            }
+        }
+        if patterns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .map_err(|_| Error::KnownValuesTooLarge)?;
+        let is_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        let mut found = Vec::new();
+        for m in ac.find_overlapping_iter(text) {
+            let (start, end) = (m.start(), m.end());
+            // A match of a value that starts (ends) with a word character
+            // must not continue a word of the text.
+            let value = &text[start..end];
+            if (is_word(value.chars().next()) && is_word(text[..start].chars().next_back()))
+                || (is_word(value.chars().next_back()) && is_word(text[end..].chars().next()))
+            {
+                continue;
+            }
+            found.push(Entity {
+                kind: kinds[m.pattern().as_usize()],
+                subtype: None,
+                start,
+                end,
+                score: 1.0,
+            });
+        }
+        Ok(found)
     }
 
     /// The placeholder for `value`, issuing a new one if needed.
@@ -383,6 +438,30 @@ mod tests {
             format!("{m:?}"),
             r#"{"PERSON": 1, "IBAN": 1} (values redacted)"#
         );
+    }
+
+    #[test]
+    fn finds_known_values_on_word_boundaries() {
+        let mut m = Mapping::new();
+        m.issue(EntityType::Person, "Ann Lee", false).unwrap();
+        m.issue(EntityType::Email, "ann@x.fr", false).unwrap();
+        m.issue(EntityType::Person, "Al", false).unwrap();
+        m.issue(EntityType::Person, "[[PERSON_1]]", true).unwrap();
+        let text = "ANN LEE wrote (ann@x.fr); Ann Leeds did not. Al too. [[PERSON_1]]";
+        let found: Vec<_> = m
+            .find_known(text)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, &text[e.start..e.end]))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (EntityType::Person, "ANN LEE"),
+                (EntityType::Email, "ann@x.fr")
+            ]
+        );
+        assert!(Mapping::new().find_known(text).unwrap().is_empty());
     }
 
     #[test]

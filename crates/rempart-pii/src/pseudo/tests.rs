@@ -224,6 +224,7 @@ fn errors_and_results_do_not_show_values() {
             kind: EntityType::Iban,
         },
         Error::InvalidMapping { reason: "x" },
+        Error::KnownValuesTooLarge,
     ];
     for e in errs {
         assert!(!format!("{e}").is_empty());
@@ -240,6 +241,27 @@ fn errors_and_results_do_not_show_values() {
     assert!(
         !shown.contains("Secretname") && !shown.contains("PERSON_1"),
         "{shown}"
+    );
+}
+
+#[test]
+fn known_values_are_caught_when_the_detector_misses_them() {
+    let mut m = Mapping::new();
+    let turn1 = "My name is Alice Martin.";
+    pseudonymise(
+        turn1,
+        &find(turn1, &[(EntityType::Person, "Alice Martin")]),
+        &mut m,
+        |_| true,
+    )
+    .unwrap();
+    // The client sends the re-identified answer back as history; the
+    // detector finds nothing this time.
+    let turn2 = "Hello alice martin! Malice Martinez is someone else.";
+    let p = pseudonymise(turn2, &m.find_known(turn2).unwrap(), &mut m, |_| true).unwrap();
+    assert_eq!(
+        p.text(),
+        "Hello [[PERSON_1]]! Malice Martinez is someone else."
     );
 }
 
@@ -392,6 +414,21 @@ proptest! {
         prop_assert_eq!(b.text(), "[[PERSON_1]]");
         prop_assert_eq!(c.text(), "[[PERSON_1]] / [[PERSON_1]]");
         prop_assert_eq!(m.len(), 1);
+    }
+
+    /// Debug and Display of a mapping never show a value.
+    #[test]
+    fn mapping_debug_redacts(values in proptest::collection::vec(("[a-z]{3}[0-9]{3}", kind()), 1..6)) {
+        let mut m = Mapping::new();
+        for (v, k) in &values {
+            pseudonymise(v, &[ent(*k, 0, v.len())], &mut m, |_| true).unwrap();
+        }
+        for shown in [format!("{m:?}"), format!("{m:#?}"), format!("{m}")] {
+            for (v, _) in &values {
+                prop_assert!(!shown.contains(v.as_str()), "{}", shown);
+                prop_assert!(!shown.contains(&v[3..]), "{}", shown);
+            }
+        }
     }
 
     /// Case and spacing variants of an issued placeholder are restored.
