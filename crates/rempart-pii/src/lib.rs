@@ -12,7 +12,7 @@ mod stream;
 pub use entity::{Entity, EntityType};
 pub use pseudo::{
     Error as PseudoError, MAX_PLACEHOLDER_LEN, MAX_PLACEHOLDER_NUMBER, MIN_KNOWN_VALUE_CHARS,
-    Mapping, Mode, Placeholder, Pseudonymised, normalise, pseudonymise, reidentify,
-    reidentify_json, reidentify_with,
+    Mapping, Mode, Placeholder, Pseudonymised, ReidentifyStats, normalise, pseudonymise,
+    reidentify, reidentify_json, reidentify_stats, reidentify_with,
 };
 pub use stream::StreamReidentifier;

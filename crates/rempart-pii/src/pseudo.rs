@@ -267,21 +267,40 @@ pub fn reidentify_json(text: &str, mapping: &Mapping) -> String {
 
 /// [`reidentify`] with an explicit [`Mode`].
 pub fn reidentify_with(text: &str, mapping: &Mapping, mode: Mode) -> String {
+    reidentify_stats(text, mapping, mode).0
+}
+
+/// [`reidentify_with`], also counting what was restored and what looked
+/// like a placeholder but was not issued (model drift, or the user's own
+/// text).
+pub fn reidentify_stats(text: &str, mapping: &Mapping, mode: Mode) -> (String, ReidentifyStats) {
     let mut out = String::with_capacity(text.len());
-    let held = reidentify_into(text, mapping, mode, true, &mut out);
+    let mut stats = ReidentifyStats::default();
+    let held = reidentify_into(text, mapping, mode, true, &mut out, &mut stats);
     debug_assert!(held.is_none());
-    out
+    (out, stats)
+}
+
+/// Counts of a re-identification (no values: safe to log and audit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReidentifyStats {
+    /// Placeholders replaced by their value.
+    pub restored: usize,
+    /// Tokens read as placeholders that the mapping did not issue, left as
+    /// they are.
+    pub unknown: usize,
 }
 
 /// Re-identifies `text` into `out`. When `at_end` is false, stops before
 /// the first position that could still start a placeholder and returns it
-/// (the caller holds that suffix back).
+/// (the caller holds that suffix back; nothing from there on was counted).
 pub(crate) fn reidentify_into(
     text: &str,
     mapping: &Mapping,
     mode: Mode,
     at_end: bool,
     out: &mut String,
+    stats: &mut ReidentifyStats,
 ) -> Option<usize> {
     let mut last = 0;
     let bytes = text.as_bytes();
@@ -293,10 +312,14 @@ pub(crate) fn reidentify_into(
                 Some(value) => {
                     out.push_str(&text[last..p]);
                     push_value(out, value, mode);
+                    stats.restored += 1;
                     i = p + len;
                     last = i;
                 }
-                None => i = p + 1,
+                None => {
+                    stats.unknown += 1;
+                    i = p + 1;
+                }
             },
             Scan::NoMatch => i = p + 1,
             Scan::NeedMore if at_end => i = p + 1,

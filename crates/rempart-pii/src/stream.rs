@@ -31,8 +31,9 @@
 //! `[` and is shorter than [`MAX_PLACEHOLDER_LEN`] bytes — plus, for
 //! `feed_bytes`, at most 3 bytes of an incomplete UTF-8 character.
 //!
-//! Allocation: `feed` writes into the caller's `out`; the internal buffers
-//! are bounded (under 40 bytes) and reused.
+//! Allocation: `feed` writes into the caller's `out`; the internal buffer
+//! is bounded (under `2 * MAX_PLACEHOLDER_LEN + 4` bytes, allocated once)
+//! and reused.
 //!
 //! One reidentifier per stream of text: in an OpenAI stream, one for each
 //! choice's `delta.content` (mode [`Mode::Text`]) and one for each tool
@@ -43,7 +44,7 @@ use std::fmt;
 
 #[cfg(doc)]
 use crate::pseudo::reidentify_with;
-use crate::pseudo::{MAX_PLACEHOLDER_LEN, Mapping, Mode, reidentify_into};
+use crate::pseudo::{MAX_PLACEHOLDER_LEN, Mapping, Mode, ReidentifyStats, reidentify_into};
 
 /// Re-identifies a stream of text chunk by chunk (see the module docs).
 ///
@@ -58,6 +59,7 @@ pub struct StreamReidentifier<M> {
     /// Bytes of an incomplete UTF-8 character (for `feed_bytes`).
     utf8: [u8; 4],
     utf8_len: usize,
+    stats: ReidentifyStats,
 }
 
 impl<M: AsRef<Mapping>> StreamReidentifier<M> {
@@ -75,7 +77,20 @@ impl<M: AsRef<Mapping>> StreamReidentifier<M> {
             held: String::with_capacity(MAX_PLACEHOLDER_LEN * 2),
             utf8: [0; 4],
             utf8_len: 0,
+            stats: ReidentifyStats::default(),
         }
+    }
+
+    /// Counts so far: placeholders restored, and placeholder-looking tokens
+    /// the mapping did not issue. They survive [`finish`](Self::finish);
+    /// [`take_stats`](Self::take_stats) resets them.
+    pub fn stats(&self) -> ReidentifyStats {
+        self.stats
+    }
+
+    /// Returns the counts and resets them.
+    pub fn take_stats(&mut self) -> ReidentifyStats {
+        std::mem::take(&mut self.stats)
     }
 
     /// Number of bytes currently held back (for tests and metrics).
@@ -161,7 +176,14 @@ impl<M: AsRef<Mapping>> StreamReidentifier<M> {
             self.utf8_len = 0;
             self.held.push('\u{FFFD}');
         }
-        reidentify_into(&self.held, self.mapping.as_ref(), self.mode, true, out);
+        reidentify_into(
+            &self.held,
+            self.mapping.as_ref(),
+            self.mode,
+            true,
+            out,
+            &mut self.stats,
+        );
         self.held.clear();
     }
 
@@ -177,7 +199,7 @@ impl<M: AsRef<Mapping>> StreamReidentifier<M> {
             }
             let held_len = self.held.len();
             self.held.push_str(&rest[..take]);
-            match reidentify_into(&self.held, mapping, self.mode, false, out) {
+            match reidentify_into(&self.held, mapping, self.mode, false, out, &mut self.stats) {
                 None => {
                     self.held.clear();
                     rest = &rest[take..];
@@ -196,7 +218,7 @@ impl<M: AsRef<Mapping>> StreamReidentifier<M> {
             }
         }
         // Nothing held: scan the rest of the chunk in place.
-        if let Some(p) = reidentify_into(rest, mapping, self.mode, false, out) {
+        if let Some(p) = reidentify_into(rest, mapping, self.mode, false, out, &mut self.stats) {
             self.held.push_str(&rest[p..]);
         }
     }

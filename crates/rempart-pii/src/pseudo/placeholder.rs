@@ -240,10 +240,10 @@ pub(crate) fn scan(s: &[u8]) -> Scan {
     }
 }
 
-/// Calls `f(start, scan)` for every position of `text` where a `[` starts
-/// a match, or where the input ends inside a possible token, left to
-/// right, skipping over matches that `f` accepts (returns `true` for).
-/// Stops at the first `NeedMore` and returns its position.
+/// Calls `f(start, len, placeholder)` for each token of `text`, left to
+/// right; when `f` returns `true` the scan goes on after the token, else
+/// at the next byte. Stops at the first position where the text ends inside
+/// a possible token, and returns it.
 pub(crate) fn for_each_token(
     text: &str,
     mut f: impl FnMut(usize, usize, Placeholder) -> bool,

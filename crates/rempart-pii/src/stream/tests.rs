@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::entity::{Entity, EntityType};
-use crate::pseudo::{pseudonymise, reidentify_with};
+use crate::pseudo::{pseudonymise, reidentify_stats, reidentify_with};
 
 fn mapping() -> Mapping {
     let mut m = Mapping::new();
@@ -132,6 +132,60 @@ fn invalid_utf8_becomes_replacement_characters() {
 }
 
 #[test]
+fn counts_restored_and_unknown() {
+    let m = mapping();
+    let mut re = StreamReidentifier::new(&m);
+    let sent = run(
+        &mut re,
+        &["[[PERSON_1]] [[PERS", "ON_7]] [[EMAIL_1]] [[x]]"],
+    );
+    assert_eq!(
+        sent.concat(),
+        "Alice \"Al\" Martin [[PERSON_7]] a\\b@example.fr [[x]]"
+    );
+    assert_eq!(
+        re.stats(),
+        ReidentifyStats {
+            restored: 2,
+            unknown: 1
+        }
+    );
+}
+
+#[test]
+fn feed_after_incomplete_bytes_replaces_them() {
+    let m = mapping();
+    let mut re = StreamReidentifier::new(&m);
+    let mut out = String::new();
+    re.feed_bytes(b"a\xC3", &mut out);
+    re.feed("b", &mut out);
+    re.finish(&mut out);
+    assert_eq!(out, "a\u{FFFD}b");
+}
+
+/// Every cut into two and three chunks of a tricky text.
+#[test]
+fn exhaustive_small_cuts() {
+    let m = mapping();
+    let t = "é[[[Person 1]]x[[EMAIL_1[[ date of birth 1 ]]]]🙂[[PERSON_2";
+    let b = t.as_bytes();
+    for mode in [Mode::Text, Mode::JsonString] {
+        let want = reidentify_with(t, &m, mode);
+        for i in 0..=b.len() {
+            for j in i..=b.len() {
+                let mut re = StreamReidentifier::with_mode(&m, mode);
+                let mut got = String::new();
+                re.feed_bytes(&b[..i], &mut got);
+                re.feed_bytes(&b[i..j], &mut got);
+                re.feed_bytes(&b[j..], &mut got);
+                re.finish(&mut got);
+                assert_eq!(got, want, "cuts {i} {j}");
+            }
+        }
+    }
+}
+
+#[test]
 fn debug_shows_no_text() {
     let m = mapping();
     let mut re = StreamReidentifier::new(&m);
@@ -209,6 +263,7 @@ proptest! {
         re.finish(&mut out);
         got.push_str(&out);
         prop_assert_eq!(got, want);
+        prop_assert_eq!(re.stats(), reidentify_stats(&t, &m, mode).1);
     }
 
     /// Every split of the byte stream, inside characters too, gives the
@@ -235,6 +290,9 @@ proptest! {
         }
         re.finish(&mut got);
         prop_assert_eq!(got, want);
+        let lossy = String::from_utf8_lossy(&bytes);
+        prop_assert_eq!(re.take_stats(), reidentify_stats(&lossy, &m, mode).1);
+        prop_assert_eq!(re.stats(), ReidentifyStats::default());
     }
 
     /// Byte-at-a-time and char-at-a-time feeding.
