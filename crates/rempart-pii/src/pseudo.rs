@@ -28,6 +28,23 @@
 //!   no token that the mapping did not issue;
 //! - a selected entity's value does not appear in the outgoing text (unless
 //!   it also occurs outside any selected span).
+//!
+//! # Driving it from the gateway
+//!
+//! 1. Load the conversation's [`Mapping`] (decrypt, then serde), or
+//!    [`Mapping::new`].
+//! 2. For each text part of each message, after JSON decoding: entities =
+//!    detector's + [`Mapping::find_known`]; then [`pseudonymise`] with the
+//!    tier's `select` (e.g. `|e| e.kind.is_direct_identifier()` for
+//!    `eu_sovereign`). Any `Err` means refuse the request, never forward.
+//!    Sum [`Pseudonymised::replaced`] for the `X-Rempart-Pii` header.
+//! 3. Non-streaming answer: [`reidentify`] on `message.content`;
+//!    [`reidentify_json`] on `tool_calls[].function.arguments` and on the
+//!    content when `response_format` asks for JSON. Streaming: one
+//!    [`StreamReidentifier`](crate::StreamReidentifier) per choice's
+//!    content and per tool call's arguments, fed with the decoded delta
+//!    strings, `finish` at the end of the stream (or of the choice).
+//! 4. Persist the mapping again (serde, then encrypt): it may have grown.
 
 mod mapping;
 mod placeholder;
