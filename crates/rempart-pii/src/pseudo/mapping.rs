@@ -22,7 +22,11 @@ pub const MIN_KNOWN_VALUE_CHARS: usize = 3;
 /// - Re-identification restores, for a placeholder, the form in which the
 ///   value was **first** seen.
 /// - Serialisable (serde) so the gateway can persist it — encrypted: the
-///   serialised form contains the values in clear.
+///   serialised form contains the values in clear. Shape (JSON):
+///   `{"version":1,"entries":[{"kind":"PERSON","number":1,"value":"…"},
+///   {"kind":"PERSON","number":2,"value":"[[PERSON_1]]","literal":true}]}`;
+///   loading checks that numbers run 1, 2, 3… per type and that no value
+///   appears twice.
 /// - `Debug` and `Display` print counts, never values. Values are zeroized
 ///   when the mapping is dropped (best effort: copies left by earlier
 ///   `String` reallocations or by the caller are not reached).
