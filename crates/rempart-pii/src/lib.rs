@@ -5,6 +5,14 @@
 #![warn(missing_docs)]
 
 mod entity;
+mod pseudo;
+mod stream;
 
 // The public interface is:
 pub use entity::{Entity, EntityType};
+pub use pseudo::{
+    Error as PseudoError, MAX_PLACEHOLDER_LEN, MAX_PLACEHOLDER_NUMBER, MIN_KNOWN_VALUE_CHARS,
+    Mapping, Mode, Placeholder, Pseudonymised, ReidentifyStats, normalise, pseudonymise,
+    reidentify, reidentify_json, reidentify_stats, reidentify_with,
+};
+pub use stream::StreamReidentifier;
