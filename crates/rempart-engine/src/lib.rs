@@ -31,7 +31,13 @@ pub struct GenParams {
 
 impl Default for GenParams {
     fn default() -> Self {
-        Self { max_tokens: 256, temperature: 0.0, top_p: 1.0, stop: Vec::new(), seed: 42 }
+        Self {
+            max_tokens: 256,
+            temperature: 0.0,
+            top_p: 1.0,
+            stop: Vec::new(),
+            seed: 42,
+        }
     }
 }
 
@@ -68,7 +74,10 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { n_ctx: 4096, threads: 0 }
+        Self {
+            n_ctx: 4096,
+            threads: 0,
+        }
     }
 }
 
@@ -126,12 +135,17 @@ impl Engine {
     /// Load a GGUF model.
     pub fn load(path: &Path, _opts: EngineOptions) -> Result<Engine, Error> {
         let _ = path;
-        Err(Error::NotBuilt { feature: "embedded" })
+        Err(Error::NotBuilt {
+            feature: "embedded",
+        })
     }
 
     /// Model id reported in responses (file stem).
     pub fn model_id(&self) -> String {
-        self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     /// Generate a reply with the model's chat template. `on_token` receives
@@ -143,11 +157,15 @@ impl Engine {
         _params: &GenParams,
         _on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Completion, Error> {
-        Err(Error::NotBuilt { feature: "embedded" })
+        Err(Error::NotBuilt {
+            feature: "embedded",
+        })
     }
 
     /// Embed texts (mean-pooled, L2-normalised).
     pub fn embed(&self, _texts: &[String]) -> Result<(Vec<Vec<f32>>, u32), Error> {
-        Err(Error::NotBuilt { feature: "embedded" })
+        Err(Error::NotBuilt {
+            feature: "embedded",
+        })
     }
 }

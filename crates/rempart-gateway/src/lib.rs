@@ -1,1 +1,568 @@
-//! The HTTP server: OpenAI-compatible API, auth, configuration and the request path.
+//! Rempart's HTTP server: an OpenAI-compatible API that routes every request
+//! only to deployments its tenant's jurisdiction policy admits.
+//!
+//! - [`router`] assembles the layers and routes; the request path itself
+//!   reads top to bottom in [`chat::chat`].
+//! - [`config`] parses and validates `rempart.toml` purely;
+//!   [`AppState::build`] does the I/O (secrets, store, engine, GeoIP).
+//! - [`error::ApiError`] is the one mapping from failures to status codes and
+//!   the OpenAI error shape.
+
+pub mod audit;
+pub mod chat;
+pub mod config;
+mod embedded;
+pub mod error;
+pub mod headers;
+pub mod inspect;
+mod reidentify;
+pub mod request;
+mod state;
+mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use rempart_crypto::PresentedKey;
+use rempart_policy::{Candidate, RequestFacts, decide};
+use rempart_upstream::wire::{ChatRequest, EmbeddingsRequest};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub use state::{AppState, Backend, BuildError, run_health_checks};
+
+use crate::chat::{ChatOutcome, ResponseMeta};
+use crate::error::{ApiError, json_error};
+use crate::headers::*;
+use crate::request::{Principal, RegionSource, RequestCtx, locate};
+
+/// The whole HTTP surface. Layers, outermost first:
+/// 1. request id — every response carries `X-Rempart-Request-Id`;
+/// 2. auth — on by default; only `/healthz` and `/readyz` are open;
+/// 3. body limit — larger bodies get 413 in the OpenAI error shape.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    let api = Router::new()
+        .route("/v1/chat/completions", post(chat_handler))
+        .route("/v1/embeddings", post(embeddings_handler))
+        .route("/v1/models", get(models_handler))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The request id, made once per request.
+#[derive(Debug, Clone)]
+struct RequestId(String, Instant);
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::now_v7().to_string();
+    req.extensions_mut()
+        .insert(RequestId(id.clone(), Instant::now()));
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(X_REMPART_REQUEST_ID, v);
+    }
+    resp
+}
+
+/// Step 1 of the path: the bearer key → principal (tenant, key id).
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let token = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return ApiError::Unauthorized.into_response();
+    };
+    match principal(&state, &token).await {
+        Ok(Some(p)) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Ok(None) => ApiError::Unauthorized.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Look a key up, with a 30-second cache of successful lookups.
+async fn principal(state: &AppState, token: &str) -> Result<Option<Principal>, ApiError> {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    {
+        let cache = state.key_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((rec, at)) = cache.get(&digest) {
+            if at.elapsed() < TTL {
+                return Ok(Some(Principal {
+                    tenant: rec.tenant.clone(),
+                    key_id: rec.id.clone(),
+                }));
+            }
+        }
+    }
+    let Some(presented) = PresentedKey::parse(token) else {
+        return Ok(None);
+    };
+    let rec = state
+        .store
+        .authenticate(&presented)
+        .await
+        .map_err(|_| ApiError::Internal {
+            what: "key store unavailable".into(),
+        })?;
+    let Some(rec) = rec else { return Ok(None) };
+    if !state.config.tenants.contains_key(&rec.tenant) {
+        return Ok(None);
+    }
+    let p = Principal {
+        tenant: rec.tenant.clone(),
+        key_id: rec.id.clone(),
+    };
+    state
+        .key_cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(digest, (rec, Instant::now()));
+    Ok(Some(p))
+}
+
+fn context(state: &AppState, req_parts: &RequestParts) -> RequestCtx {
+    let tenant = state.config.tenants.get(&req_parts.principal.tenant);
+    let (region, region_source) = locate(
+        &state.config,
+        tenant,
+        &req_parts.headers,
+        req_parts.peer,
+        state.geoip.as_ref(),
+    );
+    RequestCtx {
+        request_id: req_parts.id.0.clone(),
+        started: req_parts.id.1,
+        ts: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        principal: req_parts.principal.clone(),
+        region,
+        region_source,
+    }
+}
+
+/// What every API handler extracts.
+struct RequestParts {
+    id: RequestId,
+    principal: Principal,
+    headers: HeaderMap,
+    peer: Option<std::net::IpAddr>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestParts {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(uuid::Uuid::now_v7().to_string(), Instant::now()));
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(RequestParts {
+            id,
+            principal,
+            headers: parts.headers.clone(),
+            peer,
+        })
+    }
+}
+
+/// Parse a JSON body, naming the offending field without quoting values.
+fn parse_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest {
+                message: "could not read the request body".into(),
+                param: None,
+            }
+        }
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        json_error(&path, e.inner())
+    })
+}
+
+async fn chat_handler(
+    State(state): State<Arc<AppState>>,
+    parts: RequestParts,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let ctx = context(&state, &parts);
+    let region = region_header(&ctx);
+    let req: ChatRequest = match parse_body(body, state.config.server.max_body_bytes) {
+        Ok(r) => r,
+        Err(e) => return with_region(e.into_response(), &region),
+    };
+    let resp = match chat::chat(&state, ctx, req).await {
+        Ok(ChatOutcome::Json(body, meta)) => with_meta(Json(body).into_response(), &meta),
+        Ok(ChatOutcome::Stream(rx, meta)) => {
+            let stream = futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv()
+                    .await
+                    .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+            });
+            let mut resp = Response::new(Body::from_stream(stream));
+            let h = resp.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            h.insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            );
+            with_meta(resp, &meta)
+        }
+        Err(e) => e.into_response(),
+    };
+    with_region(resp, &region)
+}
+
+fn region_header(ctx: &RequestCtx) -> String {
+    match (ctx.region, ctx.region_source) {
+        (Some(c), RegionSource::Pinned) => format!("{c}; source=pinned"),
+        (Some(c), RegionSource::Header) => format!("{c}; source=header"),
+        (Some(c), RegionSource::GeoIp) => format!("{c}; source=geoip"),
+        _ => "unknown".into(),
+    }
+}
+
+fn with_region(mut resp: Response, region: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(region) {
+        resp.headers_mut().insert(X_REMPART_REGION, v);
+    }
+    resp
+}
+
+fn with_meta(mut resp: Response, meta: &ResponseMeta) -> Response {
+    let h = resp.headers_mut();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    put(X_REMPART_DEPLOYMENT, &meta.deployment);
+    put(X_REMPART_AUDIT_ID, &meta.audit_id);
+    put(X_REMPART_PII, &meta.pii);
+    put(X_REMPART_ROUTE, &meta.route);
+    if !meta.warnings.is_empty() {
+        put(X_REMPART_WARNING, &meta.warnings.join("; "));
+    }
+    resp
+}
+
+async fn embeddings_handler(
+    State(state): State<Arc<AppState>>,
+    parts: RequestParts,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let ctx = context(&state, &parts);
+    let region = region_header(&ctx);
+    let resp = match embeddings(&state, ctx, body).await {
+        Ok((body, meta)) => with_meta(Json(body).into_response(), &meta),
+        Err(e) => e.into_response(),
+    };
+    with_region(resp, &region)
+}
+
+/// `POST /v1/embeddings`: the same policy path as chat, without
+/// pseudonymisation (a vector of a pseudonymised text is worthless): texts
+/// with personal data go only where the tenant admits personal data.
+async fn embeddings(
+    state: &Arc<AppState>,
+    ctx: RequestCtx,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(serde_json::Value, ResponseMeta), ApiError> {
+    let req: EmbeddingsRequest = parse_body(body, state.config.server.max_body_bytes)?;
+    let mut rec = ctx.audit_draft(&state.config, "embeddings", &req.model);
+    let result = embeddings_steps(state, &ctx, &req, &mut rec).await;
+    rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => rec.outcome = rempart_audit::Outcome::Served,
+        Err(e) => {
+            rec.outcome = chat::outcome_of(e);
+            rec.error_code = Some(e.code().to_owned());
+        }
+    }
+    state.auditor.record(rec).await?;
+    result
+}
+
+async fn embeddings_steps(
+    state: &Arc<AppState>,
+    ctx: &RequestCtx,
+    req: &EmbeddingsRequest,
+    rec: &mut rempart_audit::AuditRecord,
+) -> Result<(serde_json::Value, ResponseMeta), ApiError> {
+    let tenant = state
+        .config
+        .tenants
+        .get(&ctx.principal.tenant)
+        .ok_or(ApiError::Unauthorized)?;
+    let route = state
+        .config
+        .aliases
+        .get(&req.model)
+        .ok_or_else(|| ApiError::ModelNotFound {
+            model: req.model.clone(),
+        })?;
+    let texts = req.texts();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut special = false;
+    for t in &texts {
+        for e in state
+            .inspector
+            .detect(t)
+            .map_err(|reason| ApiError::PiiRefusal { reason })?
+        {
+            *counts.entry(e.kind.as_str().to_owned()).or_insert(0u32) += 1;
+        }
+        special |= state.inspector.special_category(t);
+    }
+    let sensitivity = if special {
+        rempart_policy::Sensitivity::SpecialCategory
+    } else if counts.is_empty() {
+        rempart_policy::Sensitivity::None
+    } else {
+        rempart_policy::Sensitivity::Personal
+    };
+    rec.pii_counts = counts.clone();
+    rec.sensitivity = sensitivity.as_str().into();
+    let candidates: Vec<Candidate<'_>> = route
+        .candidates
+        .iter()
+        .filter_map(|id| state.config.deployments.get(id))
+        .filter(|d| d.embeddings)
+        .map(|d| Candidate {
+            facts: &d.facts,
+            price_eur_per_mtok: d.price.blended(),
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Err(ApiError::BadRequest {
+            message: format!(
+                "model `{}` has no deployment serving embeddings (set `embeddings = true`)",
+                req.model
+            ),
+            param: Some("model".into()),
+        });
+    }
+    let facts = RequestFacts {
+        region: ctx.region,
+        sensitivity,
+    };
+    let decision = decide(&facts, &tenant.policy, &candidates, route.strategy, |id| {
+        state.health(id)
+    });
+    rec.decision.admitted = decision
+        .admitted()
+        .iter()
+        .map(|a| a.id().0.clone())
+        .collect();
+    rec.decision.rejected = decision
+        .rejected
+        .iter()
+        .map(|r| rempart_audit::RejectedCandidate {
+            deployment: r.id.0.clone(),
+            reasons: r.reasons.iter().map(|x| x.code().to_owned()).collect(),
+        })
+        .collect();
+    match decision.refusal() {
+        None => {}
+        Some(rempart_policy::Refusal::Policy) => {
+            return Err(ApiError::PolicyRefusal {
+                model: req.model.clone(),
+                tenant: ctx.principal.tenant.clone(),
+                rejected: decision.rejected.clone(),
+            });
+        }
+        Some(_) => {
+            return Err(ApiError::NoneHealthy {
+                model: req.model.clone(),
+                unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
+            });
+        }
+    }
+    let mut failures = Vec::new();
+    for admitted in decision.admitted() {
+        rec.decision.attempted.push(admitted.id().0.clone());
+        let t0 = Instant::now();
+        let result = match state.backends.get(admitted.id()) {
+            Some(Backend::Http(ep)) => state
+                .client
+                .embeddings(admitted, ep, req)
+                .await
+                .map(|r| serde_json::to_value(r).unwrap_or_default()),
+            Some(Backend::Embedded(engine)) => {
+                let texts: Vec<String> = texts.iter().map(|s| (*s).to_owned()).collect();
+                embedded::embeddings(engine.clone(), texts, &admitted.id().0).await.map(|(vecs, tokens, model)| {
+                    json!({
+                        "object": "list",
+                        "data": vecs.iter().enumerate().map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v})).collect::<Vec<_>>(),
+                        "model": model,
+                        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                    })
+                })
+            }
+            None => continue,
+        };
+        match result {
+            Ok(body) => {
+                if let Some(b) = state.breakers.get(admitted.id()) {
+                    b.success(t0.elapsed());
+                }
+                if let Some(d) = state.config.deployments.get(admitted.id()) {
+                    rec.deployment = Some(admitted.id().0.clone());
+                    rec.operator = Some(d.facts.operator.clone());
+                    rec.dc_country = Some(d.facts.dc_country.to_string());
+                    rec.trust_tier = Some(admitted.tier().as_str().into());
+                    rec.tokens_in = body
+                        .pointer("/usage/prompt_tokens")
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(0);
+                    rec.cost_micro_eur = d.price.cost_micro_eur(rec.tokens_in, 0);
+                }
+                let meta = ResponseMeta {
+                    deployment: admitted.id().0.clone(),
+                    audit_id: ctx.request_id.clone(),
+                    warnings: Vec::new(),
+                    pii: counts
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    route: "default".into(),
+                };
+                return Ok((body, meta));
+            }
+            Err(e) => {
+                if e.counts_as_failure() {
+                    if let Some(b) = state.breakers.get(admitted.id()) {
+                        b.failure(Instant::now());
+                    }
+                }
+                let retry = e.is_retryable();
+                failures.push(e);
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    Err(ApiError::Upstream { failures })
+}
+
+/// `GET /v1/models`: the aliases this tenant can call.
+async fn models_handler(State(state): State<Arc<AppState>>, parts: RequestParts) -> Response {
+    let _ = &parts.principal;
+    let data: Vec<_> = state
+        .config
+        .aliases
+        .keys()
+        .map(|name| json!({"id": name, "object": "model", "created": 0, "owned_by": "rempart"}))
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// `GET /readyz`: ready when at least one deployment is up.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let mut up = 0;
+    let deployments: serde_json::Map<String, serde_json::Value> = state
+        .breakers
+        .iter()
+        .map(|(id, b)| {
+            let st = b.state(Instant::now());
+            if st != rempart_upstream::BreakerState::Open {
+                up += 1;
+            }
+            (id.0.clone(), json!(format!("{st:?}").to_lowercase()))
+        })
+        .collect();
+    let status = if up > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"ready": up > 0, "deployments": deployments})),
+    )
+        .into_response()
+}
+
+impl IntoResponse for RequestParts {
+    fn into_response(self) -> Response {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
+/// Serve until `shutdown` resolves; in-flight requests finish, then the
+/// tracked background work (audit records, stream pumps) completes.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state.clone());
+    let health = tokio::spawn(run_health_checks(state.clone()));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    state.tracker.close();
+    state.tracker.wait().await;
+    health.abort();
+    state.store.close().await;
+    Ok(())
+}

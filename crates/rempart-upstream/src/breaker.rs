@@ -17,7 +17,10 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig { failure_threshold: 3, cooldown: Duration::from_secs(15) }
+        BreakerConfig {
+            failure_threshold: 3,
+            cooldown: Duration::from_secs(15),
+        }
     }
 }
 
@@ -60,7 +63,14 @@ pub struct Breaker {
 impl Breaker {
     /// A closed breaker.
     pub fn new(config: BreakerConfig) -> Breaker {
-        Breaker { config, inner: Mutex::new(Inner { failures: 0, opened_at: None, latency_ms: None }) }
+        Breaker {
+            config,
+            inner: Mutex::new(Inner {
+                failures: 0,
+                opened_at: None,
+                latency_ms: None,
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -80,7 +90,10 @@ impl Breaker {
     /// Health for the policy engine: up unless open.
     pub fn health(&self, now: Instant) -> Health {
         let up = self.state(now) != BreakerState::Open;
-        Health { up, latency_ms: self.lock().latency_ms }
+        Health {
+            up,
+            latency_ms: self.lock().latency_ms,
+        }
     }
 
     /// A call or probe succeeded.
@@ -109,7 +122,10 @@ mod tests {
 
     #[test]
     fn opens_after_threshold_then_half_opens_then_closes() {
-        let b = Breaker::new(BreakerConfig { failure_threshold: 2, cooldown: Duration::from_secs(10) });
+        let b = Breaker::new(BreakerConfig {
+            failure_threshold: 2,
+            cooldown: Duration::from_secs(10),
+        });
         let t0 = Instant::now();
         b.failure(t0);
         assert_eq!(b.state(t0), BreakerState::Closed);

@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 use crate::endpoint::Endpoint;
 use crate::error::UpstreamError;
 use crate::kind::Kind;
-use crate::wire::{ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, ErrorBody};
+use crate::wire::{
+    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, ErrorBody,
+};
 
 /// A chat body ready for one deployment, with the warnings its adaptation
 /// produced (e.g. `reasoning_effort` dropped).
@@ -50,13 +52,19 @@ pub fn prepare_chat(endpoint: &Endpoint, req: &ChatRequest) -> PreparedChat {
     if stream {
         // Always ask for usage, to count tokens and cost; the gateway strips
         // the usage chunk when the client did not ask for it.
-        let opts = body.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+        let opts = body
+            .entry("stream_options")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(o) = opts {
             o.insert("include_usage".into(), Value::Bool(true));
         }
     }
     endpoint.kind.adapt_chat(&mut body, stream, &mut warnings);
-    PreparedChat { body, stream, warnings }
+    PreparedChat {
+        body,
+        stream,
+        warnings,
+    }
 }
 
 /// A stream of chunks from an upstream.
@@ -110,15 +118,24 @@ impl Client {
     ) -> Result<ChatReply, UpstreamError> {
         check_admitted(admitted, endpoint)?;
         let id = endpoint.id.0.clone();
-        let rb = self.request(endpoint, endpoint.chat_url()).json(&prepared.body);
+        let rb = self
+            .request(endpoint, endpoint.chat_url())
+            .json(&prepared.body);
         let resp = send(rb, endpoint.timeout, &id).await?;
         if !prepared.stream {
             let body = with_timeout(resp.bytes(), endpoint.timeout, &id).await?;
-            let parsed: ChatResponse = serde_json::from_slice(&body)
-                .map_err(|_| UpstreamError::Protocol { deployment: id, what: "chat completion is not valid JSON" })?;
+            let parsed: ChatResponse =
+                serde_json::from_slice(&body).map_err(|_| UpstreamError::Protocol {
+                    deployment: id,
+                    what: "chat completion is not valid JSON",
+                })?;
             return Ok(ChatReply::Json(parsed));
         }
-        Ok(ChatReply::Stream(sse_chunks(resp, endpoint.stream_idle_timeout, id)))
+        Ok(ChatReply::Stream(sse_chunks(
+            resp,
+            endpoint.stream_idle_timeout,
+            id,
+        )))
     }
 
     /// Call the embeddings endpoint of an admitted deployment.
@@ -136,17 +153,23 @@ impl Client {
         };
         body.insert("model".into(), Value::from(endpoint.model.clone()));
         endpoint.kind.adapt_embeddings(&mut body);
-        let rb = self.request(endpoint, endpoint.embeddings_url()).json(&body);
+        let rb = self
+            .request(endpoint, endpoint.embeddings_url())
+            .json(&body);
         let resp = send(rb, endpoint.timeout, &id).await?;
         let bytes = with_timeout(resp.bytes(), endpoint.timeout, &id).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|_| UpstreamError::Protocol { deployment: id, what: "embeddings response is not valid JSON" })
+        serde_json::from_slice(&bytes).map_err(|_| UpstreamError::Protocol {
+            deployment: id,
+            what: "embeddings response is not valid JSON",
+        })
     }
 
     /// Active health probe (self-hosted kinds). Only call it for deployments
     /// some tenant's policy can admit: a probe is a contact too.
     pub async fn probe(&self, endpoint: &Endpoint) -> Result<Duration, UpstreamError> {
-        let Some(url) = endpoint.health_url() else { return Ok(Duration::ZERO) };
+        let Some(url) = endpoint.health_url() else {
+            return Ok(Duration::ZERO);
+        };
         let id = endpoint.id.0.clone();
         let start = std::time::Instant::now();
         let mut rb = self.http.get(url);
@@ -160,10 +183,15 @@ impl Client {
 
 fn check_admitted(admitted: &Admitted, endpoint: &Endpoint) -> Result<(), UpstreamError> {
     if admitted.id() != &endpoint.id {
-        return Err(UpstreamError::NotAdmitted { deployment: endpoint.id.0.clone() });
+        return Err(UpstreamError::NotAdmitted {
+            deployment: endpoint.id.0.clone(),
+        });
     }
     if endpoint.kind == Kind::Embedded {
-        return Err(UpstreamError::Protocol { deployment: endpoint.id.0.clone(), what: "embedded is not HTTP" });
+        return Err(UpstreamError::Protocol {
+            deployment: endpoint.id.0.clone(),
+            what: "embedded is not HTTP",
+        });
     }
     Ok(())
 }
@@ -174,13 +202,19 @@ async fn with_timeout<T>(
     id: &str,
 ) -> Result<T, UpstreamError> {
     match tokio::time::timeout(timeout, fut).await {
-        Err(_) => Err(UpstreamError::Timeout { deployment: id.to_owned() }),
+        Err(_) => Err(UpstreamError::Timeout {
+            deployment: id.to_owned(),
+        }),
         Ok(Err(e)) => Err(classify(e, id)),
         Ok(Ok(v)) => Ok(v),
     }
 }
 
-async fn send(rb: reqwest::RequestBuilder, timeout: Duration, id: &str) -> Result<reqwest::Response, UpstreamError> {
+async fn send(
+    rb: reqwest::RequestBuilder,
+    timeout: Duration,
+    id: &str,
+) -> Result<reqwest::Response, UpstreamError> {
     let resp = with_timeout(rb.send(), timeout, id).await?;
     let status = resp.status();
     if status.is_success() {
@@ -194,10 +228,17 @@ async fn send(rb: reqwest::RequestBuilder, timeout: Duration, id: &str) -> Resul
     // The upstream's error code is kept; its message is not (it may quote
     // the prompt).
     let code = match tokio::time::timeout(Duration::from_secs(2), resp.bytes()).await {
-        Ok(Ok(b)) => serde_json::from_slice::<ErrorBody>(&b).ok().and_then(|e| e.error.code.or(Some(e.error.kind))),
+        Ok(Ok(b)) => serde_json::from_slice::<ErrorBody>(&b)
+            .ok()
+            .and_then(|e| e.error.code.or(Some(e.error.kind))),
         _ => None,
     };
-    Err(UpstreamError::Status { deployment: id.to_owned(), status: status.as_u16(), code, retry_after })
+    Err(UpstreamError::Status {
+        deployment: id.to_owned(),
+        status: status.as_u16(),
+        code,
+        retry_after,
+    })
 }
 
 fn classify(e: reqwest::Error, id: &str) -> UpstreamError {
@@ -225,7 +266,9 @@ fn sse_chunks(resp: reqwest::Response, idle: Duration, id: String) -> ChunkStrea
                 };
                 let ev = match next {
                     // Ended or failed without `[DONE]`: the stream broke.
-                    None | Some(Err(_)) => return Some((Err(UpstreamError::Broken { deployment: id }), None)),
+                    None | Some(Err(_)) => {
+                        return Some((Err(UpstreamError::Broken { deployment: id }), None));
+                    }
                     Some(Ok(ev)) => ev,
                 };
                 let data = ev.data.trim();
@@ -243,10 +286,16 @@ fn sse_chunks(resp: reqwest::Response, idle: Duration, id: String) -> ChunkStrea
                             .ok()
                             .and_then(|e| e.error.code.or(Some(e.error.kind)));
                         let err = match code {
-                            Some(code) => {
-                                UpstreamError::Status { deployment: id, status: 502, code: Some(code), retry_after: None }
-                            }
-                            None => UpstreamError::Protocol { deployment: id, what: "stream chunk is not valid JSON" },
+                            Some(code) => UpstreamError::Status {
+                                deployment: id,
+                                status: 502,
+                                code: Some(code),
+                                retry_after: None,
+                            },
+                            None => UpstreamError::Protocol {
+                                deployment: id,
+                                what: "stream chunk is not valid JSON",
+                            },
                         };
                         Some((Err(err), None))
                     }

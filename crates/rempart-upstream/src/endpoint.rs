@@ -52,7 +52,10 @@ impl Endpoint {
     fn operation_url(&self, op: &str) -> String {
         match self.kind {
             Kind::AzureOpenai => {
-                let v = self.api_version.as_deref().unwrap_or(azure::DEFAULT_API_VERSION);
+                let v = self
+                    .api_version
+                    .as_deref()
+                    .unwrap_or(azure::DEFAULT_API_VERSION);
                 format!("{}{}", self.root(), azure::path(&self.model, op, v))
             }
             Kind::Mistral

@@ -64,7 +64,9 @@ impl UpstreamError {
             | UpstreamError::Timeout { .. }
             | UpstreamError::Broken { .. }
             | UpstreamError::Protocol { .. } => true,
-            UpstreamError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            UpstreamError::Status { status, .. } => {
+                *status == 408 || *status == 429 || *status >= 500
+            }
             UpstreamError::Setup(_) | UpstreamError::NotAdmitted { .. } => false,
         }
     }

@@ -72,7 +72,12 @@ impl Kind {
     pub fn requires_api_key(self) -> bool {
         match self {
             Kind::Mistral | Kind::Ovh | Kind::Scaleway | Kind::AzureOpenai => true,
-            Kind::Vllm | Kind::LlamaCpp | Kind::Tgi | Kind::Ollama | Kind::OpenaiCompat | Kind::Embedded => false,
+            Kind::Vllm
+            | Kind::LlamaCpp
+            | Kind::Tgi
+            | Kind::Ollama
+            | Kind::OpenaiCompat
+            | Kind::Embedded => false,
         }
     }
 
@@ -81,7 +86,12 @@ impl Kind {
     pub fn supports_reasoning(self) -> bool {
         match self {
             Kind::AzureOpenai | Kind::Ollama | Kind::Vllm | Kind::OpenaiCompat => true,
-            Kind::Mistral | Kind::Ovh | Kind::Scaleway | Kind::LlamaCpp | Kind::Tgi | Kind::Embedded => false,
+            Kind::Mistral
+            | Kind::Ovh
+            | Kind::Scaleway
+            | Kind::LlamaCpp
+            | Kind::Tgi
+            | Kind::Embedded => false,
         }
     }
 
@@ -91,16 +101,24 @@ impl Kind {
         match self {
             Kind::Vllm | Kind::LlamaCpp | Kind::Tgi => Some("/health"),
             Kind::Ollama => Some("/api/tags"),
-            Kind::Mistral | Kind::Ovh | Kind::Scaleway | Kind::AzureOpenai | Kind::OpenaiCompat | Kind::Embedded => {
-                None
-            }
+            Kind::Mistral
+            | Kind::Ovh
+            | Kind::Scaleway
+            | Kind::AzureOpenai
+            | Kind::OpenaiCompat
+            | Kind::Embedded => None,
         }
     }
 
     /// Adapt an OpenAI chat body to the provider: field renames, fields it
     /// rejects, model naming. Pushes a warning for every dropped option the
     /// client would care about.
-    pub fn adapt_chat(self, body: &mut Map<String, Value>, stream: bool, warnings: &mut Vec<String>) {
+    pub fn adapt_chat(
+        self,
+        body: &mut Map<String, Value>,
+        stream: bool,
+        warnings: &mut Vec<String>,
+    ) {
         // vLLM, TGI and others reject `stream_options` without `stream`.
         if !stream {
             body.remove("stream_options");

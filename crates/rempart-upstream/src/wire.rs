@@ -331,7 +331,10 @@ mod tests {
             "temperature":0.2,"response_format":{"type":"json_object"},"rempart":{"purpose":"support"}}"#;
         let req: ChatRequest = serde_json::from_str(body).unwrap();
         assert!(req.has_images());
-        assert_eq!(req.rempart.as_ref().unwrap().purpose.as_deref(), Some("support"));
+        assert_eq!(
+            req.rempart.as_ref().unwrap().purpose.as_deref(),
+            Some("support")
+        );
         let back = serde_json::to_value(&req).unwrap();
         let orig: Value = serde_json::from_str(body).unwrap();
         assert_eq!(back, orig);

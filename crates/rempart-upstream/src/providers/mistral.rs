@@ -22,7 +22,13 @@ pub(crate) fn adapt_chat(body: &mut Map<String, Value>, warnings: &mut Vec<Strin
     super::completion_tokens_to_max_tokens(body);
     super::drop_openai_platform_fields(body);
     body.remove("stream_options");
-    for k in ["logit_bias", "logprobs", "top_logprobs", "user", "parallel_tool_calls_strict"] {
+    for k in [
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "parallel_tool_calls_strict",
+    ] {
         if body.remove(k).is_some() {
             warnings.push(format!("{k} dropped: not supported by Mistral"));
         }

@@ -22,7 +22,15 @@ pub(crate) fn completion_tokens_to_max_tokens(body: &mut Map<String, Value>) {
 
 /// Remove OpenAI-platform-only fields that other servers reject.
 pub(crate) fn drop_openai_platform_fields(body: &mut Map<String, Value>) {
-    for k in ["store", "service_tier", "metadata", "prediction", "modalities", "audio", "web_search_options"] {
+    for k in [
+        "store",
+        "service_tier",
+        "metadata",
+        "prediction",
+        "modalities",
+        "audio",
+        "web_search_options",
+    ] {
         body.remove(k);
     }
 }

@@ -1,0 +1,391 @@
+//! The request path of `POST /v1/chat/completions`, top to bottom as in
+//! DESIGN.md: authenticate, locate, inspect, retrieve, decide, pseudonymise,
+//! call, re-identify, record. Each step is one call into a lower crate.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use rempart_audit::{AuditRecord, DecisionRecord, Outcome, RejectedCandidate};
+use rempart_policy::{Admitted, Candidate, Refusal, RequestFacts, RouteInput, decide};
+use rempart_upstream::wire::{ChatChunk, ChatRequest, ChatResponse};
+use rempart_upstream::{ChatReply, ChunkStream, UpstreamError, prepare_chat};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::inspect::{Inspection, Outbound, inspect, prepare_outbound};
+use crate::reidentify::Reidentifier;
+use crate::request::RequestCtx;
+use crate::state::{AppState, Backend};
+use crate::stream::{StreamJob, spawn_stream};
+
+/// What the handler turns into a response.
+pub enum ChatOutcome {
+    /// A whole completion.
+    Json(ChatResponse, ResponseMeta),
+    /// An SSE body fed by a tracked task.
+    Stream(tokio::sync::mpsc::Receiver<bytes::Bytes>, ResponseMeta),
+}
+
+/// Facts for the response headers.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseMeta {
+    /// Deployment that served.
+    pub deployment: String,
+    /// Audit record id.
+    pub audit_id: String,
+    /// Warnings (dropped options).
+    pub warnings: Vec<String>,
+    /// PII summary.
+    pub pii: String,
+    /// Routing rule.
+    pub route: String,
+}
+
+/// Serve one chat request. Every outcome, refusals included, is recorded
+/// in the audit log before the client hears of it.
+pub async fn chat(
+    state: &Arc<AppState>,
+    ctx: RequestCtx,
+    req: ChatRequest,
+) -> Result<ChatOutcome, ApiError> {
+    let mut rec = ctx.audit_draft(&state.config, "chat", &req.model);
+    if let Some(ext) = &req.rempart {
+        rec.purpose = ext.purpose.clone();
+        rec.subject_ref = ext.subject_ref.clone();
+    }
+    match steps(state, &ctx, req, &mut rec).await {
+        Ok(Served::Json(resp, meta)) => {
+            rec.outcome = Outcome::Served;
+            rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+            state.auditor.record(rec).await?;
+            Ok(ChatOutcome::Json(resp, meta))
+        }
+        Ok(Served::Stream(job)) => {
+            let meta = job.meta.clone();
+            let rx = spawn_stream(state.clone(), ctx, rec, *job);
+            Ok(ChatOutcome::Stream(rx, meta))
+        }
+        Err(e) => {
+            rec.outcome = outcome_of(&e);
+            rec.error_code = Some(e.code().to_owned());
+            rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+            state.auditor.record(rec).await?;
+            Err(e)
+        }
+    }
+}
+
+enum Served {
+    Json(ChatResponse, ResponseMeta),
+    Stream(Box<StreamJob>),
+}
+
+async fn steps(
+    state: &Arc<AppState>,
+    ctx: &RequestCtx,
+    req: ChatRequest,
+    rec: &mut AuditRecord,
+) -> Result<Served, ApiError> {
+    // 1. Authenticate: done by the auth layer; the principal names the tenant.
+    let tenant = state
+        .config
+        .tenants
+        .get(&ctx.principal.tenant)
+        .ok_or_else(|| ApiError::Internal {
+            what: "the key's tenant is not in the configuration".into(),
+        })?;
+    let route = state
+        .config
+        .aliases
+        .get(&req.model)
+        .ok_or_else(|| ApiError::ModelNotFound {
+            model: req.model.clone(),
+        })?;
+    if req.messages.is_empty() {
+        return Err(ApiError::BadRequest {
+            message: "`messages` must not be empty".into(),
+            param: Some("messages".into()),
+        });
+    }
+
+    // 2. Locate: the region was resolved by the request layer (pinned,
+    //    trusted edge header or GeoIP).
+    let region = ctx.region;
+
+    // 3. Inspect every text part for personal data; classify sensitivity.
+    let inspection = inspect(&req, state.inspector.as_ref(), state.config.pii_budget)?;
+    rec.pii_counts = inspection.counts_by_name();
+    rec.sensitivity = inspection.sensitivity.as_str().to_owned();
+
+    // 4. Retrieve: private RAG is not in this build.
+    if req
+        .rempart
+        .as_ref()
+        .is_some_and(|r| r.collections.is_some())
+    {
+        return Err(ApiError::BadRequest {
+            message: "retrieval (`rempart.collections`) is not available in this version".into(),
+            param: Some("rempart.collections".into()),
+        });
+    }
+
+    // 5. Decide: candidates of the alias's matching rule, filtered by the
+    //    tenant's policy, ordered by strategy and health.
+    let input = RouteInput {
+        prompt_tokens: req.estimated_prompt_tokens(),
+        task: req.task(),
+        has_images: req.has_images(),
+        has_tools: req.tools.as_ref().is_some_and(|t| !t.is_empty()),
+    };
+    let selection = route.select(&input);
+    let candidates: Vec<Candidate<'_>> = selection
+        .candidates
+        .iter()
+        .filter_map(|id| state.config.deployments.get(id))
+        .map(|d| Candidate {
+            facts: &d.facts,
+            price_eur_per_mtok: d.price.blended(),
+        })
+        .collect();
+    let facts = RequestFacts {
+        region,
+        sensitivity: inspection.sensitivity,
+    };
+    let decision = decide(&facts, &tenant.policy, &candidates, route.strategy, |id| {
+        state.health(id)
+    });
+    rec.decision = DecisionRecord {
+        route: selection.label.clone(),
+        admitted: decision
+            .admitted()
+            .iter()
+            .map(|a| a.id().0.clone())
+            .collect(),
+        rejected: decision
+            .rejected
+            .iter()
+            .map(|r| RejectedCandidate {
+                deployment: r.id.0.clone(),
+                reasons: r.reasons.iter().map(|x| x.code().to_owned()).collect(),
+            })
+            .collect(),
+        unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
+        attempted: Vec::new(),
+    };
+    match decision.refusal() {
+        None => {}
+        Some(Refusal::Policy) => {
+            return Err(ApiError::PolicyRefusal {
+                model: req.model.clone(),
+                tenant: ctx.principal.tenant.clone(),
+                rejected: decision.rejected.clone(),
+            });
+        }
+        Some(Refusal::NoneHealthy) => {
+            return Err(ApiError::NoneHealthy {
+                model: req.model.clone(),
+                unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
+            });
+        }
+        Some(Refusal::NoCandidates) => {
+            return Err(ApiError::Internal {
+                what: format!("alias `{}` has no candidates", req.model),
+            });
+        }
+    }
+
+    // 6–7. Pseudonymise for each admitted deployment's tier and call it,
+    //      failing over only within the admitted list.
+    let mut failures = Vec::new();
+    for admitted in decision.admitted() {
+        let outbound = prepare_outbound(&req, &inspection, tenant, admitted)?;
+        rec.decision.attempted.push(admitted.id().0.clone());
+        let breaker = state.breakers.get(admitted.id());
+        let t0 = Instant::now();
+        match call(state, ctx, admitted, &outbound).await {
+            Ok(reply) => {
+                if let Some(b) = breaker {
+                    b.success(t0.elapsed());
+                }
+                let meta = meta(
+                    state,
+                    ctx,
+                    admitted,
+                    &inspection,
+                    &selection.label,
+                    &reply.warnings,
+                );
+                describe_deployment(state, admitted, rec, &outbound);
+                rec.request_hash = Some(reply.request_hash.clone());
+                // 8–9. Re-identify the answer, record, release.
+                return Ok(finish(reply, outbound, meta, req.wants_stream_usage(), rec));
+            }
+            Err(e) => {
+                let retry = e.is_retryable();
+                if e.counts_as_failure() {
+                    if let Some(b) = breaker {
+                        b.failure(Instant::now());
+                    }
+                }
+                tracing::warn!(deployment = %admitted.id(), error = %e, retry, "Upstream call failed.");
+                failures.push(e);
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    Err(ApiError::Upstream { failures })
+}
+
+/// A successful call: the reply, with the first stream chunk already read
+/// (so a stream that fails before its first chunk fails over).
+struct Called {
+    reply: Reply,
+    warnings: Vec<String>,
+    request_hash: String,
+}
+
+enum Reply {
+    Json(ChatResponse),
+    Stream(ChatChunk, ChunkStream),
+}
+
+/// Step 7: one call to one admitted deployment.
+async fn call(
+    state: &AppState,
+    ctx: &RequestCtx,
+    admitted: &Admitted,
+    outbound: &Outbound,
+) -> Result<Called, UpstreamError> {
+    let request = outbound
+        .request_for(admitted)
+        .map_err(|_| UpstreamError::NotAdmitted {
+            deployment: admitted.id().0.clone(),
+        })?;
+    let id = admitted.id().0.clone();
+    let (reply, warnings, request_hash) = match state.backends.get(admitted.id()) {
+        Some(Backend::Http(endpoint)) => {
+            let prepared = prepare_chat(endpoint, request);
+            let hash = sha256_json(&prepared.body);
+            let reply = state.client.chat(admitted, endpoint, &prepared).await?;
+            (reply, prepared.warnings, hash)
+        }
+        Some(Backend::Embedded(engine)) => {
+            let mut warnings = Vec::new();
+            if crate::embedded::messages(request).1 {
+                warnings.push(format!(
+                    "image parts dropped: deployment {id} reads text only"
+                ));
+            }
+            if request.reasoning_effort.is_some() {
+                warnings.push(format!(
+                    "reasoning_effort dropped: deployment {id} has no reasoning budget"
+                ));
+            }
+            let hash = sha256_json(request);
+            let reply =
+                crate::embedded::chat(engine.clone(), request, &id, &ctx.request_id).await?;
+            (reply, warnings, hash)
+        }
+        None => return Err(UpstreamError::NotAdmitted { deployment: id }),
+    };
+    let reply = match reply {
+        ChatReply::Json(r) => Reply::Json(r),
+        ChatReply::Stream(mut s) => match s.next().await {
+            Some(Ok(first)) => Reply::Stream(first, s),
+            Some(Err(e)) => return Err(e),
+            None => return Err(UpstreamError::Broken { deployment: id }),
+        },
+    };
+    Ok(Called {
+        reply,
+        warnings,
+        request_hash,
+    })
+}
+
+fn finish(
+    called: Called,
+    outbound: Outbound,
+    meta: ResponseMeta,
+    wants_usage: bool,
+    rec: &mut AuditRecord,
+) -> Served {
+    let reid = Reidentifier::new(outbound.mapping);
+    match called.reply {
+        Reply::Json(mut resp) => {
+            rec.output_hash = Some(sha256_json(&resp.choices));
+            rec.upstream_model = Some(resp.model.clone());
+            if let Some(u) = resp.usage {
+                rec.tokens_in = u.prompt_tokens;
+                rec.tokens_out = u.completion_tokens;
+            }
+            reid.response(&mut resp);
+            Served::Json(resp, meta)
+        }
+        Reply::Stream(first, rest) => Served::Stream(Box::new(StreamJob {
+            first,
+            rest,
+            reid,
+            meta,
+            wants_usage,
+        })),
+    }
+}
+
+fn describe_deployment(
+    state: &AppState,
+    admitted: &Admitted,
+    rec: &mut AuditRecord,
+    outbound: &Outbound,
+) {
+    if let Some(d) = state.config.deployments.get(admitted.id()) {
+        rec.deployment = Some(admitted.id().0.clone());
+        rec.operator = Some(d.facts.operator.clone());
+        rec.dc_country = Some(d.facts.dc_country.to_string());
+        rec.trust_tier = Some(admitted.tier().as_str().to_owned());
+        rec.model = Some(d.model.clone());
+    }
+    let _ = outbound;
+}
+
+fn meta(
+    state: &AppState,
+    ctx: &RequestCtx,
+    admitted: &Admitted,
+    inspection: &Inspection,
+    route: &str,
+    warnings: &[String],
+) -> ResponseMeta {
+    let _ = state;
+    ResponseMeta {
+        deployment: admitted.id().0.clone(),
+        audit_id: ctx.request_id.clone(),
+        warnings: warnings.to_vec(),
+        pii: inspection.header_value(),
+        route: route.to_owned(),
+    }
+}
+
+/// SHA-256 (hex) of a value's JSON encoding.
+pub fn sha256_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// The audit outcome of a refused or failed request.
+pub fn outcome_of(e: &ApiError) -> Outcome {
+    match e {
+        ApiError::PolicyRefusal { .. } => Outcome::RefusedPolicy,
+        ApiError::PiiRefusal { .. } => Outcome::RefusedPii,
+        ApiError::NoneHealthy { .. } => Outcome::Unavailable,
+        ApiError::Upstream { .. } | ApiError::Internal { .. } => Outcome::UpstreamError,
+        ApiError::BadRequest { .. }
+        | ApiError::Unauthorized
+        | ApiError::ModelNotFound { .. }
+        | ApiError::NotFound
+        | ApiError::PayloadTooLarge { .. } => Outcome::BadRequest,
+    }
+}

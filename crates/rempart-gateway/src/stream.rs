@@ -1,0 +1,179 @@
+//! Streaming answers: a tracked task pumps upstream chunks through
+//! re-identification to the client, and records the audit entry when the
+//! stream ends — even if the client hung up. `[DONE]` is sent only after the
+//! record is durable; a broken upstream stream ends with an error event.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use rempart_audit::{AuditRecord, Outcome};
+use rempart_upstream::ChunkStream;
+use rempart_upstream::wire::{ChatChunk, ErrorBody, ErrorDetail};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::chat::ResponseMeta;
+use crate::reidentify::Reidentifier;
+use crate::request::RequestCtx;
+use crate::state::AppState;
+
+/// A stream ready to pump.
+pub struct StreamJob {
+    /// The first chunk (already received).
+    pub first: ChatChunk,
+    /// The rest.
+    pub rest: ChunkStream,
+    /// Re-identification state.
+    pub reid: Reidentifier,
+    /// Response facts.
+    pub meta: ResponseMeta,
+    /// Whether the client asked for the usage chunk.
+    pub wants_usage: bool,
+}
+
+fn event(json: &impl serde::Serialize) -> Bytes {
+    let mut v = b"data: ".to_vec();
+    let _ = serde_json::to_writer(&mut v, json);
+    v.extend_from_slice(b"\n\n");
+    Bytes::from(v)
+}
+
+/// Start pumping; returns the body's receiver.
+pub fn spawn_stream(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    rec: AuditRecord,
+    job: StreamJob,
+) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel::<Bytes>(32);
+    let tracker = state.tracker.clone();
+    tracker.spawn(pump(state, ctx, rec, job, tx));
+    rx
+}
+
+async fn pump(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    mut rec: AuditRecord,
+    job: StreamJob,
+    tx: mpsc::Sender<Bytes>,
+) {
+    let StreamJob {
+        first,
+        mut rest,
+        mut reid,
+        meta,
+        wants_usage,
+    } = job;
+    let mut output = Sha256::new();
+    let mut client_gone = false;
+    let mut failure = None;
+    let mut ttft = None;
+    let mut next = Some(first);
+    loop {
+        let mut chunk = match next.take() {
+            Some(c) => c,
+            None => match rest.next().await {
+                None => break,
+                Some(Ok(c)) => c,
+                Some(Err(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+            },
+        };
+        if ttft.is_none()
+            && chunk.choices.iter().any(|c| {
+                c.pointer("/delta/content")
+                    .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            })
+        {
+            ttft = Some(ctx.started.elapsed().as_millis() as u64);
+        }
+        if let Some(u) = chunk.usage {
+            rec.tokens_in = u.prompt_tokens;
+            rec.tokens_out = u.completion_tokens;
+        }
+        if !chunk.model.is_empty() {
+            rec.upstream_model = Some(chunk.model.clone());
+        }
+        for c in &chunk.choices {
+            if let Some(d) = c.get("delta") {
+                output.update(serde_json::to_vec(d).unwrap_or_default());
+            }
+        }
+        reid.chunk(&mut chunk);
+        if !wants_usage {
+            if chunk.choices.is_empty() && chunk.usage.is_some() {
+                continue;
+            }
+            chunk.usage = None;
+        }
+        if !client_gone && tx.send(event(&chunk)).await.is_err() {
+            // Client hung up: stop reading upstream, still record.
+            client_gone = true;
+            break;
+        }
+    }
+    let held = reid.flush();
+    if !held.is_empty() && !client_gone && failure.is_none() {
+        let _ = tx.send(event(&serde_json::json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": held}, "finish_reason": null}]}))).await;
+    }
+    rec.ttft_ms = ttft;
+    rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+    rec.output_hash = Some(hex::encode(output.finalize()));
+    if let Some(d) = rec.deployment.as_ref().and_then(|d| {
+        state
+            .config
+            .deployments
+            .get(&rempart_policy::DeploymentId(d.clone()))
+    }) {
+        rec.cost_micro_eur = d.price.cost_micro_eur(rec.tokens_in, rec.tokens_out);
+    }
+    match &failure {
+        None => rec.outcome = Outcome::Served,
+        Some(e) => {
+            rec.outcome = Outcome::UpstreamError;
+            rec.error_code = Some("upstream_stream_broken".into());
+            if e.counts_as_failure() {
+                if let Some(b) = state
+                    .breakers
+                    .get(&rempart_policy::DeploymentId(meta.deployment.clone()))
+                {
+                    b.failure(Instant::now());
+                }
+            }
+            tracing::warn!(deployment = %meta.deployment, error = %e, "Upstream stream broke.");
+        }
+    }
+    if client_gone {
+        rec.error_code = Some("client_disconnected".into());
+    }
+    let recorded = state.auditor.record(rec).await;
+    if client_gone {
+        return;
+    }
+    match (failure, recorded) {
+        (None, Ok(_)) => {
+            let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+        }
+        (Some(e), _) => {
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    message: format!(
+                        "the upstream stream broke after the answer started ({e}); the answer is incomplete"
+                    ),
+                    kind: "api_error".into(),
+                    code: Some("upstream_stream_broken".into()),
+                    param: None,
+                },
+            };
+            let _ = tx.send(event(&body)).await;
+        }
+        (None, Err(e)) => {
+            let _ = tx.send(event(&e.body())).await;
+        }
+    }
+}
