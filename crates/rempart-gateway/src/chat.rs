@@ -58,6 +58,7 @@ pub async fn chat(
         Ok(Served::Json(resp, meta)) => {
             rec.outcome = Outcome::Served;
             rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+            price(state, &mut rec);
             state.auditor.record(rec).await?;
             Ok(ChatOutcome::Json(resp, meta))
         }
@@ -209,14 +210,13 @@ async fn steps(
                     b.success(t0.elapsed());
                 }
                 let meta = meta(
-                    state,
                     ctx,
                     admitted,
                     &inspection,
                     &selection.label,
                     &reply.warnings,
                 );
-                describe_deployment(state, admitted, rec, &outbound);
+                describe_deployment(state, admitted, rec);
                 rec.request_hash = Some(reply.request_hash.clone());
                 // 8–9. Re-identify the answer, record, release.
                 return Ok(finish(reply, outbound, meta, req.wants_stream_usage(), rec));
@@ -335,12 +335,7 @@ fn finish(
     }
 }
 
-fn describe_deployment(
-    state: &AppState,
-    admitted: &Admitted,
-    rec: &mut AuditRecord,
-    outbound: &Outbound,
-) {
+fn describe_deployment(state: &AppState, admitted: &Admitted, rec: &mut AuditRecord) {
     if let Some(d) = state.config.deployments.get(admitted.id()) {
         rec.deployment = Some(admitted.id().0.clone());
         rec.operator = Some(d.facts.operator.clone());
@@ -348,24 +343,32 @@ fn describe_deployment(
         rec.trust_tier = Some(admitted.tier().as_str().to_owned());
         rec.model = Some(d.model.clone());
     }
-    let _ = outbound;
 }
 
 fn meta(
-    state: &AppState,
     ctx: &RequestCtx,
     admitted: &Admitted,
     inspection: &Inspection,
     route: &str,
     warnings: &[String],
 ) -> ResponseMeta {
-    let _ = state;
     ResponseMeta {
         deployment: admitted.id().0.clone(),
         audit_id: ctx.request_id.clone(),
         warnings: warnings.to_vec(),
         pii: inspection.header_value(),
         route: route.to_owned(),
+    }
+}
+
+/// Cost of the record's tokens at its deployment's catalogue price.
+pub fn price(state: &AppState, rec: &mut AuditRecord) {
+    let id = rec
+        .deployment
+        .as_ref()
+        .map(|d| rempart_policy::DeploymentId(d.clone()));
+    if let Some(d) = id.as_ref().and_then(|id| state.config.deployments.get(id)) {
+        rec.cost_micro_eur = d.price.cost_micro_eur(rec.tokens_in, rec.tokens_out);
     }
 }
 
