@@ -200,6 +200,11 @@ async fn steps(
     //      failing over only within the admitted list.
     let mut failures = Vec::new();
     for admitted in decision.admitted() {
+        // The request's own deadline bounds failover.
+        if ctx.started.elapsed() >= state.config.server.request_timeout {
+            failures.push(UpstreamError::Timeout { deployment: admitted.id().0.clone() });
+            break;
+        }
         let outbound = prepare_outbound(&req, &inspection, tenant, admitted)?;
         rec.decision.attempted.push(admitted.id().0.clone());
         let breaker = state.breakers.get(admitted.id());

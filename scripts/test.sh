@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Sets up what the tests need and runs them: the Rust workspace (unit,
+# property and integration tests against a recording mock upstream), the
+# official `openai` Python SDK against a running gateway, and the PII scorer
+# on the shared dev corpus.
+#
+#   scripts/test.sh              core suite (what CI runs first)
+#   scripts/test.sh --embedded   also the embedded engine (llama.cpp) step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+EMBEDDED=0
+for a in "$@"; do
+  case "$a" in
+    --embedded) EMBEDDED=1 ;;
+    *) echo "usage: scripts/test.sh [--embedded]" >&2; exit 2 ;;
+  esac
+done
+SHARED=${SHARED:-$ROOT/../shared}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python venv for interop tests"
+python3 -m venv "${VENV:-$ROOT/.venv}"
+VENV=${VENV:-$ROOT/.venv}
+"$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
+export VENV
+
+step "Rust workspace tests"
+LOG=$(mktemp)
+cargo test --workspace --locked 2>&1 | tee "$LOG"
+cargo_passed=$(grep -E '^test result' "$LOG" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+rm -f "$LOG"
+
+step "Policy crate stays pure (no tokio/hyper/axum)"
+if cargo tree -p rempart-policy -e normal --prefix none | grep -E '^(tokio|hyper|axum|reqwest) ' ; then
+  echo "rempart-policy depends on an I/O crate" >&2; exit 1
+fi
+
+step "openai SDK against the gateway"
+PYLOG=$(mktemp)
+bash tests/python/run.sh 2>&1 | tee "$PYLOG"
+py_passed=$(grep -Eo '[0-9]+ passed' "$PYLOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+rm -f "$PYLOG"
+
+if [ -f crates/rempart-pii/score.sh ] && [ -f "$SHARED/pii-dev/dev.jsonl" ]; then
+  step "PII detection on the shared dev corpus"
+  SHARED=$SHARED bash crates/rempart-pii/score.sh
+fi
+
+if [ "$EMBEDDED" = 1 ]; then
+  step "Embedded engine (llama.cpp): build, model, tests"
+  bash scripts/test-embedded.sh
+fi
+echo
+echo "summary: $((cargo_passed + py_passed)) passed, 0 failed"
