@@ -202,7 +202,9 @@ async fn steps(
     for admitted in decision.admitted() {
         // The request's own deadline bounds failover.
         if ctx.started.elapsed() >= state.config.server.request_timeout {
-            failures.push(UpstreamError::Timeout { deployment: admitted.id().0.clone() });
+            failures.push(UpstreamError::Timeout {
+                deployment: admitted.id().0.clone(),
+            });
             break;
         }
         let outbound = prepare_outbound(&req, &inspection, tenant, admitted)?;

@@ -15,6 +15,7 @@ mod embedded;
 pub mod error;
 pub mod headers;
 pub mod inspect;
+pub mod metrics;
 mod reidentify;
 pub mod request;
 mod state;
@@ -47,7 +48,7 @@ use crate::request::{Principal, RegionSource, RequestCtx, locate};
 
 /// The whole HTTP surface. Layers, outermost first:
 /// 1. request id — every response carries `X-Rempart-Request-Id`;
-/// 2. auth — on by default; only `/healthz` and `/readyz` are open;
+/// 2. auth — on by default; only `/healthz`, `/readyz` and `/metrics` are open;
 /// 3. body limit — larger bodies get 413 in the OpenAI error shape.
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.server.max_body_bytes;
@@ -60,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_handler))
         .merge(api)
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(request_id))
@@ -511,6 +513,19 @@ async fn models_handler(State(state): State<Arc<AppState>>, parts: RequestParts)
         .map(|name| json!({"id": name, "object": "model", "created": 0, "owned_by": "rempart"}))
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
+    let body = state.auditor.metrics.render(&state.breakers);
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /readyz`: ready when at least one deployment is up.
