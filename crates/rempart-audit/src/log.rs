@@ -180,7 +180,8 @@ enum Cmd {
 }
 
 /// The append-only audit log of one directory. `Send + Sync`: share it in an
-/// `Arc`. Dropping it signs a final checkpoint and stops the writer thread.
+/// `Arc`. Dropping it waits for queued appends and stops the writer thread
+/// without signing; [`AuditLog::close`] signs a final checkpoint first.
 #[derive(Debug)]
 pub struct AuditLog {
     tx: Option<mpsc::Sender<Cmd>>,
@@ -235,7 +236,15 @@ impl AuditLog {
             .map(|(_, r)| r.clone())
             .filter(|r| r.size >= base.size)
             .unwrap_or_else(|| base.clone());
-        let end = match loaded.scan(&dir, None, true).run(&tail_start, |_| {}) {
+        let tail = if seam_ok(&dir, &tail_start) {
+            loaded.scan(&dir, None, true).run(&tail_start, |_| {})
+        } else {
+            Err(crate::VerifyError {
+                failure: crate::Failure::ChainBreak,
+                location: crate::Location::Log,
+            })
+        };
+        let end = match tail {
             Ok(end) => end,
             // The resume point itself may be off; a full scan names the place.
             Err(_) => loaded
@@ -385,6 +394,37 @@ impl Drop for AuditLog {
     }
 }
 
+/// The entry just before a checkpoint's resume offset must be entry
+/// `size - 1` with the checkpoint's `prev_hash`, intact: so the tail check
+/// on open also catches a rewritten or truncated last checkpointed entry.
+fn seam_ok(dir: &Path, r: &Resume) -> bool {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    if r.size == 0 || r.offset == 0 {
+        return true;
+    }
+    let path = layout::segment_path(dir, r.segment);
+    let Ok(mut f) = File::open(&path) else {
+        return false;
+    };
+    let from = r.offset.saturating_sub(1 << 20);
+    let mut buf = vec![0u8; (r.offset - from) as usize];
+    if f.seek(SeekFrom::Start(from)).is_err()
+        || f.read_exact(&mut buf).is_err()
+        || buf.last() != Some(&b'\n')
+    {
+        return false;
+    }
+    buf.pop();
+    let start = match buf.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None if from == 0 => 0,
+        None => return false,
+    };
+    crate::entry::parse_line(&buf[start..]).is_ok_and(|p| {
+        p.stored.seq + 1 == r.size && p.computed_hash == p.entry_hash && p.entry_hash == r.prev_hash
+    })
+}
+
 fn truncate(path: &Path, len: u64) -> Result<()> {
     let f = OpenOptions::new()
         .write(true)
@@ -474,10 +514,6 @@ impl Writer {
             }
             self.commit(&mut replies);
             self.maybe_checkpoint();
-        }
-        // Closing: sign what is unsigned.
-        if !self.poisoned {
-            let _ = self.sign_checkpoint();
         }
     }
 
