@@ -95,7 +95,7 @@ fn observed(r: Result<rempart_audit::VerifyReport, rempart_audit::VerifyError>) 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn verify_agrees_with_the_model(ops in ops(), tampers in tampers()) {
