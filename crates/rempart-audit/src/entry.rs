@@ -44,6 +44,8 @@ pub const GENESIS_PREV_HASH: Hash = [0u8; 32];
 const ENTRY_DOMAIN: &[u8] = b"rempart-audit/entry/v1\0";
 
 /// What an entry holds: an audit record, or an erasure tombstone.
+// Tombstones are rare and small; boxing records would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "body", rename_all = "snake_case")]
 pub enum EntryBody {

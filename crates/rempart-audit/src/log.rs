@@ -679,7 +679,7 @@ impl Writer {
             ..rec
         };
         layout::write_anchor(&self.dir, &anchor)
-            .map_err(|e| flatten(e))
+            .map_err(flatten)
             .map_err(Error::Corrupt)?;
         for &seg in &closed[..=last] {
             let p = layout::segment_path(&self.dir, seg);

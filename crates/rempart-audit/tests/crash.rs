@@ -1,6 +1,7 @@
 //! Crash safety: a child process appends under load and is killed with
 //! SIGKILL; every acknowledged entry survives, the chain verifies. Also a
 //! simulated torn final write.
+#![allow(clippy::collapsible_if)]
 
 mod common;
 
