@@ -66,6 +66,9 @@ pub use log::{
     PendingAppend, PruneReport,
 };
 pub use note::Checkpoint;
-pub use proof::{InclusionProof, ProofError, ProvenEntry, check_proof, prove};
+pub use proof::{
+    ConsistencyProof, InclusionProof, ProofError, ProvenEntry, check_consistency, check_proof,
+    prove, prove_consistency,
+};
 pub use record::{AuditRecord, DecisionRecord, Outcome, RejectedCandidate};
 pub use verify::{VerifyReport, read_entries, verify};

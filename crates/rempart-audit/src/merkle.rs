@@ -165,6 +165,35 @@ impl PartialTree<'_> {
         }
     }
 
+    /// RFC 6962 §2.1.2 `PROOF(m, D[0:n])`, for `0 < m < n`.
+    pub fn consistency(&self, m: u64, n: u64) -> Option<Vec<Hash>> {
+        let mut out = Vec::new();
+        if 0 < m && m < n {
+            self.subproof(m, 0, n, true, &mut out)?;
+        }
+        Some(out)
+    }
+
+    /// RFC 6962 §2.1.2 `SUBPROOF(m, D[lo:hi], b)`, `m` relative to `lo`.
+    fn subproof(&self, m: u64, lo: u64, hi: u64, b: bool, out: &mut Vec<Hash>) -> Option<()> {
+        let n = hi - lo;
+        if m == n {
+            if !b {
+                out.push(self.mth(lo, hi)?);
+            }
+            return Some(());
+        }
+        let k = split(n);
+        if m <= k {
+            self.subproof(m, lo, lo + k, b, out)?;
+            out.push(self.mth(lo + k, hi)?);
+        } else {
+            self.subproof(m - k, lo + k, hi, false, out)?;
+            out.push(self.mth(lo, lo + k)?);
+        }
+        Some(())
+    }
+
     /// The root of `D[0:n]`.
     #[cfg(test)]
     pub fn root(&self, n: u64) -> Option<Hash> {
@@ -214,6 +243,55 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, path: &[Hash], root:
         s_n >>= 1;
     }
     s_n == 0 && r == *root
+}
+
+/// Checks an RFC 6962 consistency proof: the tree of `first` leaves with
+/// root `first_root` is a prefix of the tree of `second` leaves with root
+/// `second_root` (RFC 9162 §2.1.4.2).
+pub fn verify_consistency(
+    first: u64,
+    second: u64,
+    first_root: &Hash,
+    second_root: &Hash,
+    path: &[Hash],
+) -> bool {
+    if first == second {
+        return path.is_empty() && first_root == second_root;
+    }
+    if first == 0 {
+        return path.is_empty();
+    }
+    if first > second || path.is_empty() {
+        return false;
+    }
+    let mut path = path.to_vec();
+    if first.is_power_of_two() {
+        path.insert(0, *first_root);
+    }
+    let (mut f_n, mut s_n) = (first - 1, second - 1);
+    while f_n & 1 == 1 {
+        f_n >>= 1;
+        s_n >>= 1;
+    }
+    let (mut fr, mut sr) = (path[0], path[0]);
+    for c in &path[1..] {
+        if s_n == 0 {
+            return false;
+        }
+        if f_n & 1 == 1 || f_n == s_n {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while f_n & 1 == 0 && f_n != 0 {
+                f_n >>= 1;
+                s_n >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        f_n >>= 1;
+        s_n >>= 1;
+    }
+    fr == *first_root && sr == *second_root && s_n == 0
 }
 
 #[cfg(test)]
@@ -268,6 +346,35 @@ mod tests {
                         &p,
                         &f.root()
                     ));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn consistency_proofs_verify_and_reject() {
+        for n in 1..34u64 {
+            let l = leaves(n);
+            let hashed: Vec<Hash> = l.iter().map(|x| leaf_hash(x)).collect();
+            let empty = Frontier::new();
+            let t = PartialTree {
+                prefix: &empty,
+                leaves: &hashed,
+            };
+            let root_n = naive(&l);
+            for m in 1..=n {
+                let root_m = naive(&l[..m as usize]);
+                let p = t.consistency(m, n).unwrap();
+                assert!(
+                    verify_consistency(m, n, &root_m, &root_n, &p),
+                    "m={m} n={n}"
+                );
+                if m < n {
+                    assert!(!verify_consistency(m, n, &[5; 32], &root_n, &p));
+                    assert!(!verify_consistency(m, n, &root_m, &[5; 32], &p));
+                    let mut bad = p.clone();
+                    bad[0][0] ^= 1;
+                    assert!(!verify_consistency(m, n, &root_m, &root_n, &bad));
                 }
             }
         }

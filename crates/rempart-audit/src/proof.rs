@@ -169,3 +169,88 @@ pub fn check_proof(
         checkpoint: cp,
     })
 }
+
+/// Proof that the tree of `old_size` entries is a prefix of the tree of
+/// `new_size` entries (RFC 6962 §2.1.2): the log was only appended to
+/// between two checkpoints. Serialize it as JSON to hand it over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    /// Format version (1).
+    pub version: u32,
+    /// Size of the older tree.
+    pub old_size: u64,
+    /// Size of the newer tree.
+    pub new_size: u64,
+    /// Base64 consistency path.
+    pub path: Vec<String>,
+}
+
+/// Builds a consistency proof between two tree sizes of the log (both at
+/// most the log's size; after pruning, sizes inside the pruned prefix may be
+/// unprovable: [`Error::Pruned`]). The log is verified while reading.
+pub fn prove_consistency(
+    dir: &Path,
+    public_key: &VerifyingKey,
+    old_size: u64,
+    new_size: u64,
+) -> Result<ConsistencyProof> {
+    if old_size > new_size {
+        return Err(Error::InvalidArgument("old_size > new_size".into()));
+    }
+    let loaded = Loaded::load(dir, public_key)?;
+    let base = loaded.origin_resume();
+    let mut leaves: Vec<Hash> = Vec::new();
+    loaded
+        .scan(dir, None, false)
+        .run(&base, |p| leaves.push(leaf_hash(&p.entry_hash)))?;
+    if new_size > base.size + leaves.len() as u64 {
+        return Err(Error::NotFound(format!("tree size {new_size}")));
+    }
+    let tree = PartialTree {
+        prefix: &base.frontier,
+        leaves: &leaves,
+    };
+    let path = tree.consistency(old_size, new_size).ok_or(Error::Pruned)?;
+    Ok(ConsistencyProof {
+        version: 1,
+        old_size,
+        new_size,
+        path: path.iter().map(|h| B64.encode(h)).collect(),
+    })
+}
+
+/// Checks a consistency proof between two signed checkpoint notes with only
+/// the public key (RFC 9162 §2.1.4.2).
+pub fn check_consistency(
+    proof: &ConsistencyProof,
+    old_note: &str,
+    new_note: &str,
+    public_key: &VerifyingKey,
+) -> Result<(), ProofError> {
+    if proof.version != 1 {
+        return Err(ProofError::Malformed);
+    }
+    let old = Checkpoint::open(old_note, public_key).map_err(ProofError::Checkpoint)?;
+    let new = Checkpoint::open(new_note, public_key).map_err(ProofError::Checkpoint)?;
+    if old.size() != proof.old_size || new.size() != proof.new_size {
+        return Err(ProofError::SizeMismatch {
+            proof: proof.new_size,
+            checkpoint: new.size(),
+        });
+    }
+    if old.origin() != new.origin() {
+        return Err(ProofError::Malformed);
+    }
+    let path: Vec<Hash> = proof
+        .path
+        .iter()
+        .map(|s| B64.decode(s).ok().and_then(|v| Hash::try_from(v).ok()))
+        .collect::<Option<_>>()
+        .ok_or(ProofError::Malformed)?;
+    if crate::merkle::verify_consistency(old.size(), new.size(), old.root(), new.root(), &path) {
+        Ok(())
+    } else {
+        Err(ProofError::PathMismatch)
+    }
+}

@@ -181,3 +181,69 @@ fn tombstones_are_entries_too() {
     let entries = rempart_audit::read_entries(dir.path(), &key().verifying_key()).unwrap();
     assert_eq!(entries[1], (1, rempart_audit::EntryBody::Tombstone(t)));
 }
+
+#[test]
+fn consistency_between_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let pk = key().verifying_key();
+    let log = open(dir.path(), 6, 1000);
+    for i in 0..20 {
+        log.append(record(i)).unwrap();
+    }
+    log.close().unwrap(); // 6, 12, 18, 20
+    let notes: Vec<String> = std::fs::read_to_string(dir.path().join("checkpoints.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<rempart_audit::CheckpointRecord>(l)
+                .unwrap()
+                .note
+        })
+        .collect();
+    let sizes = [6u64, 12, 18, 20];
+    for i in 0..4 {
+        for j in i..4 {
+            let p = rempart_audit::prove_consistency(dir.path(), &pk, sizes[i], sizes[j]).unwrap();
+            rempart_audit::check_consistency(&p, &notes[i], &notes[j], &pk).unwrap();
+            if i != j {
+                // Swapped notes, or another key, fail.
+                assert!(rempart_audit::check_consistency(&p, &notes[j], &notes[i], &pk).is_err());
+                assert!(
+                    rempart_audit::check_consistency(
+                        &p,
+                        &notes[i],
+                        &notes[j],
+                        &other_key().verifying_key()
+                    )
+                    .is_err()
+                );
+            }
+        }
+    }
+    // A forked log (same first 12 entries, different after) is not consistent.
+    let fork = tempfile::tempdir().unwrap();
+    let log = open(fork.path(), 6, 1000);
+    for i in 0..20 {
+        log.append(record(if i < 12 { i } else { i + 100 }))
+            .unwrap();
+    }
+    log.close().unwrap();
+    let fork_notes: Vec<String> = std::fs::read_to_string(fork.path().join("checkpoints.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<rempart_audit::CheckpointRecord>(l)
+                .unwrap()
+                .note
+        })
+        .collect();
+    let p = rempart_audit::prove_consistency(fork.path(), &pk, 12, 20).unwrap();
+    rempart_audit::check_consistency(&p, &fork_notes[1], &fork_notes[3], &pk).unwrap();
+    assert_eq!(
+        rempart_audit::check_consistency(&p, &notes[1], &fork_notes[3], &pk),
+        Ok(()),
+        "same prefix: consistent"
+    );
+    let p = rempart_audit::prove_consistency(fork.path(), &pk, 18, 20).unwrap();
+    assert!(rempart_audit::check_consistency(&p, &notes[2], &fork_notes[3], &pk).is_err());
+}
