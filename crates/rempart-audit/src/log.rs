@@ -49,6 +49,8 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(184 * 24 * 3600);
 
 /// When to sign a checkpoint: after `every_records` new entries, or
 /// `every_secs` seconds after the oldest unsigned entry, whichever first.
+/// The writer checks after each group commit, so under load a checkpoint
+/// may cover a whole batch more than `every_records`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckpointPolicy {
     /// Entries between checkpoints (at least 1).
