@@ -236,7 +236,8 @@ impl AuditLog {
             .checkpoints
             .last()
             .map(|(_, r)| r.clone())
-            .filter(|r| r.size >= base.size)
+            // At equal size, the anchor (it points into a retained segment).
+            .filter(|r| r.size > base.size)
             .unwrap_or_else(|| base.clone());
         let tail = if seam_ok(&dir, &tail_start) {
             loaded.scan(&dir, None, true).run(&tail_start, |_| {})
@@ -276,6 +277,7 @@ impl AuditLog {
             .append(true)
             .open(&cp_path)
             .map_err(io("open", &cp_path))?;
+        layout::sync_dir(&dir)?;
         let last_cp = loaded.checkpoints.last().map_or(0, |(c, _)| c.size());
         let writer = Writer {
             dir: dir.clone(),
@@ -463,9 +465,12 @@ impl Writer {
         let mut batch: Vec<Cmd> = Vec::new();
         loop {
             let timeout = match self.oldest_unsigned {
-                Some(t) => Duration::from_secs(self.options.checkpoint.every_secs)
-                    .saturating_sub(t.elapsed()),
-                None => Duration::from_secs(3600),
+                // A poisoned log signs nothing: do not spin on a due checkpoint.
+                Some(t) if !self.poisoned => {
+                    Duration::from_secs(self.options.checkpoint.every_secs)
+                        .saturating_sub(t.elapsed())
+                }
+                _ => Duration::from_secs(3600),
             };
             match rx.recv_timeout(timeout) {
                 Ok(cmd) => batch.push(cmd),
