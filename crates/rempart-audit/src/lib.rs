@@ -63,7 +63,7 @@ pub use error::{Error, Failure, Location, Result, VerifyError};
 pub use layout::CheckpointRecord;
 pub use log::{
     AppendReceipt, AuditLog, CheckpointInfo, CheckpointPolicy, DEFAULT_RETENTION, Options,
-    PendingAppend, PruneReport,
+    PendingAppend, PruneReport, retention_cutoff,
 };
 pub use note::Checkpoint;
 pub use proof::{

@@ -47,6 +47,12 @@ use crate::verify::{Loaded, flatten};
 /// Art. 19(1) and Art. 26(6): logs kept for at least six months).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(184 * 24 * 3600);
 
+/// Pure: the prune cutoff for a retention period at `now`
+/// (`now - retention`); pass it to [`AuditLog::prune_before`].
+pub fn retention_cutoff(now: OffsetDateTime, retention: Duration) -> OffsetDateTime {
+    now - retention
+}
+
 /// When to sign a checkpoint: after `every_records` new entries, or
 /// `every_secs` seconds after the oldest unsigned entry, whichever first.
 /// The writer checks after each group commit, so under load a checkpoint

@@ -92,3 +92,13 @@ fn concurrent_appenders_get_contiguous_unique_seqs() {
     assert_eq!((r.checked_to, r.unsigned_tail), (800, 0));
     assert!(segments(dir.path()).len() >= 2);
 }
+
+#[test]
+fn default_retention_is_at_least_six_months() {
+    use time::format_description::well_known::Rfc3339;
+    assert!(rempart_audit::DEFAULT_RETENTION >= Duration::from_secs(184 * 24 * 3600));
+    let now = time::OffsetDateTime::parse("2026-11-22T00:00:00Z", &Rfc3339).unwrap();
+    let cutoff = rempart_audit::retention_cutoff(now, rempart_audit::DEFAULT_RETENTION);
+    // Every record of the last six calendar months is kept.
+    assert!(cutoff <= time::OffsetDateTime::parse("2026-05-22T00:00:00Z", &Rfc3339).unwrap());
+}
