@@ -71,4 +71,4 @@ pub use proof::{
     prove, prove_consistency,
 };
 pub use record::{AuditRecord, DecisionRecord, Outcome, RejectedCandidate};
-pub use verify::{VerifyReport, read_entries, verify};
+pub use verify::{VerifyReport, for_each_entry, read_entries, verify};

@@ -166,18 +166,30 @@ pub fn verify(
     })
 }
 
+/// Streams every retained entry to `visit`, verifying the whole log as it
+/// goes (same checks as [`verify`]); for export and reports over large logs.
+/// On a verification error, the entries before the bad one were visited.
+pub fn for_each_entry(
+    dir: &Path,
+    public_key: &VerifyingKey,
+    mut visit: impl FnMut(u64, &EntryBody),
+) -> Result<(), VerifyError> {
+    let loaded = Loaded::load(dir, public_key)?;
+    loaded
+        .scan(dir, None, false)
+        .run(&loaded.origin_resume(), |p| {
+            visit(p.stored.seq, &p.stored.entry)
+        })?;
+    Ok(())
+}
+
 /// Reads every retained entry, verifying the whole log as it goes (same
 /// checks as [`verify`]); for export and reports.
 pub fn read_entries(
     dir: &Path,
     public_key: &VerifyingKey,
 ) -> Result<Vec<(u64, EntryBody)>, VerifyError> {
-    let loaded = Loaded::load(dir, public_key)?;
     let mut out = Vec::new();
-    loaded
-        .scan(dir, None, false)
-        .run(&loaded.origin_resume(), |p| {
-            out.push((p.stored.seq, p.stored.entry.clone()));
-        })?;
+    for_each_entry(dir, public_key, |seq, e| out.push((seq, e.clone())))?;
     Ok(out)
 }
