@@ -1,0 +1,104 @@
+//! The writer: time-based checkpoints, the awaitable append, concurrency.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use rempart_audit::{AuditLog, CheckpointPolicy, Options, verify};
+
+fn checkpoint_lines(dir: &std::path::Path) -> usize {
+    std::fs::read_to_string(dir.join("checkpoints.jsonl")).map_or(0, |s| s.lines().count())
+}
+
+#[test]
+fn policy_is_pure_and_due_by_count_or_time() {
+    let p = CheckpointPolicy {
+        every_records: 10,
+        every_secs: 5,
+    };
+    assert!(!p.is_due(0, Duration::from_secs(100)));
+    assert!(!p.is_due(9, Duration::from_secs(4)));
+    assert!(p.is_due(10, Duration::ZERO));
+    assert!(p.is_due(1, Duration::from_secs(5)));
+}
+
+#[test]
+fn checkpoint_after_every_secs_while_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        checkpoint: CheckpointPolicy {
+            every_records: 1000,
+            every_secs: 1,
+        },
+        ..Options::default()
+    };
+    let log = AuditLog::open_with(dir.path(), key(), options).unwrap();
+    log.append(record(0)).unwrap();
+    assert_eq!(checkpoint_lines(dir.path()), 0);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        checkpoint_lines(dir.path()),
+        1,
+        "idle writer signs after every_secs"
+    );
+    drop(log);
+    assert_eq!(
+        verify(dir.path(), &key().verifying_key(), None)
+            .unwrap()
+            .unsigned_tail,
+        0
+    );
+}
+
+#[test]
+fn submit_is_a_future() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), 1000, 1000);
+    let mut fut = std::pin::pin!(log.submit(record(0)));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let receipt = loop {
+        if let std::task::Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
+            break r.unwrap();
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!((receipt.seq, receipt.id), (0, record(0).id));
+}
+
+#[test]
+fn concurrent_appenders_get_contiguous_unique_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(open(dir.path(), 37, 100));
+    let handles: Vec<_> = (0..16u64)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|i| log.append(record(t * 1000 + i)).unwrap().seq)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..800).collect::<Vec<_>>());
+    Arc::try_unwrap(log).unwrap().close().unwrap();
+    let r = verify(dir.path(), &key().verifying_key(), None).unwrap();
+    assert_eq!((r.checked_to, r.unsigned_tail), (800, 0));
+    assert!(segments(dir.path()).len() >= 2);
+}
+
+#[test]
+fn default_retention_is_at_least_six_months() {
+    use time::format_description::well_known::Rfc3339;
+    assert!(rempart_audit::DEFAULT_RETENTION >= Duration::from_secs(184 * 24 * 3600));
+    let now = time::OffsetDateTime::parse("2026-11-22T00:00:00Z", &Rfc3339).unwrap();
+    let cutoff = rempart_audit::retention_cutoff(now, rempart_audit::DEFAULT_RETENTION);
+    // Every record of the last six calendar months is kept.
+    assert!(cutoff <= time::OffsetDateTime::parse("2026-05-22T00:00:00Z", &Rfc3339).unwrap());
+}
