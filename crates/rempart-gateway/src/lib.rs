@@ -560,6 +560,17 @@ impl IntoResponse for RequestParts {
     }
 }
 
+/// Apply audit retention once an hour.
+async fn run_retention(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || st.auditor.prune(st.config.audit.retention)).await;
+    }
+}
+
 /// Serve until `shutdown` resolves; in-flight requests finish, then the
 /// tracked background work (audit records, stream pumps) completes.
 pub async fn serve(
@@ -569,6 +580,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(state.clone());
     let health = tokio::spawn(run_health_checks(state.clone()));
+    let retention = tokio::spawn(run_retention(state.clone()));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -578,6 +590,9 @@ pub async fn serve(
     state.tracker.close();
     state.tracker.wait().await;
     health.abort();
+    retention.abort();
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || st.auditor.checkpoint()).await;
     state.store.close().await;
     Ok(())
 }

@@ -44,10 +44,13 @@ enum Command {
     /// Explain routing decisions.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// The audit log: verify, export, prove, reports.
+    #[command(subcommand)]
+    Audit(crate::audit_cmd::AuditCmd),
 }
 
 #[derive(Debug, Args)]
-struct ConfigArgs {
+pub struct ConfigArgs {
     /// Configuration file (default: embedded defaults).
     #[arg(long, env = "REMPART_CONFIG")]
     config: Option<PathBuf>,
@@ -140,6 +143,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(a) => serve(a),
         Command::Keys(k) => keys(k),
+        Command::Audit(a) => crate::audit_cmd::run(a),
         Command::Config(ConfigCmd::Check { common }) => {
             let (config, source) = load(&common, None)?;
             println!(
@@ -173,7 +177,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Load and validate the config (file or embedded defaults).
-fn load(common: &ConfigArgs, listen: Option<String>) -> Result<(Config, String)> {
+pub fn load(common: &ConfigArgs, listen: Option<String>) -> Result<(Config, String)> {
     let ov = Overrides {
         listen,
         data_dir: common.data_dir.clone(),

@@ -55,8 +55,21 @@ pub struct Config {
     pub tenants: BTreeMap<String, Tenant>,
     /// PII inspection budget.
     pub pii_budget: Duration,
+    /// Audit log settings.
+    pub audit: Audit,
     /// SHA-256 of the configuration source: the policy version in force.
     pub policy_hash: String,
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// Checkpoint every this many records.
+    pub checkpoint_every_records: u64,
+    /// Checkpoint every this many seconds.
+    pub checkpoint_every_secs: u64,
+    /// Retention.
+    pub retention: Duration,
 }
 
 /// Server settings.
@@ -413,8 +426,21 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
         );
     }
 
+    let retention_days = raw.audit.retention_days.unwrap_or(184);
+    if retention_days < 184 {
+        c.err(
+            "audit.retention_days",
+            "at least 184 days (six months: AI Act Art. 19)",
+        );
+    }
+    let audit = Audit {
+        checkpoint_every_records: raw.audit.checkpoint_every_records.unwrap_or(1000).max(1),
+        checkpoint_every_secs: raw.audit.checkpoint_every_secs.unwrap_or(10).max(1),
+        retention: Duration::from_secs(retention_days * 86_400),
+    };
     if c.errors.is_empty() {
         Ok(Config {
+            audit,
             server,
             deployments,
             aliases,

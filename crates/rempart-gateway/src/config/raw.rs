@@ -26,6 +26,21 @@ pub struct RawConfig {
     /// `[pii]`.
     #[serde(default)]
     pub pii: RawPii,
+    /// `[audit]`.
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Sign a checkpoint every this many records.
+    pub checkpoint_every_records: Option<u64>,
+    /// ... or every this many seconds.
+    pub checkpoint_every_secs: Option<u64>,
+    /// Keep records this many days (at least 184: six months, AI Act Art. 19).
+    pub retention_days: Option<u64>,
 }
 
 /// `[server]`.
