@@ -53,6 +53,13 @@ use tokio::task::JoinHandle;
 
 use server::{Shared, lock};
 
+/// Install rustls' ring provider for this process. The workspace builds
+/// reqwest with `rustls-no-provider` (one TLS provider everywhere), so a test
+/// that builds a `reqwest::Client` calls this first. Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 // The public interface is:
 pub use record::RecordedRequest;
 pub use script::{DEFAULT_EMBEDDING_DIMS, DEFAULT_REPLY, MockUpstreamBuilder, ToolCall};

@@ -6,6 +6,7 @@ use rempart_test::MockUpstream;
 use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {
+    rempart_test::install_tls_provider();
     reqwest::Client::new()
 }
 

@@ -1,0 +1,358 @@
+//! End-to-end tests of the `rempart` binary: real processes, real HTTP, a
+//! recording mock upstream, temp data directories.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rempart_test::MockUpstream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rempart");
+
+fn config(dir: &Path, eu_url: &str, us_url: &str) -> PathBuf {
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+
+[audit]
+checkpoint_every_records = 50
+checkpoint_every_secs = 1
+
+[deployments.eu]
+kind = "vllm"
+base_url = "{eu_url}/v1"
+model = "mistral-7b"
+[deployments.eu.facts]
+operator = "ACME"
+operator_country = "FR"
+parent_jurisdiction = "FR"
+dc_country = "FR"
+hosting = "in_tenancy"
+retention_days = 0
+trained_by = "Mistral AI"
+licence = "Apache-2.0"
+[deployments.eu.price]
+input_eur_per_mtok = 1.0
+output_eur_per_mtok = 3.0
+
+[deployments.us]
+kind = "openai_compat"
+base_url = "{us_url}/v1"
+model = "gpt"
+[deployments.us.facts]
+operator = "US Corp"
+operator_country = "US"
+parent_jurisdiction = "US"
+dc_country = "US"
+hosting = "managed"
+retention_days = 30
+dpa_signed = true
+trained_by = "US Corp"
+licence = "proprietary"
+
+[aliases.chat]
+candidates = ["us", "eu"]
+
+[tenants.acme]
+"#,
+        data = dir.join("data").display()
+    );
+    let path = dir.join("rempart.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn rempart(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().expect("run rempart")
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(config: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("REMPART_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rempart serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "rempart serve did not start");
+            let line = lines.next().expect("serve exited").unwrap();
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return Server {
+                    child,
+                    url: url.trim().to_owned(),
+                };
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn create_key(config: &Path) -> String {
+    let out = rempart(&[
+        "keys",
+        "create",
+        "--config",
+        config.to_str().unwrap(),
+        "--tenant",
+        "acme",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(key.lines().count(), 1, "keys create prints the key alone");
+    key.trim().to_owned()
+}
+
+fn body() -> serde_json::Value {
+    serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "hello"}]})
+}
+
+#[test]
+fn config_check_names_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[deployments.x]\nkind = \"mistral\"\nmodel = \"m\"\napi_key = \"sk-inline-secret-123\"\n[aliases.a]\ncandidates = [\"nope\"]\n",
+    )
+    .unwrap();
+    let out = rempart(&["config", "check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deployments.x.api_key"), "{err}");
+    assert!(err.contains("deployments.x.facts"), "{err}");
+    assert!(err.contains("aliases.a.candidates[0]"), "{err}");
+    assert!(
+        !err.contains("sk-inline-secret-123"),
+        "secret echoed: {err}"
+    );
+    let ok = rempart(&["config", "check"]);
+    assert!(ok.status.success(), "embedded defaults validate");
+    let usage = rempart(&["serve", "--bogus"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn policy_explain_calls_nothing_and_names_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    // Unroutable addresses: explain must not contact anything.
+    let cfg = config(dir.path(), "http://127.0.0.1:9", "http://127.0.0.1:9");
+    let out = rempart(&[
+        "policy",
+        "explain",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--tenant",
+        "acme",
+        "--region",
+        "FR",
+        "--model",
+        "chat",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("chosen   eu"), "{text}");
+    assert!(text.contains("rejected us"), "{text}");
+    assert!(text.contains("CLOUD Act"), "{text}");
+    let json = rempart(&[
+        "policy",
+        "explain",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--tenant",
+        "acme",
+        "--model",
+        "chat",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        v["decision"]["rejected"][0]["reasons"][0]["code"],
+        "cluster_not_admitted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_fails_after_one_byte_changes() {
+    let eu = MockUpstream::start().await;
+    let us = MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &eu.url(), &us.url());
+    let key = create_key(&cfg);
+    let server = Server::start(&cfg);
+    rempart_test::install_tls_provider();
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let r = http
+            .post(format!("{}/v1/chat/completions", server.url))
+            .bearer_auth(&key)
+            .json(&body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-rempart-deployment"], "eu");
+    }
+    drop(server);
+    assert_eq!(us.request_count(), 0, "the US deployment was contacted");
+    let c = cfg.to_str().unwrap();
+    let ok = rempart(&["audit", "verify", "--config", c]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Flip one byte inside a record (a digit of the latency or a letter of
+    // the tenant): verification must fail and say where.
+    let seg = find_segment(&dir.path().join("data/audit"));
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let pos = find(&bytes, b"\"acme\"").expect("tenant in segment") + 2;
+    bytes[pos] ^= 0x01;
+    std::fs::write(&seg, &bytes).unwrap();
+    let bad = rempart(&["audit", "verify", "--config", c]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("seq") || err.contains("entry"),
+        "does not name the place: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_loses_no_acknowledged_record() {
+    let eu = MockUpstream::builder().record(false).start().await;
+    let us = MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &eu.url(), &us.url());
+    let key = create_key(&cfg);
+    let mut server = Server::start(&cfg);
+    let url = server.url.clone();
+    rempart_test::install_tls_provider();
+    let http = reqwest::Client::new();
+    // Eight concurrent clients; collect the audit id of every 200.
+    let stop = Instant::now() + Duration::from_millis(1500);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (http, url, key) = (http.clone(), url.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            while Instant::now() < stop + Duration::from_secs(2) {
+                let r = http
+                    .post(format!("{url}/v1/chat/completions"))
+                    .bearer_auth(&key)
+                    .json(&body())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 200 => {
+                        let id = r.headers()["x-rempart-audit-id"]
+                            .to_str()
+                            .unwrap()
+                            .to_owned();
+                        // Acknowledged only once the body arrived.
+                        if r.bytes().await.is_ok() {
+                            acked.push(id);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep_until(tokio::time::Instant::from_std(stop)).await;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    assert!(
+        acked.len() > 20,
+        "too little load to mean anything: {}",
+        acked.len()
+    );
+    // Restart: the log's tail is verified and recovered on open.
+    let server = Server::start(&cfg);
+    drop(server);
+    let c = cfg.to_str().unwrap();
+    let verify = rempart(&["audit", "verify", "--config", c]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let export = rempart(&["audit", "export", "--config", c]);
+    let ids: std::collections::HashSet<String> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let missing: Vec<_> = acked.iter().filter(|id| !ids.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged requests have no record: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(3)]
+    );
+    eprintln!(
+        "acknowledged {} requests before SIGKILL; all recorded; chain verifies",
+        acked.len()
+    );
+}
+
+fn find_segment(dir: &Path) -> PathBuf {
+    let mut files: Vec<PathBuf> = walk(dir)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .map(|b| find(&b, b"\"acme\"").is_some())
+                .unwrap_or(false)
+        })
+        .collect();
+    files.sort();
+    files.into_iter().next().expect("a segment with records")
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
