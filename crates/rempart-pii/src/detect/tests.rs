@@ -1,0 +1,2 @@
+//! Detector-level tests.
+use super::*;
