@@ -44,7 +44,7 @@ fn issuer_ok(d: &str) -> bool {
 pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
     for m in RE.find_iter(text) {
         let (s, e) = (m.start(), m.end());
-        if !context::bounded(text, s, e) {
+        if !context::bounded(text, s, e) || text[..s].ends_with('+') {
             continue;
         }
         let mut buf = [0u8; 24];

@@ -88,9 +88,6 @@ pub(crate) static PHONE: LazyLock<AhoCorasick> = LazyLock::new(|| {
         "cellulare",
         "cell",
         "chiamare",
-        "numero",
-        "número",
-        "nummer",
         "gsm",
         "bellen",
         "call",
@@ -100,7 +97,6 @@ pub(crate) static PHONE: LazyLock<AhoCorasick> = LazyLock::new(|| {
         "sms",
         "komórka",
         "komorka",
-        "numer",
         "kontakt",
         "contact",
         "contatto",
@@ -174,11 +170,10 @@ pub(crate) static NATIONAL_ID: LazyLock<AhoCorasick> = LazyLock::new(|| {
         "id no",
         "n° id",
         "numéro national",
-        "número",
-        "nummer",
-        "numer",
-        "nr",
-        "no.",
+        "personal id",
+        "id-nr",
+        "id nr",
+        "id code",
         "documento",
         "document",
         "ausweis",
@@ -243,7 +238,9 @@ pub(crate) static BIRTH: LazyLock<AhoCorasick> = LazyLock::new(|| {
         "birthday",
         "fecha de nac",
         "data de nasc",
-        "n.",
+        "geburt",
+        "fecha de nac",
+        "data de nasc",
     ])
 });
 
@@ -358,4 +355,27 @@ pub(crate) fn has_cue(ac: &AhoCorasick, window: &str) -> bool {
 /// `has_cue` over the `n` bytes before `start`.
 pub(crate) fn cue_before(ac: &AhoCorasick, text: &str, start: usize, n: usize) -> bool {
     has_cue(ac, before(text, start, n))
+}
+
+/// Start and end of the last cue of `ac` in `window` that sits at a word
+/// start (same rules as [`has_cue`]).
+pub(crate) fn last_cue(ac: &AhoCorasick, window: &str) -> Option<(usize, usize)> {
+    let mut last = None;
+    for m in ac.find_iter(window) {
+        if has_cue(ac, &window[m.start()..m.end()])
+            && window[..m.start()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+            && (m.end() - m.start() > 4
+                || window[m.end()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric())
+                || !window[..m.end()].ends_with(|c: char| c.is_alphanumeric()))
+        {
+            last = Some((m.start(), m.end()));
+        }
+    }
+    last
 }

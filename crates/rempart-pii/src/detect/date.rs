@@ -15,7 +15,7 @@ const MONTHS: &str = concat!(
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|",
     "gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|",
     "januari|februari|maart|mei|augustus|",
-    "january|february|march|may|june|july|october|december|",
+    "january|february|march|may|june|july|october|november|december|",
     "jan|feb|mar|apr|jun|jul|aug|sep|ene|dic|gen|mag|giu|lug|ago|set|ott|mrt|okt|",
     "stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|wrzesnia|października|pazdziernika|listopada|grudnia|",
     "styczeń|luty|marzec|kwiecień|maj|czerwiec|lipiec|sierpień|wrzesień|październik|listopad|grudzień|",
@@ -55,24 +55,30 @@ fn plausible(s: &str) -> bool {
 /// line when this one holds nothing before the date)?
 fn birth_context(text: &str, start: usize) -> bool {
     let line = context::line_before(text, start);
-    let near = context::before(text, start, 60);
-    let window = if near.len() < line.len() { near } else { line };
-    if context::has_cue(&context::BIRTH, window) {
-        // No other year between the cue and this date.
-        return !window.bytes().rev().take(25).any(|b| b.is_ascii_digit())
-            || context::has_cue(&context::BIRTH, context::before(text, start, 25));
+    let window = if line.len() > 60 {
+        context::before(text, start, 60)
+    } else {
+        line
+    };
+    if let Some((_, end)) = context::last_cue(&context::BIRTH, window) {
+        // Nothing that looks like another value between the cue and the date.
+        return !window[end..].bytes().any(|b| b.is_ascii_digit());
     }
-    if line.trim().is_empty() || line.trim_end().ends_with(':') && line.len() < 40 {
-        let prev_end = start - line.len();
-        if prev_end > 0 {
-            let prev = context::line_before(text, prev_end - 1);
-            let p = if prev.len() > 60 {
-                context::before(text, prev_end - 1, 60)
-            } else {
-                prev
-            };
-            return context::has_cue(&context::BIRTH, p);
+    // Label on the line above: either alone on its line, or a table header
+    // whose column lines up with the date.
+    let prefix = line.trim();
+    if prefix.len() > 45 || start == line.len() {
+        return false;
+    }
+    let prev_end = start - line.len() - 1;
+    let prev = context::line_before(text, prev_end);
+    if let Some((cs, _)) = context::last_cue(&context::BIRTH, prev) {
+        if prefix.is_empty() || prefix.ends_with(':') {
+            return true;
         }
+        let cue_col = prev[..cs].chars().count() as isize;
+        let col = line.chars().count() as isize;
+        return (cue_col - col).abs() <= 12;
     }
     false
 }

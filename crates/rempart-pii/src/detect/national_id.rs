@@ -164,10 +164,14 @@ fn digit_chunks(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
                     let cue = scheme_cue(sub, window);
                     let weak =
                         matches!(*sub, "NL_BSN" | "DK_CPR" | "SE_PNR" | "UK_NHS" | "AT_SVNR");
+                    let dashed = shape.len() == 2 && text[groups[gi].1..].starts_with('-');
                     let ok = cue
                         || lang_fits(sub, lang)
                         || (strong(sub) && generic_cue)
-                        || (!weak && strong(sub) && shape.len() > 1);
+                        || (!weak && strong(sub) && shape.len() > 1)
+                        || (generic_cue
+                            && (dashed || buf.len() == 12)
+                            && matches!(*sub, "SE_PNR" | "DK_CPR"));
                     if !ok {
                         continue;
                     }
@@ -217,7 +221,7 @@ fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
         } else if caps.name("ptcc").is_some() {
             ("PT_CC", ck::pt_cc(&v))
         } else if caps.name("hetu").is_some() {
-            ("FI_HETU", ck::fi_hetu(&v))
+            ("FI_HETU", ck::fi_hetu(&raw.to_ascii_uppercase()))
         } else {
             ("IE_PPS", ck::ie_pps(&v))
         };

@@ -74,7 +74,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
         if !context::bounded(text, s, e) || !plausible(m.as_str()) {
             continue;
         }
-        if text[e..].starts_with('<') || text[..s].ends_with('<') {
+        if text[e..].starts_with('<') || text[..s].ends_with(['<', '+']) {
             continue;
         }
         if !context::cue_before(&context::PASSPORT, text, s, 90) {

@@ -81,9 +81,19 @@ fn digit_ends(s: &str, base: usize, ends: &mut Vec<usize>, digits: &mut String) 
 }
 
 /// Part of a longer digit sequence (IBAN groups, card groups ...)?
-fn inside_digit_run(text: &str, s: usize) -> bool {
+pub(crate) fn inside_digit_run(text: &str, s: usize) -> bool {
     let b = text.as_bytes();
-    s >= 2 && matches!(b[s - 1], b' ' | b'.' | b'-') && b[s - 2].is_ascii_alphanumeric()
+    if s < 2 || !matches!(b[s - 1], b' ' | b'.' | b'-') {
+        return false;
+    }
+    let mut i = s - 1;
+    while i > 0 && b[i - 1].is_ascii_alphanumeric() {
+        i -= 1;
+        if b[i].is_ascii_digit() {
+            return true;
+        }
+    }
+    false
 }
 
 fn end_ok(text: &str, e: usize) -> bool {
