@@ -379,3 +379,14 @@ pub(crate) fn last_cue(ac: &AhoCorasick, window: &str) -> Option<(usize, usize)>
     }
     last
 }
+
+/// Compiles a static pattern with room for the lazy DFA's cache (the
+/// Unicode classes of the address and name patterns need more than the
+/// default, or matching falls back to the slow engine).
+pub(crate) fn re(pattern: &str) -> regex::Regex {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .expect("static regex")
+}
