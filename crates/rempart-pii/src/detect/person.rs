@@ -1,3 +1,317 @@
-//! PERSON (placeholder).
-use super::{Cand, Lang};
-pub(crate) fn find(_text: &str, _lang: Option<Lang>, _lists: bool, _out: &mut Vec<Cand>) {}
+//! PERSON: runs of capitalised words judged by structure and lists.
+//!
+//! A run of capitalised (or upper-case) words, with particles such as `van
+//! der` or `de` inside, is a name when
+//! * a title or salutation precedes it (`M.`, `Herr`, `Sig.ra`, `pani`,
+//!   `Dear`, `Hola` ...), or a form label (`Nom :`, `Name:`, `Cognome e
+//!   nome:`, `t.n.v.`), on the same line or alone on the line above;
+//! * it starts the line after a closing (`Cordialement,`, `Viele Grüße`);
+//! * it is a chat speaker (`Lauren: ...`) that is a given name or speaks
+//!   twice;
+//! * it holds a known given name (lists in `data/`, see `NOTICE`), or two
+//!   words one of which is a known surname.
+//!
+//! A run followed by a company form (`GmbH`, `S.A.`, `& Fils`) or preceded
+//! by a street type is not a person.
+
+use super::names::{CLOSINGS, LABELS, LISTS, PARTICLES, TITLES};
+use super::{Cand, Lang, context};
+use crate::entity::EntityType;
+use regex::Regex;
+use std::sync::LazyLock;
+
+static COMPANY: LazyLock<Regex> = LazyLock::new(|| {
+    context::re(
+        r"^[ ]*(?:(?:&|\+|et|und|and|e|y|en)[ ]+\p{Lu}[\p{L}\-]*[ ]*)?(?:S\.A\.S\.|S\.A\.R\.L\.|S\.A\.|S\.L\.N\.E|S\.L\.|S\.p\.A\.|S\.r\.l\.|B\.V\.|N\.V\.|e\.K\.|s\.n\.c\.|s\.r\.o\.|sp\. z o\.o\.|(?:SA|SAS|SARL|SRL|SPRL|SL|SpA|Srl|GmbH|AG|KG|OHG|GbR|GesbR|OG|Ltd|Limited|PLC|LLP|LLC|Inc|BV|NV|VOF|Oy|AB|Lda|SE|Groep|Group|Gruppe|Gruppo|Grupo|Holding|Consulting|Partners|Partner|Associés|Associati|Asociados|Fils|Frères|Söhne|Figli|Hermanos|Co|Compagnie|Immobilien|Bau|Transport|Logistik|Logistics)(?:[^\p{L}]|$))",
+    )
+});
+
+const STREET_WORDS: &[&str] = &[
+    "rue",
+    "avenue",
+    "boulevard",
+    "bd",
+    "place",
+    "chemin",
+    "allée",
+    "impasse",
+    "quai",
+    "cours",
+    "via",
+    "viale",
+    "piazza",
+    "corso",
+    "largo",
+    "calle",
+    "avenida",
+    "paseo",
+    "plaza",
+    "carrer",
+    "rua",
+    "praça",
+    "ul",
+    "al",
+    "aleja",
+    "plac",
+    "straße",
+    "strasse",
+    "platz",
+    "street",
+    "road",
+    "canale",
+    "vial",
+    "rambla",
+    "ronda",
+    "travesía",
+    "camino",
+    "vicolo",
+    "strada",
+    "piazzale",
+];
+
+#[derive(Clone, Copy)]
+struct Word {
+    s: usize,
+    e: usize,
+    cap: bool,
+    upper: bool,
+}
+
+fn words(text: &str, out: &mut Vec<Word>) {
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if !c.is_alphabetic() {
+            continue;
+        }
+        let mut e = i + c.len_utf8();
+        let mut upper = c.is_uppercase();
+        let mut n = 1;
+        while let Some(&(j, d)) = it.peek() {
+            if d.is_alphabetic() {
+                upper &= !d.is_lowercase();
+                n += 1;
+                e = j + d.len_utf8();
+                it.next();
+            } else if matches!(d, '-' | '\'' | '’') {
+                let next = text[j + d.len_utf8()..].chars().next();
+                if next.is_some_and(char::is_alphabetic) {
+                    e = j + d.len_utf8();
+                    it.next();
+                } else {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        out.push(Word {
+            s: i,
+            e,
+            cap: c.is_uppercase(),
+            upper: upper && n >= 2,
+        });
+    }
+}
+
+fn lower<'a>(s: &str, buf: &'a mut String) -> &'a str {
+    buf.clear();
+    for c in s.chars() {
+        buf.extend(c.to_lowercase());
+    }
+    buf.as_str()
+}
+
+/// Ends (after trimming) with `w` preceded by a non-letter.
+fn ends_with_word(hay: &str, w: &str) -> bool {
+    hay.ends_with(w)
+        && hay[..hay.len() - w.len()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric())
+}
+
+/// The cue before a run that starts at `s`: a title/salutation, a label
+/// with a colon, on the same line.
+fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
+    let line = context::line_before(text, s);
+    let window = if line.len() > 48 {
+        context::before(text, s, 48)
+    } else {
+        line
+    };
+    let low = lower(window, buf).trim_end().to_string();
+    if let Some(label) = low.strip_suffix(':') {
+        let label = label.trim_end();
+        let label = label.trim_end_matches(|c: char| c == ')' || c == '(');
+        return LABELS
+            .iter()
+            .any(|l| ends_with_word(label, l) || ends_with_word(label.trim_end_matches("(s)"), l));
+    }
+    let no_dot = low.trim_end_matches('.');
+    if low.len() == window.trim_end().len() && ends_with_word(&low, "t.n.v.") {
+        return true;
+    }
+    // A title needs the space between it and the name.
+    if !window.ends_with([' ', '\u{a0}']) {
+        return false;
+    }
+    TITLES
+        .iter()
+        .any(|t| ends_with_word(no_dot, t.trim_end_matches('.')))
+        || ends_with_word(&low, "facturé à")
+        || ends_with_word(&low, "ten name van")
+}
+
+/// The line above holds only a label, or ends with a closing.
+fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
+    let line = context::line_before(text, s);
+    if !line.trim().is_empty() || s == line.len() {
+        return false;
+    }
+    let prev_end = s - line.len() - 1;
+    let prev = context::line_before(text, prev_end);
+    let low = lower(prev.trim(), buf);
+    let low = low.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+    let bare = low.trim_end_matches([':', ',', '!', '.']).trim_end();
+    let last_part = bare.rsplit('/').next().unwrap_or(bare).trim();
+    LABELS.iter().any(|l| bare == *l || last_part == *l)
+        || CLOSINGS
+            .iter()
+            .any(|c| bare == *c || ends_with_word(bare, c))
+}
+
+pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Cand>) {
+    let _ = lang;
+    let l = &*LISTS;
+    let mut ws = Vec::with_capacity(text.len() / 5);
+    words(text, &mut ws);
+    let mut buf = String::with_capacity(32);
+    let mut cue_buf = String::with_capacity(64);
+    let namey = |w: &Word, buf: &mut String| -> bool {
+        w.cap && w.e - w.s >= 2 && !l.stop.contains(lower(&text[w.s..w.e], buf))
+    };
+    let mut i = 0;
+    while i < ws.len() {
+        if !namey(&ws[i], &mut buf) {
+            i += 1;
+            continue;
+        }
+        // Grow the run: single spaces (or a hyphen) between words,
+        // particles allowed before another name word.
+        let mut j = i + 1;
+        let mut last = i;
+        while j < ws.len() && j - i < 6 {
+            let gap = &text[ws[j - 1].e..ws[j].s];
+            if gap != " " {
+                break;
+            }
+            let w = &ws[j];
+            if namey(w, &mut buf) {
+                last = j;
+                j += 1;
+                continue;
+            }
+            let lw = lower(&text[w.s..w.e], &mut buf);
+            if PARTICLES.contains(&lw) && !w.cap || (w.upper && PARTICLES.contains(&lw)) {
+                j += 1;
+                continue;
+            }
+            break;
+        }
+        let (s, e) = (ws[i].s, ws[last].e);
+        let run = &ws[i..=last];
+        let next_i = last + 1;
+        let n = run.iter().filter(|w| w.cap).count();
+        let (mut nf, mut nl) = (0, 0);
+        if lists {
+            for w in run.iter().filter(|w| w.cap) {
+                let lw = lower(&text[w.s..w.e], &mut buf);
+                if l.first.contains(lw) {
+                    nf += 1;
+                } else if l.last.contains(lw) {
+                    nl += 1;
+                }
+            }
+        }
+        let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
+        let after = &text[e..];
+        let speaker = context::line_before(text, s).trim().is_empty() && after.starts_with(':');
+        let cue = cue_same_line(text, s, &mut cue_buf) || cue_line_above(text, s, &mut cue_buf);
+        let mut score = if cue {
+            0.9
+        } else if speaker && n <= 3 && (nf >= 1 || repeated_speaker(text, &text[s..e])) {
+            0.85
+        } else if nf >= 1 && n >= 2 {
+            0.85
+        } else if nf >= 1 && !all_upper {
+            0.7
+        } else if nl >= 1 && n >= 2 && nf + nl >= 2 {
+            0.6
+        } else {
+            0.0
+        };
+        if cue && n > 4 {
+            score = 0.0;
+        }
+        if score > 0.0 && COMPANY.is_match(after) {
+            score = 0.0;
+        }
+        if score > 0.0 {
+            let before = context::before(text, s, 16).trim_end();
+            let prev_word = before
+                .rsplit(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("");
+            let pw = lower(prev_word, &mut buf);
+            if STREET_WORDS.contains(&pw) || text[..s].ends_with(['@', '.', '/', '_']) {
+                score = 0.0;
+            }
+        }
+        if score > 0.0 && context::bounded(text, s, e) {
+            out.push(Cand::new(EntityType::Person, s, e, score));
+        }
+        i = next_i.max(i + 1);
+    }
+}
+
+fn repeated_speaker(text: &str, name: &str) -> bool {
+    let mut count = 0;
+    let mut from = 0;
+    while let Some(p) = text[from..].find(name) {
+        let at = from + p;
+        let line_start = at == 0 || text[..at].ends_with('\n');
+        if line_start && text[at + name.len()..].starts_with(':') {
+            count += 1;
+        }
+        from = at + name.len();
+    }
+    count >= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn persons(t: &str) -> Vec<&str> {
+        let mut c = Vec::new();
+        find(t, None, true, &mut c);
+        c.iter().map(|x| &t[x.start..x.end]).collect()
+    }
+
+    #[test]
+    fn cues_and_structure() {
+        // Unknown names: the cue carries them.
+        assert_eq!(
+            persons("Nom : Xyzabc     Prénom : Qwerty\n"),
+            vec!["Xyzabc", "Qwerty"]
+        );
+        assert_eq!(persons("Sehr geehrte Frau Zorblatt,"), vec!["Zorblatt"]);
+        assert_eq!(
+            persons("Cordialement,\nQuentin Zorblatt\n"),
+            vec!["Quentin Zorblatt"]
+        );
+        // Company form: not a person.
+        assert!(persons("Lebrun Blanchet S.A. vous informe").is_empty());
+        assert!(persons("Simon Cohen et Fils").is_empty());
+    }
+}
