@@ -34,7 +34,7 @@ static STREET: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:{NUM_HEAD}(?:[ ]?,)?[ ])?(?-u:\b)(?i:{PREFIX_TYPES})(?:[ ]{PART}*{CW}|[ ]{PART}+{CW}){{1,6}}(?:,?[ ]{NUM})?"
     );
     let suffix = format!(
-        r"(?:(?:Am|Im|An der|An den|Auf der|Auf dem|Zum|Zur|In der|In den|Unter den|Hinter der|Alte|Neue)[ ]{CW}|(?:{CW}[ ])?(?:\p{{Lu}}[\p{{L}}\-]*)?(?i:{SUFFIX_TYPES})(?:[ ](?:op|naar|auf|am|an der|bei)[ ]{CW})?|(?i:gran[ ]v[ií]a))[ ]{NUM}"
+        r"(?:(?:Am|Im|An der|An den|Auf der|Auf dem|Zum|Zur|In der|In den|Unter den|Hinter der|Alte|Neue)[ ]{CW}|(?:{CW}[ ])?(?:\p{{Lu}}[\p{{L}}\-]*)?(?i:{SUFFIX_TYPES})(?:[ ](?:op|naar|auf|am|an der|bei)[ ]{CW})?|(?i:gran[ ]v[ií]a),?)[ ]{NUM}"
     );
     let english = format!(
         r"(?:(?i:flat|apartment|apt\.?|unit|suite)[ ][0-9]{{1,4}}[A-Za-z]?,[ ])?[0-9]{{1,4}}[A-Za-z]?,?[ ](?:{CW}[ ]){{1,3}}(?i:{EN_TYPES})"

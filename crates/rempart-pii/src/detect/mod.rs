@@ -169,16 +169,31 @@ impl Detector {
     pub fn detect(&self, text: &str, lang: Option<Lang>) -> Vec<Entity> {
         let lang = lang.or(self.config.default_lang);
         let mut c: Vec<Cand> = Vec::with_capacity(32);
+        // Detectors of disabled types are skipped, except those whose
+        // validated values must still win overlaps against other types.
+        use EntityType as T;
         email::find(text, &mut c);
         iban::find(text, &mut c);
         card::find(text, &mut c);
         national_id::find(text, lang, &mut c);
-        passport::find(text, lang, &mut c);
-        ip::find(text, &mut c);
-        phone::find(text, lang, &mut c);
-        date::find(text, lang, &mut c);
-        address::find(text, lang, &mut c);
-        person::find(text, lang, self.config.name_lists, &mut c);
+        if self.on(T::Passport) || self.on(T::Person) || self.on(T::DateOfBirth) {
+            passport::find(text, lang, &mut c);
+        }
+        if self.on(T::IpAddress) {
+            ip::find(text, &mut c);
+        }
+        if self.on(T::Phone) {
+            phone::find(text, lang, &mut c);
+        }
+        if self.on(T::DateOfBirth) {
+            date::find(text, lang, &mut c);
+        }
+        if self.on(T::Address) || self.on(T::Person) {
+            address::find(text, lang, &mut c);
+        }
+        if self.on(T::Person) {
+            person::find(text, lang, self.config.name_lists, &mut c);
+        }
         if let Some(ner) = &self.ner {
             let mut extra = Vec::new();
             ner.entities(text, lang, &mut extra);

@@ -39,7 +39,7 @@ maandag dinsdag woensdag donderdag vrijdag zaterdag zondag
 du tu me yo jij ik je ich io you moi ja ty wy sie ihr vous nous wir
 rue avenue boulevard place chemin allée impasse quai route calle avenida paseo plaza via viale
 piazza corso largo vicolo straße strasse weg allee platz gasse straat laan plein gracht street
-road lane close drive way gardens crescent terrace grove hill park square ulica aleja
+road close drive way gardens crescent terrace ulica aleja
 gmbh ag kg ohg gbr ug ltd limited plc llp inc sa sas sarl sl spa srl bv nv vof group groep gruppe
 gruppo grupo holding bank banque banco banca sparkasse volksbank assurance versicherung
 insurance seguros assicurazioni verzekeringen consulting services partners associés associati
@@ -195,6 +195,8 @@ pub(crate) const LABELS: &[&str] = &[
     "interlocuteur",
     "médecin",
     "patient",
+    "patientin",
+    "einsender",
     "patiente",
     "name",
     "vorname",
@@ -316,7 +318,6 @@ pub(crate) const LABELS: &[&str] = &[
     "réamhainm",
     "previous landlord",
     "current landlord",
-    "me",
     "employer contact",
     "nom du titulaire",
     "vorname und name",

@@ -22,7 +22,13 @@ use std::sync::LazyLock;
 
 static COMPANY: LazyLock<Regex> = LazyLock::new(|| {
     context::re(
-        r"^[ ]*(?:(?:&|\+|et|und|and|e|y|en)[ ]+\p{Lu}[\p{L}\-]*[ ]*)?(?:S\.A\.S\.|S\.A\.R\.L\.|S\.A\.|S\.L\.N\.E|S\.L\.|S\.p\.A\.|S\.r\.l\.|B\.V\.|N\.V\.|e\.K\.|s\.n\.c\.|s\.r\.o\.|sp\. z o\.o\.|(?:SA|SAS|SARL|SRL|SPRL|SL|SpA|Srl|GmbH|AG|KG|OHG|GbR|GesbR|OG|Ltd|Limited|PLC|LLP|LLC|Inc|BV|NV|VOF|Oy|AB|Lda|SE|Groep|Group|Gruppe|Gruppo|Grupo|Holding|Consulting|Partners|Partner|Associés|Associati|Asociados|Fils|Frères|Söhne|Figli|Hermanos|Co|Compagnie|Immobilien|Bau|Transport|Logistik|Logistics)(?:[^\p{L}]|$))",
+        r"^(?:[ ]*(?:,|&|\+|et|und|and|e|y|en)[ ]+\p{Lu}[\p{L}\-]*)*[ ]*(?:(?i:(?:et|&|und|e|y|and)[ ](?:fils|frères|söhne|figli|hijos|asociados|associés|associati|cie|cía|co|sons|partners))|S\.Coop\.?|S\.C\.P\.?|S\.Com\.?|S\.C\.|e\.V\.|S\.L\.U\.|S\.A\.U\.|&[ ]\p{Lu}|S\.P\.A\.|s\.r\.l\.|s\.p\.a\.|(?:SPA|Spa|spa|srl|sa|sl|bv|nv)(?:[^\p{L}]|$)|S\.A\.S\.|S\.A\.R\.L\.|S\.A\.|S\.L\.N\.E|S\.L\.|S\.p\.A\.|S\.r\.l\.|B\.V\.|N\.V\.|e\.K\.|s\.n\.c\.|s\.r\.o\.|sp\. z o\.o\.|(?:SA|SAS|SARL|SRL|SPRL|SL|SpA|Srl|GmbH|AG|KG|OHG|GbR|GesbR|OG|Ltd|Limited|PLC|LLP|LLC|Inc|BV|NV|VOF|Oy|AB|Lda|SE|Groep|Group|Gruppe|Gruppo|Grupo|Holding|Consulting|Partners|Partner|Associés|Associati|Asociados|Fils|Frères|Söhne|Figli|Hermanos|Co|Compagnie|Immobilien|Bau|Transport|Logistik|Logistics|Surgery|Practice|Clinic|Medical|Health|mbH|eG)(?:[^\p{L}]|$))",
+    )
+});
+
+static COMPANY_NEAR: LazyLock<Regex> = LazyLock::new(|| {
+    context::re(
+        r"^(?:[ ]*(?:&|\+|et|und|and|e|y|en)[ ]+\p{Lu}[\p{L}\-]*)*[ ]*(?:(?i:(?:et|&|und|e|y|and)[ ](?:fils|frères|söhne|figli|hijos|asociados|associés|associati|cie|cía|co|sons|partners))|S\.Coop\.?|S\.C\.P\.?|S\.Com\.?|S\.C\.|e\.V\.|S\.L\.U\.|S\.A\.U\.|&[ ]\p{Lu}|S\.P\.A\.|s\.r\.l\.|s\.p\.a\.|(?:SPA|Spa|spa|srl|sa|sl|bv|nv)(?:[^\p{L}]|$)|S\.A\.S\.|S\.A\.R\.L\.|S\.A\.|S\.L\.N\.E|S\.L\.|S\.p\.A\.|S\.r\.l\.|B\.V\.|N\.V\.|e\.K\.|s\.n\.c\.|s\.r\.o\.|sp\. z o\.o\.|(?:SA|SAS|SARL|SRL|SPRL|SL|SpA|Srl|GmbH|AG|KG|OHG|GbR|GesbR|OG|Ltd|Limited|PLC|LLP|LLC|Inc|BV|NV|VOF|Oy|AB|Lda|SE|Groep|Group|Gruppe|Gruppo|Grupo|Holding|Consulting|Partners|Partner|Associés|Associati|Asociados|Fils|Frères|Söhne|Figli|Hermanos|Co|Compagnie|Immobilien|Bau|Transport|Logistik|Logistics|Surgery|Practice|Clinic|Medical|Health|mbH|eG)(?:[^\p{L}]|$))",
     )
 });
 
@@ -142,24 +148,46 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     let low = lower(window, buf).trim_end().to_string();
     if let Some(label) = low.strip_suffix(':') {
         let label = label.trim_end();
-        let label = label.trim_end_matches(|c: char| c == ')' || c == '(');
-        return LABELS
-            .iter()
-            .any(|l| ends_with_word(label, l) || ends_with_word(label.trim_end_matches("(s)"), l));
+        let bare = label.trim_end_matches(|c: char| c == ')' || c == '(');
+        return LABELS.iter().any(|l| {
+            ends_with_word(label, l)
+                || ends_with_word(bare, l)
+                || ends_with_word(label.trim_end_matches("(s)"), l)
+                || ends_with_word(label.trim_end_matches("(n)"), l)
+        });
     }
     let no_dot = low.trim_end_matches('.');
     if low.len() == window.trim_end().len() && ends_with_word(&low, "t.n.v.") {
         return true;
     }
-    // A title needs the space between it and the name.
-    if !window.ends_with([' ', '\u{a0}']) {
+    // A title needs one space between it and the name; one-letter and
+    // ambiguous short titles need their dot (`M.`, `D.`, `Fr.`).
+    if !window.ends_with([' ', '\u{a0}']) || window.ends_with("  ") {
         return false;
     }
-    TITLES
-        .iter()
-        .any(|t| ends_with_word(no_dot, t.trim_end_matches('.')))
-        || ends_with_word(&low, "facturé à")
+    let dotted = low.ends_with('.');
+    TITLES.iter().any(|t| {
+        let t = t.trim_end_matches('.');
+        ends_with_word(no_dot, t)
+            && (dotted || !matches!(t, "m" | "d" | "hr" | "fr" | "mag" | "ing"))
+    }) || ends_with_word(&low, "facturé à")
         || ends_with_word(&low, "ten name van")
+}
+
+/// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
+fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
+    let w = context::before(text, s, 12);
+    if !w.ends_with(' ') || w.ends_with("  ") {
+        return false;
+    }
+    let low = lower(w.trim_end(), buf);
+    let low = low.trim_end_matches('.');
+    [
+        "herr", "frau", "mme", "madame", "monsieur", "m", "mr", "mrs", "ms", "dr", "sig", "sig.ra",
+        "signora", "signor", "sr", "sra", "pan", "pani", "mevrouw", "dhr", "mevr", "dott",
+    ]
+    .iter()
+    .any(|t| ends_with_word(low, t))
 }
 
 /// The line above holds only a label, or ends with a closing.
@@ -188,13 +216,35 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
     let mut buf = String::with_capacity(32);
     let mut cue_buf = String::with_capacity(64);
     let namey = |w: &Word, buf: &mut String| -> bool {
-        w.cap && w.e - w.s >= 2 && !l.stop.contains(lower(&text[w.s..w.e], buf))
+        let lw = lower(&text[w.s..w.e], buf);
+        let lw = lw
+            .strip_suffix("'s")
+            .or_else(|| lw.strip_suffix("’s"))
+            .unwrap_or(lw);
+        w.cap && w.e - w.s >= 2 && !l.stop.contains(lw)
     };
     let mut i = 0;
+    let mut last_end = usize::MAX;
     while i < ws.len() {
         if !namey(&ws[i], &mut buf) {
-            i += 1;
-            continue;
+            // A particle opening a surname (`van Dongen`, `VAN DER HOEVEN`)
+            // or a stop word after an explicit title (`Herr Bien`) still
+            // starts a run when a cue precedes it.
+            let w = ws[i];
+            let lw = lower(&text[w.s..w.e], &mut buf);
+            let particle = PARTICLES.contains(&lw)
+                && (!w.cap || w.upper)
+                && ws
+                    .get(i + 1)
+                    .is_some_and(|n| n.cap && &text[w.e..n.s] == " ");
+            let titled = w.cap && strong_title_before(text, w.s, &mut cue_buf);
+            let cued = (particle || titled)
+                && (cue_same_line(text, w.s, &mut cue_buf)
+                    || cue_line_above(text, w.s, &mut cue_buf));
+            if !cued || !particle && TITLES.contains(&lw) {
+                i += 1;
+                continue;
+            }
         }
         // Grow the run: single spaces (or a hyphen) between words,
         // particles allowed before another name word.
@@ -236,7 +286,16 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
         let after = &text[e..];
         let speaker = context::line_before(text, s).trim().is_empty() && after.starts_with(':');
-        let cue = cue_same_line(text, s, &mut cue_buf) || cue_line_above(text, s, &mut cue_buf);
+        // `SURNAME, Firstname`: the second part inherits the cue.
+        let cue = cue_same_line(text, s, &mut cue_buf)
+            || cue_line_above(text, s, &mut cue_buf)
+            || (last_end != usize::MAX
+                && last_end <= s
+                && &text[last_end..s] == ", "
+                && !text[..last_end]
+                    .trim_end_matches(|c: char| c.is_alphabetic())
+                    .ends_with(' ')
+                && ws[i..=last].len() == 1);
         let mut score = if cue {
             0.9
         } else if speaker && n <= 3 && (nf >= 1 || repeated_speaker(text, &text[s..e])) {
@@ -250,10 +309,100 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         } else {
             0.0
         };
-        if cue && n > 4 {
+        if n > 4 {
             score = 0.0;
         }
-        if score > 0.0 && COMPANY.is_match(after) {
+        let known = nf + nl;
+        // Upper-case runs without a cue (headings, institutions) need two
+        // known name words.
+        if all_upper && !cue && known < 2 {
+            score = 0.0;
+        }
+        // A label used as a speaker (`Landlord: ...`) is a role, not a name.
+        if speaker && !cue {
+            let lw = lower(&text[s..e], &mut buf);
+            if LABELS.contains(&lw) {
+                score = 0.0;
+            }
+        }
+        // Cue only (no list evidence): the run must end the value, not run
+        // into a sentence (`Landlord: Will pass it on`).
+        if cue && known == 0 && score > 0.0 {
+            let ends_value = after.is_empty()
+                || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
+                || after.starts_with("  ")
+                || after.starts_with(" (")
+                || after.starts_with(" –")
+                || after.starts_with(" -")
+                || (after.starts_with(", ") && !after[2..].starts_with(|c: char| c.is_lowercase()))
+                || after.starts_with(",\n")
+                || after.starts_with(",\r")
+                || after == ","
+                || after.starts_with(':');
+            if !ends_value {
+                score = 0.0;
+            }
+        }
+        // A capitalised given name that opens a sentence and runs into
+        // lower-case words is an ordinary word (`Ante cualquier ...`).
+        if !cue && !speaker && n == 1 && score > 0.0 {
+            let b = context::before(text, s, 3);
+            let sentence_start = b.is_empty()
+                || b.ends_with(". ")
+                || b.ends_with('\n')
+                || b.ends_with("? ")
+                || b.ends_with("! ");
+            let next_lower =
+                after.starts_with(' ') && after[1..].starts_with(|c: char| c.is_lowercase());
+            if sentence_start && next_lower {
+                score = 0.0;
+            }
+        }
+        // A chat speaker says something: lower-case words after the colon,
+        // not a value (`BSN: 1234`, `Kenteken: AB-12-C`).
+        if speaker && !cue && score > 0.0 && nf == 0 {
+            let rest = after[1..].split('\n').next().unwrap_or("");
+            let says = rest
+                .split(|c: char| !c.is_alphabetic())
+                .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
+            if !says {
+                score = 0.0;
+            }
+        }
+        if speaker && !cue && score > 0.0 {
+            let rest = after[1..].split('\n').next().unwrap_or("").trim();
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                score = 0.0;
+            }
+            let titled = rest.split_whitespace().count() >= 2
+                && rest
+                    .split_whitespace()
+                    .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
+            if rest.is_empty() || titled && !rest.contains(['.', '!', '?', ',']) {
+                score = 0.0;
+            }
+        }
+        // A run right after a place preposition is a place (`Fait à Nancy`,
+        // `En San Sebastián`).
+        if score > 0.0 && !cue {
+            let b = context::before(text, s, 4);
+            let after_number =
+                context::before(text, s, 3).starts_with(|c: char| c.is_ascii_digit());
+            if b.ends_with("En ")
+                || b.ends_with("\nÀ ")
+                || b.ends_with(", ") && after_number && after.starts_with('\n') && known < 2
+            {
+                score = 0.0;
+            }
+        }
+        if score > 0.0 && score < 0.8 && n == 1 {
+            let b = context::before(text, s, 8);
+            if [" à ", " in ", " en "].iter().any(|p| b.ends_with(p)) {
+                score = 0.0;
+            }
+        }
+        let company = if cue { &COMPANY_NEAR } else { &COMPANY };
+        if score > 0.0 && (company.is_match(after) || COMPANY_NEAR.is_match(after)) {
             score = 0.0;
         }
         if score > 0.0 {
@@ -263,12 +412,54 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 .next()
                 .unwrap_or("");
             let pw = lower(prev_word, &mut buf);
-            if STREET_WORDS.contains(&pw) || text[..s].ends_with(['@', '.', '/', '_']) {
+            let institution = matches!(
+                pw,
+                "hospital"
+                    | "hôpital"
+                    | "clínica"
+                    | "clinica"
+                    | "clinique"
+                    | "klinik"
+                    | "ospedale"
+                    | "universidad"
+                    | "université"
+                    | "universität"
+                    | "università"
+                    | "colegio"
+                    | "collège"
+                    | "lycée"
+                    | "école"
+                    | "escuela"
+                    | "scuola"
+                    | "schule"
+                    | "hotel"
+                    | "hôtel"
+                    | "restaurant"
+                    | "farmacia"
+                    | "pharmacie"
+                    | "apotheke"
+                    | "banco"
+                    | "banque"
+                    | "stiftung"
+                    | "fundación"
+                    | "fondazione"
+                    | "comando"
+                    | "ayuntamiento"
+                    | "mairie"
+                    | "comune"
+                    | "gemeente"
+                    | "gemeinde"
+            );
+            if institution
+                || STREET_WORDS.contains(&pw)
+                || text[..s].ends_with(['@', '.', '/', '_'])
+            {
                 score = 0.0;
             }
         }
         if score > 0.0 && context::bounded(text, s, e) {
             out.push(Cand::new(EntityType::Person, s, e, score));
+            last_end = e;
         }
         i = next_i.max(i + 1);
     }
