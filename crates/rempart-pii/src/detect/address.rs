@@ -9,19 +9,18 @@
 
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use std::sync::LazyLock;
 
 /// A capitalised (or upper-case) word of a name.
 const CW: &str = r"\p{Lu}[\p{L}\p{M}'’\.\-]*";
-/// Lower-case particles inside street and city names.
-const PART: &str = r"(?:(?i:de|del|de la|de las|de los|des|du|la|le|les|della|delle|dello|dei|degli|di|da|dal|dalla|do|dos|das|e|y|i|van|van de|van der|der|den|het|am|an|im|auf|zum|zur|of|the|sur|en|aux|au|à|sous|lès|on|upon)[ ]|(?i:d|l|dell|all|sull)['’])";
 /// A house number: `12`, `12a`, `12 bis`, `24/5/7`, `2-4`.
 const NUM: &str =
-    r"[0-9]{1,4}[a-zA-Z]?(?:[ ](?i:bis|ter|quater))?(?:[/\-][0-9]{1,3}[a-zA-Z]?){0,2}";
+    r"[0-9]{1,4}[a-zA-Z]?(?:[ ](?i-u:bis|ter|quater))?(?:[/\-][0-9]{1,3}[a-zA-Z]?){0,2}";
 
 /// A house number written before the street (1–3 digits, `bis`/`ter`).
-const NUM_HEAD: &str = r"[0-9]{1,3}[a-zA-Z]?(?:[ ](?i:bis|ter|quater))?";
+const NUM_HEAD: &str = r"[0-9]{1,3}[a-zA-Z]?(?:[ ](?i-u:bis|ter|quater))?";
 
 const PREFIX_TYPES: &str = r"rue|avenue|av\.|av|c\.|vial|canale|boulevard|bd|bld|blvd|place|chemin|allée|impasse|quai|route|cours|square|passage|voie|chaussée|rond-point|faubourg|sentier|promenade|esplanade|parvis|cité|hameau|calle|c/|avenida|avda\.|avd\.|paseo|plaza|pza\.|camino|carretera|ctra\.|ronda|travesía|travesia|glorieta|rambla|carrer|gran vía|gran via|vía|via|viale|piazza|piazzale|corso|largo|vicolo|contrada|strada|borgo|lungomare|lungotevere|stretto|salita|incrocio|rotonda|rua|travessa|praça|praca|estrada|alameda|calçada|beco|callejón|cuesta|pasaje|pasadizo|urbanización|acceso|cañada|ul\.|ulica|al\.|aleja|os\.|osiedle|pl\.|plac|rynek";
 
@@ -29,27 +28,71 @@ const SUFFIX_TYPES: &str = r"straße|strasse|str\.|weg|allee|platz|gasse|ring|da
 
 const EN_TYPES: &str = r"street|st\.|road|rd\.|lane|avenue|ave\.|close|drive|way|gardens|crescent|place|court|terrace|grove|hill|park|square|row|mews|walk|view|rise|green|parade|quay|wharf|villas|boulevard|circus|gate|yard|fields|meadows|vale|wynd|brae|end|lawn|heights|side|common|orchard|passage|chase|croft|approach|embankment";
 
-static STREET: LazyLock<Regex> = LazyLock::new(|| {
+/// Case-insensitive alternation that keeps the lazy DFA small: ASCII words
+/// under `(?i-u:)` (no Unicode case folding), the few non-ASCII words in
+/// their lower, Capitalised and UPPER forms.
+fn ci(list: &str) -> String {
+    let mut ascii = Vec::new();
+    let mut other = Vec::new();
+    for w in list.split('|') {
+        if w.is_ascii() {
+            ascii.push(w.to_string());
+        } else {
+            let mut cap = String::new();
+            let mut chars = w.chars();
+            if let Some(f) = chars.next() {
+                cap.extend(f.to_uppercase());
+                cap.push_str(chars.as_str());
+            }
+            other.push(w.to_string());
+            other.push(cap);
+            other.push(w.to_uppercase());
+        }
+    }
+    let mut out = format!("(?:(?i-u:{})", ascii.join("|"));
+    for o in other {
+        out.push('|');
+        out.push_str(&o);
+    }
+    out.push(')');
+    out
+}
+
+/// The street patterns: type before the name, type as a suffix (and German
+/// `Am`/`An der` forms), English number + name + type. Three automata, not
+/// one: their alternation would multiply the lazy DFA's states.
+static STREET: LazyLock<[Regex; 3]> = LazyLock::new(|| {
+    let part = format!(
+        r"(?:{}[ ]|(?i-u:d|l|dell|all|sull)['’])",
+        ci(
+            "de|del|de la|de las|de los|des|du|la|le|les|della|delle|dello|dei|degli|di|da|dal|dalla|do|dos|das|e|y|i|van|van de|van der|der|den|het|am|an|im|auf|zum|zur|of|the|sur|en|aux|au|à|sous|lès|on|upon"
+        )
+    );
+    let (prefix_types, suffix_types, en_types) = (ci(PREFIX_TYPES), ci(SUFFIX_TYPES), ci(EN_TYPES));
     let prefix = format!(
-        r"(?:{NUM_HEAD}(?:[ ]?,)?[ ])?(?-u:\b)(?i:{PREFIX_TYPES})(?:[ ]{PART}*{CW}|[ ]{PART}+{CW}){{1,6}}(?:,?[ ]{NUM})?"
+        r"(?:{NUM_HEAD}(?:[ ]?,)?[ ])?(?-u:\b){prefix_types}(?:[ ]{part}*{CW})+(?:,?[ ]{NUM})?"
     );
     let suffix = format!(
-        r"(?:(?:Am|Im|An der|An den|Auf der|Auf dem|Zum|Zur|In der|In den|Unter den|Hinter der|Alte|Neue)[ ]{CW}|(?:{CW}[ ])?(?:\p{{Lu}}[\p{{L}}\-]*)?(?i:{SUFFIX_TYPES})(?:[ ](?:op|naar|auf|am|an der|bei)[ ]{CW})?|(?i:gran[ ]v[ií]a),?)[ ]{NUM}"
+        r"(?:(?:Am|Im|An der|An den|Auf der|Auf dem|Zum|Zur|In der|In den|Unter den|Hinter der|Alte|Neue)[ ]{CW}|(?:{CW}[ ])?(?:\p{{Lu}}[\p{{L}}\-]*)?{suffix_types}(?:[ ](?:op|naar|auf|am|an der|bei)[ ]{CW})?|(?:Gran|GRAN|gran)[ ](?:V[ií]a|V[IÍ]A|v[ií]a),?)[ ]{NUM}"
     );
     let english = format!(
-        r"(?:(?i:flat|apartment|apt\.?|unit|suite)[ ][0-9]{{1,4}}[A-Za-z]?,[ ])?[0-9]{{1,4}}[A-Za-z]?,?[ ](?:{CW}[ ]){{1,3}}(?i:{EN_TYPES})"
+        r"(?:(?i-u:flat|apartment|apt\.?|unit|suite)[ ][0-9]{{1,4}}[A-Za-z]?,[ ])?[0-9]{{1,4}}[A-Za-z]?,?[ ](?:{CW}[ ])+{en_types}"
     );
-    context::re(&format!("{prefix}|{suffix}|{english}"))
+    [
+        context::re(&prefix),
+        context::re(&suffix),
+        context::re(&english),
+    ]
 });
 
 const SEP: &str = r"^(?:,[ ]?|[ ]*\r?\n[ \t]*|[ ]{1,3}|[ ]?[–-][ ]?)";
-const CITY: &str = r"(?:'s-|'t[ ])?\p{Lu}[\p{L}\p{M}'’\-\.]*(?:[ ](?:\p{Lu}[\p{L}\p{M}'’\-\.]*|am|an|im|upon|on|sur|en|le|la|de|del|di|der|bei|ob|in|\([\p{L}]+\))){0,3}";
+const CITY: &str = r"(?:'s-|'t[ ])?\p{Lu}[\p{L}\p{M}'’\-\.]*(?:[ ](?:\p{Lu}[\p{L}\p{M}'’\-\.]*|am|an|im|upon|on|sur|en|le|la|de|del|di|der|bei|ob|in|\([\p{L}]+\)))*";
 const UKPC: &str =
     r"(?:[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}|[AC-FHKNPRTV-Y][0-9]{2}[0-9W]?[ ][A-Z0-9]{4})";
 
 static EXTRA: LazyLock<Regex> = LazyLock::new(|| {
     context::re(&format!(
-        r"{SEP}(?:[0-9]{{1,2}}\.?[ºo°ª]\.?[ ]?(?i:[A-Z](?:[^\p{{L}}]|$)|izda\.?|dcha\.?|izq\.?|dto\.?|esq\.?|frente|centro)|(?i:piso)[ ][0-9]+(?:,[ ](?i:puerta)[ ][0-9]+)?|(?i:puerta)[ ][0-9]+|(?i:int\.|interno)[ ]?[0-9]+|(?i:scala)[ ][A-Z]|(?i:bte|boîte|bus)[ ][0-9]+|[0-9]\.[ ](?i:th|tv|mf)\.|(?i:st\.)|(?i:lgh)[ ][0-9]+|[A-C][ ][0-9]{{1,3}}|(?i:appt?\.?|apt\.?|bât\.?|bâtiment|étage|flat|apartment)[ ][0-9A-Z]{{1,4}})"
+        r"{SEP}(?:[0-9]{{1,2}}\.?[ºo°ª]\.?[ ]?(?:(?i-u:[A-Z])(?:[^\p{{L}}]|$)|(?i-u:izda\.?|dcha\.?|izq\.?|dto\.?|esq\.?|frente|centro))|(?i-u:piso)[ ][0-9]+(?:,[ ](?i-u:puerta)[ ][0-9]+)?|(?i-u:puerta)[ ][0-9]+|(?i-u:int\.|interno)[ ]?[0-9]+|(?i-u:scala)[ ][A-Z]|(?i-u:bte|bus)[ ][0-9]+|(?:boîte|Boîte)[ ][0-9]+|[0-9]\.[ ](?i-u:th|tv|mf)\.|(?i-u:st\.)|(?i-u:lgh)[ ][0-9]+|[A-C][ ][0-9]{{1,3}}|(?:(?i-u:appt?\.?|apt\.?|flat|apartment)|[bB][âÂ]t\.?|[bB]âtiment|[éÉ]tage)[ ][0-9A-Z]{{1,4}})"
     ))
 });
 
@@ -61,13 +104,13 @@ static POSTCITY: LazyLock<Regex> = LazyLock::new(|| {
 
 static UKTAIL: LazyLock<Regex> = LazyLock::new(|| {
     context::re(&format!(
-        r"{SEP}(?:{CITY}(?:,[ ]?|[ ]*\r?\n[ \t]*|[ ]))?(?:(?i:co\.)[ ]{CITY}(?:,[ ]?|[ ]*\r?\n[ \t]*|[ ]))?{UKPC}"
+        r"{SEP}(?:{CITY}(?:,[ ]?|[ ]*\r?\n[ \t]*|[ ]))?(?:(?i-u:co\.)[ ]{CITY}(?:,[ ]?|[ ]*\r?\n[ \t]*|[ ]))?{UKPC}"
     ))
 });
 
 static LEADING: LazyLock<Regex> = LazyLock::new(|| {
     context::re(
-        r"(?:(?i:flat|apartment|apt|unit|appt|app|bât|bâtiment)\.?[ ][0-9A-Z]{1,4}|(?i:résidence|residenza|residencia)(?:[ ]\p{L}+){1,3}),[ ]$",
+        r"(?:(?:(?i-u:flat|apartment|apt|unit|appt|app)|[bB][âÂ]t|[bB]âtiment)\.?[ ][0-9A-Z]{1,4}|(?:[rR]ésidence|RÉSIDENCE|(?i-u:residenza|residencia))(?:[ ]\p{L}+){1,3}),[ ]$",
     )
 });
 
@@ -107,13 +150,151 @@ fn extend(text: &str, mut end: usize) -> (usize, bool) {
     (end, with_city)
 }
 
+/// Street-type keywords: the prefilter that decides where the (costly)
+/// street pattern runs. Kind 0: before the name (`rue`, `via`), 1: a
+/// suffix (`-straße`), 2: English type after the name, 3: German prefix.
+static KEYWORDS: LazyLock<(AhoCorasick, Vec<u8>)> = LazyLock::new(|| {
+    let mut words: Vec<String> = Vec::new();
+    let mut kinds = Vec::new();
+    for (kind, list) in [(0u8, PREFIX_TYPES), (1, SUFFIX_TYPES), (2, EN_TYPES)] {
+        for w in list.split('|') {
+            let w = w.replace('\\', "");
+            let w = w.trim_end_matches('.').to_string();
+            if w.len() < 2 {
+                continue;
+            }
+            if !w.is_ascii() {
+                words.push(w.to_uppercase());
+                kinds.push(kind);
+            }
+            words.push(w);
+            kinds.push(kind);
+        }
+    }
+    words.push("c.".to_string());
+    kinds.push(0);
+    for w in [
+        "am",
+        "im",
+        "an der",
+        "an den",
+        "auf der",
+        "auf dem",
+        "zum",
+        "zur",
+        "in der",
+        "in den",
+        "unter den",
+        "hinter der",
+        "alte",
+        "neue",
+        "gran v",
+    ] {
+        words.push(w.to_string());
+        kinds.push(3);
+    }
+    let ac = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&words)
+        .expect("static keyword list builds");
+    (ac, kinds)
+});
+
+fn is_letter_at(text: &str, i: usize) -> bool {
+    text[i..].chars().next().is_some_and(char::is_alphabetic)
+}
+
+fn letter_before(text: &str, i: usize) -> bool {
+    text[..i]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphabetic)
+}
+
+/// Merged byte windows around plausible street keywords: a prefix type at
+/// a word start, a suffix type at a word end followed by a number, an
+/// English type as a whole word.
+fn windows(text: &str, out: &mut [Vec<(usize, usize)>; 3]) {
+    let b = text.as_bytes();
+    let (ac, kinds) = &*KEYWORDS;
+    for m in ac.find_overlapping_iter(text) {
+        let (s, e) = (m.start(), m.end());
+        if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            continue;
+        }
+        let kind = kinds[m.pattern().as_usize()];
+        let word_start = !letter_before(text, s);
+        let word_end = !is_letter_at(text, e);
+        let rest = &b[e..];
+        let num_after = |r: &[u8]| {
+            let r = r.strip_prefix(b".").unwrap_or(r);
+            let r = r.strip_prefix(b",").unwrap_or(r);
+            r.first() == Some(&b' ') && r.get(1).is_some_and(u8::is_ascii_digit)
+        };
+        let ok = match kind {
+            0 => word_start && (word_end || text[..e].ends_with(['.', '/'])),
+            3 => word_start,
+            1 => word_end && (num_after(rest) || rest.first() == Some(&b' ')),
+            _ => word_start && word_end,
+        };
+        if !ok {
+            continue;
+        }
+        let lo = s.saturating_sub(16);
+        let hi = (e + 70).min(b.len());
+        if !b[lo..hi].iter().any(u8::is_ascii_digit) {
+            continue;
+        }
+        let mut ws = s.saturating_sub(110);
+        while !text.is_char_boundary(ws) {
+            ws += 1;
+        }
+        let mut we = (e + 110).min(b.len());
+        while !text.is_char_boundary(we) {
+            we -= 1;
+        }
+        let slot = match kind {
+            0 => 0,
+            2 => 2,
+            _ => 1,
+        };
+        match out[slot].last_mut() {
+            Some(last) if ws <= last.1 => last.1 = last.1.max(we),
+            _ => out[slot].push((ws, we)),
+        }
+    }
+}
+
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let _ = lang;
-    for m in STREET.find_iter(text) {
-        let (mut s, mut e) = (m.start(), m.end());
-        let street = m.as_str();
+    let mut wins: [Vec<(usize, usize)>; 3] = Default::default();
+    windows(text, &mut wins);
+    for (re, wins) in STREET.iter().zip(&wins) {
+        let mut done = 0usize;
+        for &(ws, we) in wins {
+            let from = ws.max(done);
+            if from >= we {
+                continue;
+            }
+            for m in re.find_iter(&text[from..we]) {
+                let (s, e) = (from + m.start(), from + m.end());
+                if let Some(end) = street(text, s, e, out) {
+                    done = done.max(end);
+                }
+            }
+        }
+    }
+}
+
+/// Judges one street-pattern match and, if it is an address, pushes it
+/// with its extension; returns the end.
+fn street(text: &str, s: usize, e: usize, out: &mut Vec<Cand>) -> Option<usize> {
+    let (mut s, mut e) = (s, e);
+    {
+        let street = &text[s..e];
         if !street.bytes().any(|b| b.is_ascii_digit()) {
-            continue;
+            return None;
         }
         // Trim a house-number look-ahead char the regex had to consume.
         while e > s && !text[..e].ends_with(|c: char| c.is_alphanumeric() || c == '.') {
@@ -123,11 +304,18 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
             // keep abbreviations such as `St.` only
         }
         if !context::left_boundary(text, s) {
-            continue;
+            return None;
+        }
+        // `2024-11-07 via ...`: the tail of a date, not a house number.
+        if text[..s].ends_with(['-', '/', '.']) && text[..s].len() >= 2 {
+            let p = text.as_bytes()[s - 2];
+            if p.is_ascii_digit() {
+                return None;
+            }
         }
         // A street-like name in quotes is a product or listing title.
         if text[..s].ends_with(['"', '\'', '„', '“', '«', '‚', '‘']) {
-            continue;
+            return None;
         }
         // A trailing "number" that runs on (a postcode, `2.0`) is not the
         // house number: cut back to before it.
@@ -142,7 +330,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
             let cut = cut.trim_end_matches([' ', ',']);
             e = s + cut.len();
             if e <= s || runs_on(e) || !text[s..e].starts_with(|c: char| c.is_ascii_digit()) {
-                continue;
+                return None;
             }
         }
         // No house number after a prefix type and no number before: not an
@@ -150,7 +338,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
         if !text[s..e].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '.')
             && !text[s..e].starts_with(|c: char| c.is_ascii_digit())
         {
-            continue;
+            return None;
         }
         if let Some(lm) = LEADING.find(context::line_before(text, s)) {
             s -= lm.end() - lm.start();
@@ -158,11 +346,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
         let (end, with_city) = extend(text, e);
         let has_num = text[s..end].bytes().any(|b| b.is_ascii_digit());
         if !has_num {
-            continue;
+            return None;
         }
         e = end;
         let score = if with_city { 0.95 } else { 0.8 };
         out.push(Cand::new(EntityType::Address, s, e, score));
+        Some(e)
     }
 }
 

@@ -25,15 +25,6 @@ pub(crate) fn before(text: &str, start: usize, n: usize) -> &str {
     &text[s..start]
 }
 
-/// `text[end .. end + n]`, clamped to a char boundary.
-pub(crate) fn after(text: &str, end: usize, n: usize) -> &str {
-    let mut e = (end + n).min(text.len());
-    while !text.is_char_boundary(e) {
-        e -= 1;
-    }
-    &text[end..e]
-}
-
 /// The part of the current line before `start`.
 pub(crate) fn line_before(text: &str, start: usize) -> &str {
     let s = text[..start].rfind('\n').map_or(0, |i| i + 1);

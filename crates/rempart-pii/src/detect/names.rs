@@ -398,15 +398,51 @@ pub(crate) const PARTICLES: &[&str] = &[
     "von", "der", "den", "ter", "ten", "zu", "y", "i", "e", "'t", "op", "het", "mac", "af",
 ];
 
+/// [`LABELS`] as a set.
+pub(crate) static LABEL_SET: LazyLock<FastSet<&'static str>> =
+    LazyLock::new(|| LABELS.iter().copied().collect());
+/// [`TITLES`] as a set (trailing dots removed).
+pub(crate) static TITLE_SET: LazyLock<FastSet<&'static str>> =
+    LazyLock::new(|| TITLES.iter().map(|t| t.trim_end_matches('.')).collect());
+/// [`CLOSINGS`] as a set.
+pub(crate) static CLOSING_SET: LazyLock<FastSet<&'static str>> =
+    LazyLock::new(|| CLOSINGS.iter().copied().collect());
+
+/// FNV-1a: the name sets hash short strings on the hot path, where SipHash
+/// (DoS-resistant, but slow) buys nothing — the keys are our own lists.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A set with the FNV hasher.
+pub(crate) type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
+
 pub(crate) struct Lists {
-    pub first: HashSet<String>,
-    pub last: HashSet<String>,
-    pub stop: HashSet<&'static str>,
+    pub first: FastSet<String>,
+    pub last: FastSet<String>,
+    pub stop: FastSet<&'static str>,
 }
 
 pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
-    let stop: HashSet<&'static str> = STOP.split_whitespace().collect();
-    let load = |src: &str| -> HashSet<String> {
+    let stop: FastSet<&'static str> = STOP.split_whitespace().collect();
+    let load = |src: &str| -> FastSet<String> {
         src.lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| l.trim().to_lowercase())
@@ -423,4 +459,7 @@ pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
 /// Forces the lists to load.
 pub(crate) fn warm_up() {
     LazyLock::force(&LISTS);
+    LazyLock::force(&LABEL_SET);
+    LazyLock::force(&TITLE_SET);
+    LazyLock::force(&CLOSING_SET);
 }

@@ -14,7 +14,7 @@
 //! A run followed by a company form (`GmbH`, `S.A.`, `& Fils`) or preceded
 //! by a street type is not a person.
 
-use super::names::{CLOSINGS, LABELS, LISTS, PARTICLES, TITLES};
+use super::names::{CLOSING_SET, FastSet, LABEL_SET, LABELS, LISTS, PARTICLES, TITLE_SET, TITLES};
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
 use regex::Regex;
@@ -81,6 +81,46 @@ struct Word {
     e: usize,
     cap: bool,
     upper: bool,
+    /// Filled once per word by `classify`.
+    flags: u8,
+}
+
+const STOPW: u8 = 1;
+const FIRST: u8 = 2;
+const LAST: u8 = 4;
+const PARTICLE: u8 = 8;
+
+/// Looks every capitalised word up once (stop list, given names,
+/// surnames) and marks particles.
+fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
+    let l = &*LISTS;
+    for w in ws.iter_mut() {
+        let len = w.e - w.s;
+        if !w.cap && len > 4 {
+            continue;
+        }
+        let lw = lower(&text[w.s..w.e], buf);
+        if len <= 5 && PARTICLES.contains(&lw) {
+            w.flags |= PARTICLE;
+        }
+        if !w.cap {
+            continue;
+        }
+        let bare = lw
+            .strip_suffix("'s")
+            .or_else(|| lw.strip_suffix("’s"))
+            .unwrap_or(lw);
+        if l.stop.contains(bare) {
+            w.flags |= STOPW;
+        }
+        if lists {
+            if l.first.contains(lw) {
+                w.flags |= FIRST;
+            } else if l.last.contains(lw) {
+                w.flags |= LAST;
+            }
+        }
+    }
 }
 
 fn words(text: &str, out: &mut Vec<Word>) {
@@ -115,14 +155,20 @@ fn words(text: &str, out: &mut Vec<Word>) {
             e,
             cap: c.is_uppercase(),
             upper: upper && n >= 2,
+            flags: 0,
         });
     }
 }
 
 fn lower<'a>(s: &str, buf: &'a mut String) -> &'a str {
     buf.clear();
-    for c in s.chars() {
-        buf.extend(c.to_lowercase());
+    if s.is_ascii() {
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+    } else {
+        for c in s.chars() {
+            buf.extend(c.to_lowercase());
+        }
     }
     buf.as_str()
 }
@@ -136,28 +182,63 @@ fn ends_with_word(hay: &str, w: &str) -> bool {
             .is_none_or(|c| !c.is_alphanumeric())
 }
 
+/// The longest suffix of `s` that starts at a word boundary and is in
+/// `set`.
+fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
+    let mut prev_alnum = false;
+    for (i, c) in s.char_indices() {
+        let alnum = c.is_alphanumeric();
+        if !prev_alnum && (alnum || c == '(') {
+            if let Some(hit) = set.get(&s[i..]) {
+                return Some(hit);
+            }
+        }
+        prev_alnum = alnum;
+    }
+    None
+}
+
 /// The cue before a run that starts at `s`: a title/salutation, a label
 /// with a colon, on the same line.
 fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     let line = context::line_before(text, s);
-    let window = if line.len() > 48 {
-        context::before(text, s, 48)
+    let window = if line.len() > 40 {
+        context::before(text, s, 40)
     } else {
         line
     };
-    let low = lower(window, buf).trim_end().to_string();
-    if let Some(label) = low.strip_suffix(':') {
-        let label = label.trim_end();
-        let bare = label.trim_end_matches(|c: char| c == ')' || c == '(');
-        return LABELS.iter().any(|l| {
-            ends_with_word(label, l)
-                || ends_with_word(bare, l)
-                || ends_with_word(label.trim_end_matches("(s)"), l)
-                || ends_with_word(label.trim_end_matches("(n)"), l)
-        });
+    let t = window.trim_end();
+    if let Some(label) = t.strip_suffix(':') {
+        let low = lower(label.trim_end(), buf);
+        let low = low
+            .strip_suffix("(s)")
+            .or_else(|| low.strip_suffix("(n)"))
+            .unwrap_or(low);
+        return suffix_in(&LABEL_SET, low).is_some();
     }
-    let no_dot = low.trim_end_matches('.');
-    if low.len() == window.trim_end().len() && ends_with_word(&low, "t.n.v.") {
+    let Some(last) = t.chars().next_back() else {
+        return false;
+    };
+    if !last.is_alphabetic() && last != '.' {
+        return false;
+    }
+    // The last two words are enough for every title and inline label.
+    let mut cut = t.len();
+    let mut words = 0;
+    for (i, c) in t.char_indices().rev() {
+        if c == ' ' || c == '\n' {
+            words += 1;
+            if words == 2 {
+                break;
+            }
+        }
+        cut = i;
+    }
+    let tail = &t[cut..];
+    let low = lower(tail, buf);
+    if suffix_in(&LABEL_SET, low)
+        .is_some_and(|l| matches!(l, "t.n.v" | "t.n.v." | "ten name van" | "facturé à"))
+    {
         return true;
     }
     // A title needs one space between it and the name; one-letter and
@@ -166,12 +247,9 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
         return false;
     }
     let dotted = low.ends_with('.');
-    TITLES.iter().any(|t| {
-        let t = t.trim_end_matches('.');
-        ends_with_word(no_dot, t)
-            && (dotted || !matches!(t, "m" | "d" | "hr" | "fr" | "mag" | "ing"))
-    }) || ends_with_word(&low, "facturé à")
-        || ends_with_word(&low, "ten name van")
+    let no_dot = low.trim_end_matches('.');
+    suffix_in(&TITLE_SET, no_dot)
+        .is_some_and(|t| dotted || !matches!(t, "m" | "d" | "hr" | "fr" | "mag" | "ing"))
 }
 
 /// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
@@ -202,27 +280,21 @@ fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
     let low = low.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
     let bare = low.trim_end_matches([':', ',', '!', '.']).trim_end();
     let last_part = bare.rsplit('/').next().unwrap_or(bare).trim();
-    LABELS.iter().any(|l| bare == *l || last_part == *l)
-        || CLOSINGS
-            .iter()
-            .any(|c| bare == *c || ends_with_word(bare, c))
+    LABEL_SET.contains(bare)
+        || LABEL_SET.contains(last_part)
+        || CLOSING_SET.contains(bare)
+        || suffix_in(&CLOSING_SET, bare).is_some()
 }
 
 pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Cand>) {
     let _ = lang;
-    let l = &*LISTS;
     let mut ws = Vec::with_capacity(text.len() / 5);
     words(text, &mut ws);
     let mut buf = String::with_capacity(32);
     let mut cue_buf = String::with_capacity(64);
-    let namey = |w: &Word, buf: &mut String| -> bool {
-        let lw = lower(&text[w.s..w.e], buf);
-        let lw = lw
-            .strip_suffix("'s")
-            .or_else(|| lw.strip_suffix("’s"))
-            .unwrap_or(lw);
-        w.cap && w.e - w.s >= 2 && !l.stop.contains(lw)
-    };
+    classify(text, &mut ws, lists, &mut buf);
+    let namey =
+        |w: &Word, _buf: &mut String| -> bool { w.cap && w.e - w.s >= 2 && w.flags & STOPW == 0 };
     let mut i = 0;
     let mut last_end = usize::MAX;
     while i < ws.len() {
@@ -231,8 +303,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
             // or a stop word after an explicit title (`Herr Bien`) still
             // starts a run when a cue precedes it.
             let w = ws[i];
+            if !w.cap && w.flags & PARTICLE == 0 {
+                i += 1;
+                continue;
+            }
             let lw = lower(&text[w.s..w.e], &mut buf);
-            let particle = PARTICLES.contains(&lw)
+            let particle = w.flags & PARTICLE != 0
                 && (!w.cap || w.upper)
                 && ws
                     .get(i + 1)
@@ -261,8 +337,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 j += 1;
                 continue;
             }
-            let lw = lower(&text[w.s..w.e], &mut buf);
-            if PARTICLES.contains(&lw) && !w.cap || (w.upper && PARTICLES.contains(&lw)) {
+            if w.flags & PARTICLE != 0 && (!w.cap || w.upper) {
                 j += 1;
                 continue;
             }
@@ -275,10 +350,9 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         let (mut nf, mut nl) = (0, 0);
         if lists {
             for w in run.iter().filter(|w| w.cap) {
-                let lw = lower(&text[w.s..w.e], &mut buf);
-                if l.first.contains(lw) {
+                if w.flags & FIRST != 0 {
                     nf += 1;
-                } else if l.last.contains(lw) {
+                } else if w.flags & LAST != 0 {
                     nl += 1;
                 }
             }
