@@ -209,7 +209,6 @@ pub(crate) static BIRTH: LazyLock<AhoCorasick> = LazyLock::new(|| {
         "birth",
         "dob",
         "d.o.b",
-        "b.",
         "date of birth",
         "urodzon",
         "urodzenia",

@@ -73,8 +73,12 @@ fn birth_context(text: &str, start: usize) -> bool {
     let prev_end = start - line.len() - 1;
     let prev = context::line_before(text, prev_end);
     if let Some((cs, _)) = context::last_cue(&context::BIRTH, prev) {
-        if prefix.is_empty() || prefix.ends_with(':') {
+        if prefix.is_empty() {
             return true;
+        }
+        // This line has its own label: the date is that label's.
+        if prefix.ends_with(':') {
+            return false;
         }
         let cue_col = prev[..cs].chars().count() as isize;
         let col = line.chars().count() as isize;

@@ -23,7 +23,7 @@ static ALNUM: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?P<dni>[0-9]{8}[ \-]?[A-Za-z]|[0-9]{2}\.[0-9]{3}\.[0-9]{3}[ \-]?[A-Za-z])",
         r"|(?P<nie>[XYZxyz][ \-]?[0-9]{7}[ \-]?[A-Za-z])",
         r"|(?P<nino>[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d])",
-        r"|(?P<ptcc>[0-9]{8} ?[0-9] ?[A-Za-z0-9]{2} ?[0-9])",
+        r"|(?P<ptcc>[0-9]{8} ?[0-9] ?[A-Za-z]{2} ?[0-9])",
         r"|(?P<hetu>[0-9]{6}[\-+A-FU-Y][0-9]{3}[0-9A-Ya-y])",
         r"|(?P<pps>[0-9]{7}[A-Wa-w][ABHWTXabhwtx]?)",
     ))
@@ -129,6 +129,23 @@ fn digit_chunks(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
             }
             groups.push((base + st, base + i));
             i += 1;
+        }
+        // A dotted quad is an IPv4 address; digits after `+CC` or
+        // `+CC (0)` are a phone number.
+        let chunk = m.as_str();
+        if groups.len() == 4
+            && chunk.bytes().filter(|&b| b == b'.').count() == 3
+            && groups.iter().all(|g| g.1 - g.0 <= 3)
+        {
+            continue;
+        }
+        let head = context::before(text, m.start(), 10).trim_end();
+        let head = head.strip_suffix("(0)").unwrap_or(head).trim_end();
+        let cc = head.trim_end_matches(|c: char| c.is_ascii_digit());
+        if cc.ends_with('+') && head.len() - cc.len() <= 3 && head.len() > cc.len()
+            || cc.ends_with("00") && head.len() - cc.len() <= 3
+        {
+            continue;
         }
         let window = context::before(text, m.start(), 70);
         let generic_cue = context::has_cue(&context::NATIONAL_ID, window);

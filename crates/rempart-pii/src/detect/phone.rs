@@ -108,7 +108,7 @@ fn end_ok(text: &str, e: usize) -> bool {
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let mut ends = Vec::with_capacity(20);
     let mut digits = String::with_capacity(20);
-    let mut covered_until = 0usize;
+    let mut intl: Vec<(usize, usize)> = Vec::new();
     if text.contains('+') || text.contains("00") {
         for m in INTL.find_iter(text) {
             let s = m.start();
@@ -141,13 +141,16 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
                     e -= 1;
                 }
                 out.push(Cand::new(EntityType::Phone, s, e, 0.95));
-                covered_until = e;
+                intl.push((s, e));
             }
         }
     }
     for m in NATIONAL.find_iter(text) {
         let (s, e0) = (m.start(), m.end());
-        if s < covered_until || !context::left_boundary(text, s) || inside_digit_run(text, s) {
+        if intl.iter().any(|&(a, b)| s < b && e0 > a)
+            || !context::left_boundary(text, s)
+            || inside_digit_run(text, s)
+        {
             continue;
         }
         if text[..s].ends_with(['+', '/', '.', ',']) {
@@ -166,8 +169,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
         let cue = context::cue_before(&context::PHONE, text, s, 45);
         let trunk = digits.starts_with('0') && !digits.starts_with("00");
         let grouped = raw.contains([' ', '-', '.', '/']);
+        // Plans without a trunk prefix (PL, ES, PT, DK) never start with 0;
+        // dots as separators are a French/Belgian habit.
+        let no_trunk_plan = matches!(lang, Some(Lang::Pl | Lang::Es | Lang::Pt | Lang::Da));
+        let dotted = raw.contains('.') && !matches!(lang, Some(Lang::Fr) | None);
         let ok = if trunk {
-            (9..=12).contains(&n) && (cue || grouped || n >= 10)
+            (9..=12).contains(&n) && (cue || (!no_trunk_plan && !dotted && (grouped || n >= 10)))
         } else {
             let shape = match lang {
                 Some(Lang::Es) => {
