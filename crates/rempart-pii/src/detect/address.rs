@@ -349,6 +349,17 @@ fn street(text: &str, s: usize, e: usize, out: &mut Vec<Cand>) -> Option<usize> 
             return None;
         }
         e = end;
+        // A sentence's full stop after the city is not part of it (but
+        // keep abbreviations such as `St.`).
+        if text[..e].ends_with('.') {
+            let word = text[s..e - 1]
+                .rsplit(|c: char| !c.is_alphabetic())
+                .next()
+                .unwrap_or("");
+            if word.chars().count() >= 4 {
+                e -= 1;
+            }
+        }
         let score = if with_city { 0.95 } else { 0.8 };
         out.push(Cand::new(EntityType::Address, s, e, score));
         Some(e)
