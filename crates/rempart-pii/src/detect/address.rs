@@ -124,12 +124,13 @@ fn extend(text: &str, mut end: usize) -> (usize, bool) {
             with_city = true;
             break;
         }
-        if let Some(m) = UKTAIL.find(rest) {
-            if context::right_boundary(text, end + m.end()) {
-                end += m.end();
-                with_city = true;
-                break;
-            }
+        if let Some(m) = UKTAIL
+            .find(rest)
+            .filter(|m| context::right_boundary(text, end + m.end()))
+        {
+            end += m.end();
+            with_city = true;
+            break;
         }
         match EXTRA.find(rest) {
             Some(m) => {

@@ -46,7 +46,7 @@ pub fn luhn(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// IBAN check digits, ISO 13616-1 (move the first four characters to the
@@ -207,15 +207,7 @@ pub fn it_cf(s: &str) -> bool {
         } else {
             u32::from(c - b'A')
         };
-        sum += if i % 2 == 0 {
-            if c.is_ascii_digit() {
-                ODD[v as usize]
-            } else {
-                ODD[v as usize]
-            }
-        } else {
-            v
-        };
+        sum += if i % 2 == 0 { ODD[v as usize] } else { v };
     }
     b[15] == b'A' + (sum % 26) as u8
 }
@@ -334,7 +326,7 @@ pub fn pt_cc(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// SE personnummer (Skatteverket SKV 704): YYMMDD + 3-digit serial + Luhn

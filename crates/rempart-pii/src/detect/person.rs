@@ -188,10 +188,11 @@ fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
     let mut prev_alnum = false;
     for (i, c) in s.char_indices() {
         let alnum = c.is_alphanumeric();
-        if !prev_alnum && (alnum || c == '(') {
-            if let Some(hit) = set.get(&s[i..]) {
-                return Some(hit);
-            }
+        if !prev_alnum
+            && (alnum || c == '(')
+            && let Some(hit) = set.get(&s[i..])
+        {
+            return Some(hit);
         }
         prev_alnum = alnum;
     }
@@ -372,9 +373,9 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 && ws[i..=last].len() == 1);
         let mut score = if cue {
             0.9
-        } else if speaker && n <= 3 && (nf >= 1 || repeated_speaker(text, &text[s..e])) {
-            0.85
-        } else if nf >= 1 && n >= 2 {
+        } else if (speaker && n <= 3 && (nf >= 1 || repeated_speaker(text, &text[s..e])))
+            || (nf >= 1 && n >= 2)
+        {
             0.85
         } else if nf >= 1 && !all_upper {
             0.7

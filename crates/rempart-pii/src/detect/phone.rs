@@ -102,7 +102,7 @@ fn end_ok(text: &str, e: usize) -> bool {
         && !rest.starts_with(['%', '€', '$', '£'])
         && !rest.starts_with(" €")
         && !rest.starts_with(" EUR")
-        && !(rest.starts_with(['.', ',']) && rest[1..].starts_with(|c: char| c.is_ascii_digit()))
+        && (!rest.starts_with(['.', ',']) || !rest[1..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
