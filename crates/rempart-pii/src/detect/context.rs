@@ -380,3 +380,34 @@ pub(crate) fn re(pattern: &str) -> regex::Regex {
         .build()
         .expect("static regex")
 }
+
+/// Merged byte regions `[cue start, cue end + reach]` after every cue of
+/// `ac` (at a word start): where a value announced by the cue can sit.
+/// Detectors that need a cue scan only these regions.
+pub(crate) fn regions_after(
+    ac: &AhoCorasick,
+    text: &str,
+    reach: usize,
+    out: &mut Vec<(usize, usize)>,
+) {
+    out.clear();
+    for m in ac.find_iter(text) {
+        if !has_cue(ac, &text[m.start()..m.end()])
+            || text[..m.start()]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+        {
+            continue;
+        }
+        let s = m.start();
+        let mut e = (m.end() + reach).min(text.len());
+        while !text.is_char_boundary(e) {
+            e -= 1;
+        }
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+}

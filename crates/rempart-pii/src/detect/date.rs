@@ -89,14 +89,33 @@ fn birth_context(text: &str, start: usize) -> bool {
 
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let _ = lang;
-    for m in RE.find_iter(text) {
-        let (s, e) = (m.start(), m.end());
-        if !context::bounded(text, s, e) || !plausible(m.as_str()) {
+    // Dates are only looked for after a birth cue (same line, or the next
+    // line for a label above its value): one automaton pass finds the cues.
+    let mut regions = Vec::new();
+    context::regions_after(&context::BIRTH, text, 160, &mut regions);
+    let mut done = 0;
+    for (rs, re_) in regions {
+        let from = rs.max(done);
+        if from >= re_ {
             continue;
+        }
+        for m in RE.find_iter(&text[from..re_]) {
+            let (s, e) = (from + m.start(), from + m.end());
+            done = e;
+            date_at(text, s, e, out);
+        }
+    }
+}
+
+fn date_at(text: &str, s: usize, e: usize, out: &mut Vec<Cand>) {
+    {
+        let m = &text[s..e];
+        if !context::bounded(text, s, e) || !plausible(m) {
+            return;
         }
         let prev = text[..s].chars().next_back();
         if matches!(prev, Some('.' | '/' | '-' | ':')) {
-            continue;
+            return;
         }
         if birth_context(text, s) {
             out.push(Cand::new(EntityType::DateOfBirth, s, e, 0.9));

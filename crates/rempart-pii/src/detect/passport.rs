@@ -69,19 +69,23 @@ fn mrz(text: &str, out: &mut Vec<Cand>) {
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let _ = lang;
     mrz(text, out);
-    for m in TOKEN.find_iter(text) {
-        let (s, e) = (m.start(), m.end());
-        if !context::bounded(text, s, e) || !plausible(m.as_str()) {
-            continue;
+    let mut regions = Vec::new();
+    context::regions_after(&context::PASSPORT, text, 90, &mut regions);
+    for (rs, re_) in regions {
+        for m in TOKEN.find_iter(&text[rs..re_]) {
+            let (s, e) = (rs + m.start(), rs + m.end());
+            if !context::bounded(text, s, e) || !plausible(m.as_str()) {
+                continue;
+            }
+            if text[e..].starts_with('<') || text[..s].ends_with(['<', '+']) {
+                continue;
+            }
+            if !context::cue_before(&context::PASSPORT, text, s, 90) {
+                continue;
+            }
+            // The number is the first document-like token after the cue.
+            out.push(Cand::new(EntityType::Passport, s, e, 0.85));
         }
-        if text[e..].starts_with('<') || text[..s].ends_with(['<', '+']) {
-            continue;
-        }
-        if !context::cue_before(&context::PASSPORT, text, s, 90) {
-            continue;
-        }
-        // The number is the first document-like token after the cue.
-        out.push(Cand::new(EntityType::Passport, s, e, 0.85));
     }
 }
 
