@@ -4,20 +4,19 @@
 use std::io::{BufRead, Write};
 
 fn main() {
-    // `REMPART_PII_TYPES=EMAIL,IBAN` restricts the detector (for profiling).
-    let detector = match std::env::var("REMPART_PII_TYPES") {
-        Ok(list) => {
-            let types = rempart_pii::EntityType::ALL
-                .into_iter()
-                .filter(|t| list.split(',').any(|x| x == t.as_str()))
-                .collect();
-            rempart_pii::Detector::with_config(rempart_pii::DetectorConfig {
-                types,
-                ..Default::default()
-            })
-        }
-        Err(_) => rempart_pii::Detector::new(),
-    };
+    // `REMPART_PII_TYPES=EMAIL,IBAN` restricts the detector (profiling);
+    // `REMPART_PII_NO_LISTS=1` turns the name lists off (ablation).
+    let mut config = rempart_pii::DetectorConfig::default();
+    if let Ok(list) = std::env::var("REMPART_PII_TYPES") {
+        config.types = rempart_pii::EntityType::ALL
+            .into_iter()
+            .filter(|t| list.split(',').any(|x| x == t.as_str()))
+            .collect();
+    }
+    if std::env::var_os("REMPART_PII_NO_LISTS").is_some() {
+        config.name_lists = false;
+    }
+    let detector = rempart_pii::Detector::with_config(config);
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
