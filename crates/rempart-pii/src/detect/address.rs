@@ -79,9 +79,9 @@ static STREET: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         r"(?:(?i-u:flat|apartment|apt\.?|unit|suite)[ ][0-9]{{1,4}}[A-Za-z]?,[ ])?[0-9]{{1,4}}[A-Za-z]?,?[ ](?:{CW}[ ])+{en_types}"
     );
     [
-        context::re(&prefix),
-        context::re(&suffix),
-        context::re(&english),
+        context::re(&format!("^(?:{prefix})")),
+        context::re(&format!("^(?:{suffix})")),
+        context::re(&format!("^(?:{english})")),
     ]
 });
 
@@ -213,10 +213,11 @@ fn letter_before(text: &str, i: usize) -> bool {
         .is_some_and(char::is_alphabetic)
 }
 
-/// Merged byte windows around plausible street keywords: a prefix type at
-/// a word start, a suffix type at a word end followed by a number, an
-/// English type as a whole word.
-fn windows(text: &str, out: &mut [Vec<(usize, usize)>; 3]) {
+/// Plausible street keywords: a prefix type at a word start, a suffix type
+/// at a word end followed by a number, an English type as a whole word.
+/// Each gives the pattern to try (0 prefix, 1 suffix, 2 English) and the
+/// keyword's span.
+fn hits(text: &str, out: &mut Vec<(usize, usize, usize)>) {
     let b = text.as_bytes();
     let (ac, kinds) = &*KEYWORDS;
     for m in ac.find_overlapping_iter(text) {
@@ -247,42 +248,110 @@ fn windows(text: &str, out: &mut [Vec<(usize, usize)>; 3]) {
         if !b[lo..hi].iter().any(u8::is_ascii_digit) {
             continue;
         }
-        let mut ws = s.saturating_sub(110);
-        while !text.is_char_boundary(ws) {
-            ws += 1;
-        }
-        let mut we = (e + 110).min(b.len());
-        while !text.is_char_boundary(we) {
-            we -= 1;
-        }
         let slot = match kind {
             0 => 0,
             2 => 2,
             _ => 1,
         };
-        match out[slot].last_mut() {
-            Some(last) if ws <= last.1 => last.1 = last.1.max(we),
-            _ => out[slot].push((ws, we)),
+        out.push((slot, s, e));
+    }
+}
+
+/// Start of the word that ends at or contains byte `i` (letters, digits,
+/// hyphens, apostrophes, dots).
+fn word_start(text: &str, i: usize) -> usize {
+    let mut s = i;
+    for (j, c) in text[..i].char_indices().rev() {
+        if c.is_alphanumeric() || matches!(c, '-' | '\'' | '’' | '.') {
+            s = j;
+        } else {
+            break;
         }
     }
+    s
+}
+
+/// Where a street line that has its keyword at `s..e` may start, earliest
+/// first: the anchored pattern is tried from each (an anchored search keeps
+/// the lazy DFA small; an unanchored one over Unicode name classes does not).
+fn starts(text: &str, slot: usize, s: usize, out: &mut Vec<usize>) {
+    out.clear();
+    let b = text.as_bytes();
+    // Up to `n` previous space-separated words.
+    let back = |from: usize, n: usize, out: &mut Vec<usize>| {
+        let mut at = from;
+        for _ in 0..n {
+            let mut p = at;
+            while p > 0 && matches!(b[p - 1], b' ' | b',') && at - p < 2 {
+                p -= 1;
+            }
+            if p == at || p == 0 {
+                break;
+            }
+            let w = word_start(text, p);
+            if w == p {
+                break;
+            }
+            out.push(w);
+            at = w;
+        }
+    };
+    match slot {
+        0 => {
+            // `12 bis, rue ...`, `1, chemin ...`
+            back(s, 3, out);
+            out.retain(|&p| b[p].is_ascii_digit());
+            out.truncate(1);
+            out.push(s);
+        }
+        1 => {
+            let w = word_start(text, s);
+            back(w, 2, out);
+            out.reverse();
+            out.push(w);
+            out.push(s);
+        }
+        _ => {
+            // `Flat 7, 10 Chestnut Close`: words back to the house number,
+            // and the flat before it.
+            back(s, 8, out);
+            out.reverse();
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let _ = lang;
-    let mut wins: [Vec<(usize, usize)>; 3] = Default::default();
-    windows(text, &mut wins);
-    for (re, wins) in STREET.iter().zip(&wins) {
-        let mut done = 0usize;
-        for &(ws, we) in wins {
-            let from = ws.max(done);
-            if from >= we {
+    let mut found = Vec::new();
+    hits(text, &mut found);
+    let mut cands = Vec::with_capacity(8);
+    let mut done = 0usize;
+    for (slot, ks, ke) in found {
+        if ke <= done {
+            continue;
+        }
+        starts(text, slot, ks, &mut cands);
+        for &st in &cands {
+            if st < done {
                 continue;
             }
-            for m in re.find_iter(&text[from..we]) {
-                let (s, e) = (from + m.start(), from + m.end());
-                if let Some(end) = street(text, s, e, out) {
-                    done = done.max(end);
-                }
+            let limit = (st + 240).min(text.len());
+            let mut limit = limit;
+            while !text.is_char_boundary(limit) {
+                limit -= 1;
+            }
+            let Some(m) = STREET[slot].find(&text[st..limit]) else {
+                continue;
+            };
+            // The match must cover the keyword.
+            if st + m.end() < ke {
+                continue;
+            }
+            if let Some(end) = street(text, st, st + m.end(), out) {
+                done = end;
+                break;
             }
         }
     }

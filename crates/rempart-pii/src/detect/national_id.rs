@@ -111,10 +111,29 @@ fn strong(sub: &str) -> bool {
     matches!(sub, "FR_NIR" | "BE_NRN" | "DE_IDNR" | "PL_PESEL")
 }
 
-fn digit_chunks(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
+/// Also collects, in `near`, merged windows around every digit run: the
+/// alphanumeric schemes all carry digits, so their pattern runs only there.
+fn digit_chunks(
+    text: &str,
+    lang: Option<Lang>,
+    out: &mut Vec<Cand>,
+    near: &mut Vec<(usize, usize)>,
+) {
     let mut groups: Vec<(usize, usize)> = Vec::with_capacity(16);
     let mut buf = String::with_capacity(24);
     for m in DIGITS.find_iter(text) {
+        let mut ws = m.start().saturating_sub(10);
+        while !text.is_char_boundary(ws) {
+            ws += 1;
+        }
+        let mut we = (m.end() + 12).min(text.len());
+        while !text.is_char_boundary(we) {
+            we -= 1;
+        }
+        match near.last_mut() {
+            Some(last) if ws <= last.1 => last.1 = last.1.max(we),
+            _ => near.push((ws, we)),
+        }
         if !context::left_boundary(text, m.start()) || text[..m.start()].ends_with('+') {
             continue;
         }
@@ -213,10 +232,16 @@ fn compact_upper(s: &str) -> String {
         .collect()
 }
 
-fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
-    for caps in ALNUM.captures_iter(text) {
+fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>, near: &[(usize, usize)]) {
+    for &(ws, we) in near {
+        alnum_in(text, ws, we, lang, out);
+    }
+}
+
+fn alnum_in(text: &str, ws: usize, we: usize, lang: Option<Lang>, out: &mut Vec<Cand>) {
+    for caps in ALNUM.captures_iter(&text[ws..we]) {
         let Some(m) = caps.get(0) else { continue };
-        let (s, e) = (m.start(), m.end());
+        let (s, e) = (ws + m.start(), ws + m.end());
         if !context::bounded(text, s, e) {
             continue;
         }
@@ -253,8 +278,9 @@ fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
 }
 
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
-    digit_chunks(text, lang, out);
-    alnum(text, lang, out);
+    let mut near = Vec::new();
+    digit_chunks(text, lang, out, &mut near);
+    alnum(text, lang, out, &near);
 }
 
 #[cfg(test)]
