@@ -167,7 +167,9 @@ fn digit_chunks(
             continue;
         }
         let window = context::before(text, m.start(), 70);
-        let generic_cue = context::has_cue(&context::NATIONAL_ID, window);
+        let mut generic: Option<bool> = None;
+        let mut generic_cue =
+            || *generic.get_or_insert_with(|| context::has_cue(&context::NATIONAL_ID, window));
         for gi in 0..groups.len() {
             if gi > 0 && groups[gi].0 - groups[gi - 1].1 != 1 {
                 continue;
@@ -203,9 +205,9 @@ fn digit_chunks(
                     let dashed = shape.len() == 2 && text[groups[gi].1..].starts_with('-');
                     let ok = cue
                         || lang_fits(sub, lang)
-                        || (strong(sub) && generic_cue)
+                        || (strong(sub) && generic_cue())
                         || (!weak && strong(sub) && shape.len() > 1)
-                        || (generic_cue
+                        || (generic_cue()
                             && (dashed || buf.len() == 12)
                             && matches!(*sub, "SE_PNR" | "DK_CPR"));
                     if !ok {
@@ -213,7 +215,7 @@ fn digit_chunks(
                     }
                     let score = if cue {
                         0.98
-                    } else if generic_cue {
+                    } else if generic_cue() {
                         0.9
                     } else {
                         0.8
@@ -239,39 +241,38 @@ fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>, near: &[(usize, us
 }
 
 fn alnum_in(text: &str, ws: usize, we: usize, lang: Option<Lang>, out: &mut Vec<Cand>) {
-    for caps in ALNUM.captures_iter(&text[ws..we]) {
-        let Some(m) = caps.get(0) else { continue };
+    let _ = lang;
+    for m in ALNUM.find_iter(&text[ws..we]) {
         let (s, e) = (ws + m.start(), ws + m.end());
         if !context::bounded(text, s, e) {
             continue;
         }
-        let v = compact_upper(m.as_str());
         let raw = m.as_str();
-        let (sub, ok) = if caps.name("cf").is_some() {
-            // Lower-case CF only when the whole value is lower case.
-            let cased = raw == raw.to_ascii_uppercase() || raw == raw.to_ascii_lowercase();
-            ("IT_CF", cased && ck::it_cf(&v))
-        } else if caps.name("nir").is_some() {
-            ("FR_NIR", ck::fr_nir(&v))
-        } else if caps.name("dni").is_some() {
-            ("ES_DNI", ck::es_dni(&v))
-        } else if caps.name("nie").is_some() {
-            ("ES_NIE", ck::es_nie(&v))
-        } else if caps.name("nino").is_some() {
-            let upper = raw == raw.to_ascii_uppercase();
-            ("UK_NINO", upper && ck::uk_nino(&v))
-        } else if caps.name("ptcc").is_some() {
-            ("PT_CC", ck::pt_cc(&v))
-        } else if caps.name("hetu").is_some() {
-            ("FI_HETU", ck::fi_hetu(&raw.to_ascii_uppercase()))
+        let v = compact_upper(raw);
+        let upper = raw == raw.to_ascii_uppercase();
+        let cased = upper || raw == raw.to_ascii_lowercase();
+        // Each validator checks its own length and alphabet, so the first
+        // that accepts names the scheme (no capture groups needed).
+        let sub = if cased && ck::it_cf(&v) {
+            "IT_CF"
+        } else if ck::fr_nir(&v) {
+            "FR_NIR"
+        } else if ck::es_dni(&v) {
+            "ES_DNI"
+        } else if ck::es_nie(&v) {
+            "ES_NIE"
+        } else if upper && ck::uk_nino(&v) {
+            "UK_NINO"
+        } else if ck::pt_cc(&v) {
+            "PT_CC"
+        } else if ck::fi_hetu(&raw.to_ascii_uppercase()) {
+            "FI_HETU"
+        } else if ck::ie_pps(&v) {
+            "IE_PPS"
         } else {
-            ("IE_PPS", ck::ie_pps(&v))
-        };
-        if !ok {
             continue;
-        }
+        };
         let cue = context::cue_before(&context::NATIONAL_ID, text, s, 60);
-        let _ = lang;
         let score = if cue { 0.98 } else { 0.9 };
         out.push(Cand::new(EntityType::NationalId, s, e, score).checked(Some(sub)));
     }

@@ -277,6 +277,10 @@ fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
     }
     let prev_end = s - line.len() - 1;
     let prev = context::line_before(text, prev_end);
+    // Labels and closings are short lines.
+    if prev.len() > 64 {
+        return false;
+    }
     let low = lower(prev.trim(), buf);
     let low = low.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
     let bare = low.trim_end_matches([':', ',', '!', '.']).trim_end();
