@@ -123,29 +123,47 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
     }
 }
 
+/// The char at byte `j` and its length, ASCII first.
+#[inline]
+fn char_at(text: &str, j: usize) -> Option<(char, usize)> {
+    let b = *text.as_bytes().get(j)?;
+    if b < 0x80 {
+        return Some((char::from(b), 1));
+    }
+    text[j..].chars().next().map(|c| (c, c.len_utf8()))
+}
+
+#[inline]
+fn alpha(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        c.is_alphabetic()
+    }
+}
+
+/// Words: runs of letters, with inner hyphens and apostrophes
+/// (`Jean-Pierre`, `O'Hora`).
 fn words(text: &str, out: &mut Vec<Word>) {
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        if !c.is_alphabetic() {
+    let mut i = 0;
+    while let Some((c, len)) = char_at(text, i) {
+        if !alpha(c) {
+            i += len;
             continue;
         }
-        let mut e = i + c.len_utf8();
-        let mut upper = c.is_uppercase();
+        let cap = c.is_uppercase();
+        let mut upper = cap;
         let mut n = 1;
-        while let Some(&(j, d)) = it.peek() {
-            if d.is_alphabetic() {
+        let mut e = i + len;
+        while let Some((d, dl)) = char_at(text, e) {
+            if alpha(d) {
                 upper &= !d.is_lowercase();
                 n += 1;
-                e = j + d.len_utf8();
-                it.next();
-            } else if matches!(d, '-' | '\'' | '’') {
-                let next = text[j + d.len_utf8()..].chars().next();
-                if next.is_some_and(char::is_alphabetic) {
-                    e = j + d.len_utf8();
-                    it.next();
-                } else {
-                    break;
-                }
+                e += dl;
+            } else if matches!(d, '-' | '\'' | '’')
+                && char_at(text, e + dl).is_some_and(|(x, _)| alpha(x))
+            {
+                e += dl;
             } else {
                 break;
             }
@@ -153,10 +171,11 @@ fn words(text: &str, out: &mut Vec<Word>) {
         out.push(Word {
             s: i,
             e,
-            cap: c.is_uppercase(),
+            cap,
             upper: upper && n >= 2,
             flags: 0,
         });
+        i = e;
     }
 }
 
