@@ -86,7 +86,7 @@ static STREET: LazyLock<[Regex; 3]> = LazyLock::new(|| {
 });
 
 const SEP: &str = r"^(?:,[ ]?|[ ]*\r?\n[ \t]*|[ ]{1,3}|[ ]?[–-][ ]?)";
-const CITY: &str = r"(?:'s-|'t[ ])?\p{Lu}[\p{L}\p{M}'’\-\.]*(?:[ ](?:\p{Lu}[\p{L}\p{M}'’\-\.]*|am|an|im|upon|on|sur|en|le|la|de|del|di|der|bei|ob|in|\([\p{L}]+\)))*";
+const CITY: &str = r"(?:'s-|'t[ ]|(?:St|Ste|Sta|S)\.[ ]?)?\p{Lu}[\p{L}\p{M}'’\-]*(?:[ ](?:\p{Lu}[\p{L}\p{M}'’\-]*|am|an|im|upon|on|sur|en|le|la|de|del|di|der|bei|ob|in|\([\p{L}]+\)))*";
 const UKPC: &str =
     r"(?:[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}|[AC-FHKNPRTV-Y][0-9]{2}[0-9W]?[ ][A-Z0-9]{4})";
 

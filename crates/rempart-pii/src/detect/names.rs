@@ -69,6 +69,21 @@ ok oui non ja nein sí si no nee tak nie yes
 /// Titles and salutations after which a name follows (lower case; the
 /// trailing dot is optional in the text).
 pub(crate) const TITLES: &[&str] = &[
+    // "my name is" in each language: the name follows.
+    "name is",
+    "naam is",
+    "je m'appelle",
+    "m'appelle",
+    "ich heiße",
+    "heiße",
+    "me llamo",
+    "llamo",
+    "mi chiamo",
+    "chiamo",
+    "ik heet",
+    "heet",
+    "nazywam się",
+    "chamo-me",
     "m",
     "mr",
     "mrs",

@@ -283,6 +283,7 @@ fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
     [
         "herr", "frau", "mme", "madame", "monsieur", "m", "mr", "mrs", "ms", "dr", "sig", "sig.ra",
         "signora", "signor", "sr", "sra", "pan", "pani", "mevrouw", "dhr", "mevr", "dott",
+        "meneer", "mijnheer", "heer", "herrn", "señor", "señora", "don", "doña", "sir", "miss",
     ]
     .iter()
     .any(|t| ends_with_word(low, t))
@@ -425,7 +426,10 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         }
         // Cue only (no list evidence): the run must end the value, not run
         // into a sentence (`Landlord: Will pass it on`).
-        if cue && known == 0 && score > 0.0 {
+        // (A salutation or title may be followed by a comma and the
+        // sentence: `Hallo Frau Obermeier, anbei ...`.)
+        let titled = strong_title_before(text, s, &mut cue_buf);
+        if cue && known == 0 && score > 0.0 && !titled {
             let ends_value = after.is_empty()
                 || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
                 || after.starts_with("  ")

@@ -243,3 +243,43 @@ fn lang_codes() {
     assert!(Lang::from_code("xx").is_none());
     assert_eq!(Lang::Nl.code(), "nl");
 }
+
+/// Layouts the dev corpus does not have (free-form messages).
+#[test]
+fn free_form_messages() {
+    let t = "Hallo Frau Obermeier, anbei meine neue Adresse: Kastanienweg 12b, 80995 München. \
+             Rückruf bitte unter 0176 2345 6789. Gruß, Wolfgang Brunnhuber";
+    let got = kinds(t, Some(Lang::De));
+    assert!(
+        got.contains(&(EntityType::Person, "Obermeier".into())),
+        "{got:?}"
+    );
+    assert!(got.contains(&(
+        EntityType::Address,
+        "Kastanienweg 12b, 80995 München".into()
+    )));
+    assert!(got.contains(&(EntityType::Phone, "0176 2345 6789".into())));
+    let t = "Beste meneer De Wachter, ik woon op Lindenlaan 5, 3521 AB Utrecht. Groet, Femke";
+    let got = kinds(t, Some(Lang::Nl));
+    assert!(
+        got.contains(&(EntityType::Person, "De Wachter".into())),
+        "{got:?}"
+    );
+    assert!(got.contains(&(EntityType::Address, "Lindenlaan 5, 3521 AB Utrecht".into())));
+    let t = "Dzień dobry, nazywam się Zdzisław Grzybowski, mieszkam przy ul. Słonecznej 4/12, 00-950 Warszawa.";
+    let got = kinds(t, Some(Lang::Pl));
+    assert!(
+        got.contains(&(EntityType::Person, "Zdzisław Grzybowski".into())),
+        "{got:?}"
+    );
+    assert!(got.contains(&(
+        EntityType::Address,
+        "ul. Słonecznej 4/12, 00-950 Warszawa".into()
+    )));
+    // A version string is not an IP address; a server address is.
+    let t = "Release notes: version 10.13.9.220 fixes the login bug. Server 10.0.0.12 restarted.";
+    assert_eq!(
+        kinds(t, Some(Lang::En)),
+        vec![(EntityType::IpAddress, "10.0.0.12".into())]
+    );
+}
