@@ -274,16 +274,52 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
 
 /// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
 fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
-    let w = context::before(text, s, 12);
+    let w = context::before(text, s, 16);
     if !w.ends_with(' ') || w.ends_with("  ") {
         return false;
     }
     let low = lower(w.trim_end(), buf);
     let low = low.trim_end_matches('.');
     [
-        "herr", "frau", "mme", "madame", "monsieur", "m", "mr", "mrs", "ms", "dr", "sig", "sig.ra",
-        "signora", "signor", "sr", "sra", "pan", "pani", "mevrouw", "dhr", "mevr", "dott",
-        "meneer", "mijnheer", "heer", "herrn", "señor", "señora", "don", "doña", "sir", "miss",
+        "herr",
+        "frau",
+        "mme",
+        "madame",
+        "monsieur",
+        "m",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "sig",
+        "sig.ra",
+        "signora",
+        "signor",
+        "sr",
+        "sra",
+        "pan",
+        "pani",
+        "mevrouw",
+        "dhr",
+        "mevr",
+        "dott",
+        "meneer",
+        "mijnheer",
+        "heer",
+        "herrn",
+        "señor",
+        "señora",
+        "don",
+        "doña",
+        "sir",
+        "miss",
+        "llamo",
+        "chiamo",
+        "heiße",
+        "heet",
+        "m'appelle",
+        "nazywam się",
+        "chamo-me",
     ]
     .iter()
     .any(|t| ends_with_word(low, t))
