@@ -464,8 +464,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         // into a sentence (`Landlord: Will pass it on`).
         // (A salutation or title may be followed by a comma and the
         // sentence: `Hallo Frau Obermeier, anbei ...`.)
-        let titled = strong_title_before(text, s, &mut cue_buf);
-        if cue && known == 0 && score > 0.0 && !titled {
+        if cue && known == 0 && score > 0.0 && !strong_title_before(text, s, &mut cue_buf) {
             let ends_value = after.is_empty()
                 || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
                 || after.starts_with("  ")
