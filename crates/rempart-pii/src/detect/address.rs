@@ -436,6 +436,16 @@ fn street(text: &str, s: usize, e: usize, out: &mut Vec<Cand>) -> Option<usize> 
     }
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&STREET);
+    LazyLock::force(&EXTRA);
+    LazyLock::force(&POSTCITY);
+    LazyLock::force(&UKTAIL);
+    LazyLock::force(&LEADING);
+    LazyLock::force(&KEYWORDS);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,6 +123,11 @@ fn date_at(text: &str, s: usize, e: usize, out: &mut Vec<Cand>) {
     }
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&RE);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

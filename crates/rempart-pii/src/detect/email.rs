@@ -25,3 +25,8 @@ pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
         out.push(Cand::new(EntityType::Email, s, e, 0.99).checked(None));
     }
 }
+
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&RE);
+}

@@ -154,6 +154,11 @@ pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
     }
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&RE);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,12 @@ pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
     }
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&V4);
+    LazyLock::force(&V6);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

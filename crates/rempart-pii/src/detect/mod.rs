@@ -142,6 +142,20 @@ impl Detector {
         // Build the lazily compiled automata now, not on the first request.
         context::warm_up();
         names::warm_up();
+        for f in [
+            address::warm_up,
+            card::warm_up,
+            date::warm_up,
+            email::warm_up,
+            iban::warm_up,
+            ip::warm_up,
+            national_id::warm_up,
+            passport::warm_up,
+            person::warm_up,
+            phone::warm_up,
+        ] {
+            f();
+        }
         Detector {
             config,
             enabled,

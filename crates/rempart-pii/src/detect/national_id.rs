@@ -284,6 +284,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     alnum(text, lang, out, &near);
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&DIGITS);
+    LazyLock::force(&ALNUM);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,6 +89,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     }
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&TOKEN);
+    LazyLock::force(&MRZ2);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

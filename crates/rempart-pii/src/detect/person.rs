@@ -616,6 +616,12 @@ fn repeated_speaker(text: &str, name: &str) -> bool {
     count >= 2
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&COMPANY);
+    LazyLock::force(&COMPANY_NEAR);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

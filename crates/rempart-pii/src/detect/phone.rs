@@ -197,6 +197,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     }
 }
 
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&INTL);
+    LazyLock::force(&NATIONAL);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
