@@ -27,7 +27,7 @@ mod entity;
 
 // The public interface is:
 pub use detect::{
-    Detector, DetectorConfig, Lang, NerBackend, ScanError, Sensitivity, byte_to_char_offsets,
-    scan_line, sensitivity,
+    Detector, DetectorConfig, Lang, NerBackend, ScanError, Sensitivity, UnknownLang,
+    byte_to_char_offsets, has_special_category_cue, scan_line, sensitivity,
 };
 pub use entity::{Entity, EntityType};

@@ -32,9 +32,9 @@ mod phone;
 mod scan;
 mod sensitivity;
 
-pub use lang::Lang;
+pub use lang::{Lang, UnknownLang};
 pub use scan::{ScanError, byte_to_char_offsets, scan_line};
-pub use sensitivity::{Sensitivity, sensitivity};
+pub use sensitivity::{Sensitivity, has_special_category_cue, sensitivity};
 
 use crate::entity::{Entity, EntityType};
 
