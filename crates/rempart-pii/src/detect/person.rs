@@ -272,6 +272,46 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
         .is_some_and(|t| dotted || !matches!(t, "m" | "d" | "hr" | "fr" | "mag" | "ing"))
 }
 
+/// Last words of every title and inline label (`sig.ra` -> `ra`,
+/// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
+static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
+    TITLES
+        .iter()
+        .copied()
+        .chain(["t.n.v", "facturé à", "ten name van"])
+        .filter_map(|t| {
+            t.rsplit(|c: char| !c.is_alphabetic())
+                .find(|w| !w.is_empty())
+        })
+        .map(str::to_lowercase)
+        .collect()
+});
+
+/// Can a same-line cue precede the run at `s` (word index `i`)? A label
+/// ends with `:`; a title's last word is in [`TITLE_LAST`].
+fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String) -> bool {
+    let before = text[..s].trim_end_matches([' ', '\u{a0}', '\t']);
+    if before.ends_with(':') {
+        return true;
+    }
+    let Some(prev) = i.checked_sub(1).map(|k| ws[k]) else {
+        return false;
+    };
+    if s - prev.e > 4 {
+        return false;
+    }
+    TITLE_LAST.contains(lower(&text[prev.s..prev.e], buf))
+}
+
+/// Only blanks between the start of the line and `s`.
+fn at_line_start(text: &str, s: usize) -> bool {
+    text[..s]
+        .bytes()
+        .rev()
+        .take_while(|&b| b != b'\n')
+        .all(|b| b == b' ' || b == b'\t' || b == b'\r')
+}
+
 /// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
 fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
     let w = context::before(text, s, 16);
@@ -422,8 +462,9 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         let after = &text[e..];
         let speaker = context::line_before(text, s).trim().is_empty() && after.starts_with(':');
         // `SURNAME, Firstname`: the second part inherits the cue.
-        let cue = cue_same_line(text, s, &mut cue_buf)
-            || cue_line_above(text, s, &mut cue_buf)
+        let cue = (might_have_cue(text, s, i, &ws, &mut buf)
+            && cue_same_line(text, s, &mut cue_buf))
+            || (at_line_start(text, s) && cue_line_above(text, s, &mut cue_buf))
             || (last_end != usize::MAX
                 && last_end <= s
                 && &text[last_end..s] == ", "
@@ -620,6 +661,7 @@ fn repeated_speaker(text: &str, name: &str) -> bool {
 pub(crate) fn warm_up() {
     LazyLock::force(&COMPANY);
     LazyLock::force(&COMPANY_NEAR);
+    LazyLock::force(&TITLE_LAST);
 }
 
 #[cfg(test)]
