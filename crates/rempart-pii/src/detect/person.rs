@@ -414,7 +414,9 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 && ws
                     .get(i + 1)
                     .is_some_and(|n| n.cap && &text[w.e..n.s] == " ");
-            let titled = w.cap && strong_title_before(text, w.s, &mut cue_buf);
+            let titled = w.cap
+                && might_have_cue(text, w.s, i, &ws, &mut cue_buf)
+                && strong_title_before(text, w.s, &mut cue_buf);
             let cued = (particle || titled)
                 && (cue_same_line(text, w.s, &mut cue_buf)
                     || cue_line_above(text, w.s, &mut cue_buf));
