@@ -1,0 +1,413 @@
+//! Context windows and per-language cue words.
+//!
+//! Cues are matched with one Aho-Corasick automaton per purpose (ASCII case
+//! insensitive) over a small window before (or after) a candidate; nothing
+//! is allocated per candidate.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use std::sync::LazyLock;
+
+/// Builds a case-insensitive automaton over `words`.
+pub(crate) fn automaton(words: &[&str]) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(words)
+        .expect("static cue list builds")
+}
+
+/// `text[start - n .. start]`, clamped to a char boundary.
+pub(crate) fn before(text: &str, start: usize, n: usize) -> &str {
+    let mut s = start.saturating_sub(n);
+    while !text.is_char_boundary(s) {
+        s += 1;
+    }
+    &text[s..start]
+}
+
+/// The part of the current line before `start`.
+pub(crate) fn line_before(text: &str, start: usize) -> &str {
+    let s = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    &text[s..start]
+}
+
+/// No letter or digit touches `start` from the left.
+pub(crate) fn left_boundary(text: &str, start: usize) -> bool {
+    text[..start]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric())
+}
+
+/// No letter or digit touches `end` from the right.
+pub(crate) fn right_boundary(text: &str, end: usize) -> bool {
+    text[end..]
+        .chars()
+        .next()
+        .is_none_or(|c| !c.is_alphanumeric())
+}
+
+/// Both ends are word boundaries.
+pub(crate) fn bounded(text: &str, start: usize, end: usize) -> bool {
+    left_boundary(text, start) && right_boundary(text, end)
+}
+
+/// Phone cue words (fr, de, es, it, nl, en, pl, pt, sv, da, fi).
+pub(crate) static PHONE: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    automaton(&[
+        "tél",
+        "tel",
+        "phone",
+        "mobile",
+        "portable",
+        "fixe",
+        "appel",
+        "appele",
+        "joindre",
+        "telefon",
+        "handy",
+        "mobil",
+        "fax",
+        "rufnummer",
+        "anruf",
+        "erreichbar",
+        "teléfono",
+        "telefono",
+        "móvil",
+        "movil",
+        "llamar",
+        "cellulare",
+        "cell",
+        "chiamare",
+        "gsm",
+        "bellen",
+        "call",
+        "ring",
+        "text",
+        "whatsapp",
+        "sms",
+        "komórka",
+        "komorka",
+        "kontakt",
+        "contact",
+        "contatto",
+        "contacto",
+        "telemóvel",
+        "telemovel",
+        "puhelin",
+        "switchboard",
+        "hotline",
+        "linea",
+        "línea",
+    ])
+});
+
+/// National-ID cue words.
+pub(crate) static NATIONAL_ID: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    automaton(&[
+        "sécurité sociale",
+        "securite sociale",
+        "sécu",
+        "nir",
+        "insee",
+        "immatriculation",
+        "steuer",
+        "identifikationsnummer",
+        "idnr",
+        "id-nr",
+        "tin",
+        "dni",
+        "nie",
+        "nif",
+        "codice fiscale",
+        "c.f.",
+        "cf",
+        "fiscal",
+        "bsn",
+        "burgerservice",
+        "sofinummer",
+        "rijksregister",
+        "registre national",
+        "national register",
+        "insz",
+        "niss",
+        "pesel",
+        "national insurance",
+        "nino",
+        "ni number",
+        "ni no",
+        "nhs",
+        "cartão de cidadão",
+        "cartao de cidadao",
+        "cidadão",
+        "cc n",
+        "personnummer",
+        "personnr",
+        "henkilötunnus",
+        "hetu",
+        "cpr",
+        "pps",
+        "svnr",
+        "versicherungsnummer",
+        "sozialversicherung",
+        "svn",
+        "tax id",
+        "ssn",
+        "identificación",
+        "identidad",
+        "identité",
+        "identity",
+        "id number",
+        "id no",
+        "n° id",
+        "numéro national",
+        "personal id",
+        "id-nr",
+        "id nr",
+        "id code",
+        "documento",
+        "document",
+        "ausweis",
+        "sv-nr",
+        "sv-nummer",
+        "social security",
+    ])
+});
+
+/// Birth-date cue words, in each language (form labels included).
+pub(crate) static BIRTH: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    automaton(&[
+        "né le",
+        "née le",
+        "né(e) le",
+        "ne(e) le",
+        "ne le",
+        "nee le",
+        "né à",
+        "née à",
+        "naissance",
+        "date de naiss",
+        "geb.",
+        "geb ",
+        "geboren",
+        "geburtsdatum",
+        "geburtstag",
+        "geb.-datum",
+        "nacido",
+        "nacida",
+        "nacimiento",
+        "f. nac",
+        "fecha nac",
+        "nato",
+        "nata",
+        "nascita",
+        "data di nasc",
+        "geboortedatum",
+        "geb. datum",
+        "geboren op",
+        "born",
+        "birth",
+        "dob",
+        "d.o.b",
+        "date of birth",
+        "urodzon",
+        "urodzenia",
+        "ur.",
+        "data ur",
+        "nascimento",
+        "nascido",
+        "nascida",
+        "född",
+        "født",
+        "fødselsdato",
+        "syntynyt",
+        "syntymäaika",
+        "°",
+        "geb.datum",
+        "date naiss",
+        "birthday",
+        "fecha de nac",
+        "data de nasc",
+        "geburt",
+        "fecha de nac",
+        "data de nasc",
+    ])
+});
+
+/// Passport cue words.
+pub(crate) static PASSPORT: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    automaton(&[
+        "passeport",
+        "passport",
+        "reisepass",
+        "pass-nr",
+        "passnummer",
+        "pasaporte",
+        "passaporto",
+        "paspoort",
+        "paszport",
+        "passaporte",
+        "pass nr",
+        "pass no",
+        "reisepas",
+        "pas nr",
+        "passi",
+        "pas",
+    ])
+});
+
+/// IP cue words.
+pub(crate) static IP: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    automaton(&[
+        "ip",
+        "adresse ip",
+        "ip-adresse",
+        "dirección ip",
+        "indirizzo ip",
+        "ip-adres",
+        "adres ip",
+        "address",
+        "adresse",
+        "connexion",
+        "login",
+        "anmeldung",
+        "acceso",
+        "accesso",
+        "inlog",
+        "logowanie",
+        "server",
+        "serveur",
+        "host",
+        "from",
+        "depuis",
+        "von",
+        "desde",
+        "da ",
+        "vanaf",
+        "z ",
+        "gateway",
+        "dns",
+        "router",
+        "vpn",
+    ])
+});
+
+/// Version cue words: a dotted quad after these is a version, not an IP.
+pub(crate) static VERSION: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    automaton(&[
+        "version",
+        "versión",
+        "versione",
+        "versie",
+        "wersja",
+        "versão",
+        "v.",
+        "build",
+        "release",
+        "app ",
+        "firmware",
+        "update",
+        "mise à jour",
+        "aktualisierung",
+        "ver.",
+    ])
+});
+
+/// Forces the lazily built automata.
+pub(crate) fn warm_up() {
+    for a in [&PHONE, &NATIONAL_ID, &BIRTH, &PASSPORT, &IP, &VERSION] {
+        LazyLock::force(a);
+    }
+}
+
+/// Some cue of `ac` occurs in `window` at a word start (and, for cues of at
+/// most four bytes, at a word end too, so `pas` does not fire in `pasta`).
+pub(crate) fn has_cue(ac: &AhoCorasick, window: &str) -> bool {
+    ac.find_iter(window).any(|m| {
+        let left = window[..m.start()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let cue_ends_alnum = window[..m.end()]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric());
+        let right = m.end() - m.start() > 4
+            || !cue_ends_alnum
+            || window[m.end()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric());
+        left && right
+    })
+}
+
+/// `has_cue` over the `n` bytes before `start`.
+pub(crate) fn cue_before(ac: &AhoCorasick, text: &str, start: usize, n: usize) -> bool {
+    has_cue(ac, before(text, start, n))
+}
+
+/// Start and end of the last cue of `ac` in `window` that sits at a word
+/// start (same rules as [`has_cue`]).
+pub(crate) fn last_cue(ac: &AhoCorasick, window: &str) -> Option<(usize, usize)> {
+    let mut last = None;
+    for m in ac.find_iter(window) {
+        if has_cue(ac, &window[m.start()..m.end()])
+            && window[..m.start()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+            && (m.end() - m.start() > 4
+                || window[m.end()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric())
+                || !window[..m.end()].ends_with(|c: char| c.is_alphanumeric()))
+        {
+            last = Some((m.start(), m.end()));
+        }
+    }
+    last
+}
+
+/// Compiles a static pattern with room for the lazy DFA's cache (the
+/// Unicode classes of the address and name patterns need more than the
+/// default, or matching falls back to the slow engine).
+pub(crate) fn re(pattern: &str) -> regex::Regex {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .expect("static regex")
+}
+
+/// Merged byte regions `[cue start, cue end + reach]` after every cue of
+/// `ac` (at a word start): where a value announced by the cue can sit.
+/// Detectors that need a cue scan only these regions.
+pub(crate) fn regions_after(
+    ac: &AhoCorasick,
+    text: &str,
+    reach: usize,
+    out: &mut Vec<(usize, usize)>,
+) {
+    out.clear();
+    for m in ac.find_iter(text) {
+        if !has_cue(ac, &text[m.start()..m.end()])
+            || text[..m.start()]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+        {
+            continue;
+        }
+        let s = m.start();
+        let mut e = (m.end() + reach).min(text.len());
+        while !text.is_char_boundary(e) {
+            e -= 1;
+        }
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+}

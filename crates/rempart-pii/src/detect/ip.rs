@@ -1,0 +1,85 @@
+//! IP_ADDRESS: IPv4 dotted quads and IPv6 (RFC 4291 text forms, parsed by
+//! `std::net`), skipping dotted quads that the context calls versions.
+
+use super::{Cand, context};
+use crate::entity::EntityType;
+use regex::Regex;
+use std::net::Ipv6Addr;
+use std::sync::LazyLock;
+
+static V4: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
+        .expect("static regex")
+});
+static V6: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})?")
+        .expect("static regex")
+});
+
+pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
+    if text.contains('.') {
+        for m in V4.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            let prev = text[..s].chars().next_back();
+            let next = text[e..].chars().next();
+            let next2 = text[e..].chars().nth(1);
+            if prev.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-' || c == '_')
+                || next.is_some_and(|c| c.is_alphanumeric() || c == '-')
+                || (next == Some('.') && next2.is_some_and(|c| c.is_ascii_digit()))
+            {
+                continue;
+            }
+            let version = context::cue_before(&context::VERSION, text, s, 30)
+                || prev == Some('v')
+                || prev == Some('V');
+            if version {
+                continue;
+            }
+            let score = if context::cue_before(&context::IP, text, s, 40) {
+                0.95
+            } else {
+                0.8
+            };
+            out.push(Cand::new(EntityType::IpAddress, s, e, score));
+        }
+    }
+    if text.contains("::") || text.bytes().filter(|&b| b == b':').count() >= 5 {
+        for m in V6.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            let v = m.as_str();
+            if v.len() < 6 || !context::bounded(text, s, e) {
+                continue;
+            }
+            if v.parse::<Ipv6Addr>().is_ok() {
+                out.push(Cand::new(EntityType::IpAddress, s, e, 0.95));
+            }
+        }
+    }
+}
+
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&V4);
+    LazyLock::force(&V6);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_v6_and_versions() {
+        let mut c = Vec::new();
+        find(
+            "login depuis 192.168.10.4 puis 2001:db8::8a2e:370:7334.",
+            &mut c,
+        );
+        assert_eq!(c.len(), 2);
+        let mut c = Vec::new();
+        find("Version de l'app 10.13.9.220 installée", &mut c);
+        assert!(c.is_empty());
+        let mut c = Vec::new();
+        find("à 10:30:00", &mut c);
+        assert!(c.is_empty());
+    }
+}

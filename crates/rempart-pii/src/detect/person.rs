@@ -1,0 +1,695 @@
+//! PERSON: runs of capitalised words judged by structure and lists.
+//!
+//! A run of capitalised (or upper-case) words, with particles such as `van
+//! der` or `de` inside, is a name when
+//! * a title or salutation precedes it (`M.`, `Herr`, `Sig.ra`, `pani`,
+//!   `Dear`, `Hola` ...), or a form label (`Nom :`, `Name:`, `Cognome e
+//!   nome:`, `t.n.v.`), on the same line or alone on the line above;
+//! * it starts the line after a closing (`Cordialement,`, `Viele Grüße`);
+//! * it is a chat speaker (`Lauren: ...`) that is a given name or speaks
+//!   twice;
+//! * it holds a known given name (lists in `data/`, see `NOTICE`), or two
+//!   words one of which is a known surname.
+//!
+//! A run followed by a company form (`GmbH`, `S.A.`, `& Fils`) or preceded
+//! by a street type is not a person.
+
+use super::names::{CLOSING_SET, FastSet, LABEL_SET, LABELS, LISTS, PARTICLES, TITLE_SET, TITLES};
+use super::{Cand, Lang, context};
+use crate::entity::EntityType;
+use regex::Regex;
+use std::sync::LazyLock;
+
+static COMPANY: LazyLock<Regex> = LazyLock::new(|| {
+    context::re(
+        r"^(?:[ ]*(?:,|&|\+|et|und|and|e|y|en)[ ]+\p{Lu}[\p{L}\-]*)*[ ]*(?:(?i:(?:et|&|und|e|y|and)[ ](?:fils|frères|söhne|figli|hijos|asociados|associés|associati|cie|cía|co|sons|partners))|S\.Coop\.?|S\.C\.P\.?|S\.Com\.?|S\.C\.|e\.V\.|S\.L\.U\.|S\.A\.U\.|&[ ]\p{Lu}|S\.P\.A\.|s\.r\.l\.|s\.p\.a\.|(?:SPA|Spa|spa|srl|sa|sl|bv|nv)(?:[^\p{L}]|$)|S\.A\.S\.|S\.A\.R\.L\.|S\.A\.|S\.L\.N\.E|S\.L\.|S\.p\.A\.|S\.r\.l\.|B\.V\.|N\.V\.|e\.K\.|s\.n\.c\.|s\.r\.o\.|sp\. z o\.o\.|(?:SA|SAS|SARL|SRL|SPRL|SL|SpA|Srl|GmbH|AG|KG|OHG|GbR|GesbR|OG|Ltd|Limited|PLC|LLP|LLC|Inc|BV|NV|VOF|Oy|AB|Lda|SE|Groep|Group|Gruppe|Gruppo|Grupo|Holding|Consulting|Partners|Partner|Associés|Associati|Asociados|Fils|Frères|Söhne|Figli|Hermanos|Co|Compagnie|Immobilien|Bau|Transport|Logistik|Logistics|Surgery|Practice|Clinic|Medical|Health|mbH|eG)(?:[^\p{L}]|$))",
+    )
+});
+
+static COMPANY_NEAR: LazyLock<Regex> = LazyLock::new(|| {
+    context::re(
+        r"^(?:[ ]*(?:&|\+|et|und|and|e|y|en)[ ]+\p{Lu}[\p{L}\-]*)*[ ]*(?:(?i:(?:et|&|und|e|y|and)[ ](?:fils|frères|söhne|figli|hijos|asociados|associés|associati|cie|cía|co|sons|partners))|S\.Coop\.?|S\.C\.P\.?|S\.Com\.?|S\.C\.|e\.V\.|S\.L\.U\.|S\.A\.U\.|&[ ]\p{Lu}|S\.P\.A\.|s\.r\.l\.|s\.p\.a\.|(?:SPA|Spa|spa|srl|sa|sl|bv|nv)(?:[^\p{L}]|$)|S\.A\.S\.|S\.A\.R\.L\.|S\.A\.|S\.L\.N\.E|S\.L\.|S\.p\.A\.|S\.r\.l\.|B\.V\.|N\.V\.|e\.K\.|s\.n\.c\.|s\.r\.o\.|sp\. z o\.o\.|(?:SA|SAS|SARL|SRL|SPRL|SL|SpA|Srl|GmbH|AG|KG|OHG|GbR|GesbR|OG|Ltd|Limited|PLC|LLP|LLC|Inc|BV|NV|VOF|Oy|AB|Lda|SE|Groep|Group|Gruppe|Gruppo|Grupo|Holding|Consulting|Partners|Partner|Associés|Associati|Asociados|Fils|Frères|Söhne|Figli|Hermanos|Co|Compagnie|Immobilien|Bau|Transport|Logistik|Logistics|Surgery|Practice|Clinic|Medical|Health|mbH|eG)(?:[^\p{L}]|$))",
+    )
+});
+
+const STREET_WORDS: &[&str] = &[
+    "rue",
+    "avenue",
+    "boulevard",
+    "bd",
+    "place",
+    "chemin",
+    "allée",
+    "impasse",
+    "quai",
+    "cours",
+    "via",
+    "viale",
+    "piazza",
+    "corso",
+    "largo",
+    "calle",
+    "avenida",
+    "paseo",
+    "plaza",
+    "carrer",
+    "rua",
+    "praça",
+    "ul",
+    "al",
+    "aleja",
+    "plac",
+    "straße",
+    "strasse",
+    "platz",
+    "street",
+    "road",
+    "canale",
+    "vial",
+    "rambla",
+    "ronda",
+    "travesía",
+    "camino",
+    "vicolo",
+    "strada",
+    "piazzale",
+];
+
+#[derive(Clone, Copy)]
+struct Word {
+    s: usize,
+    e: usize,
+    cap: bool,
+    upper: bool,
+    /// Filled once per word by `classify`.
+    flags: u8,
+}
+
+const STOPW: u8 = 1;
+const FIRST: u8 = 2;
+const LAST: u8 = 4;
+const PARTICLE: u8 = 8;
+
+/// Looks every capitalised word up once (stop list, given names,
+/// surnames) and marks particles.
+fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
+    let l = &*LISTS;
+    for w in ws.iter_mut() {
+        let len = w.e - w.s;
+        if !w.cap && len > 4 {
+            continue;
+        }
+        let lw = lower(&text[w.s..w.e], buf);
+        if len <= 5 && PARTICLES.contains(&lw) {
+            w.flags |= PARTICLE;
+        }
+        if !w.cap {
+            continue;
+        }
+        let bare = lw
+            .strip_suffix("'s")
+            .or_else(|| lw.strip_suffix("’s"))
+            .unwrap_or(lw);
+        if l.stop.contains(bare) {
+            w.flags |= STOPW;
+        }
+        if lists {
+            if l.first.contains(lw) {
+                w.flags |= FIRST;
+            } else if l.last.contains(lw) {
+                w.flags |= LAST;
+            }
+        }
+    }
+}
+
+/// The char at byte `j` and its length, ASCII first.
+#[inline]
+fn char_at(text: &str, j: usize) -> Option<(char, usize)> {
+    let b = *text.as_bytes().get(j)?;
+    if b < 0x80 {
+        return Some((char::from(b), 1));
+    }
+    text[j..].chars().next().map(|c| (c, c.len_utf8()))
+}
+
+#[inline]
+fn alpha(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        c.is_alphabetic()
+    }
+}
+
+/// Words: runs of letters, with inner hyphens and apostrophes
+/// (`Jean-Pierre`, `O'Hora`).
+fn words(text: &str, out: &mut Vec<Word>) {
+    let mut i = 0;
+    while let Some((c, len)) = char_at(text, i) {
+        if !alpha(c) {
+            i += len;
+            continue;
+        }
+        let cap = c.is_uppercase();
+        let mut upper = cap;
+        let mut n = 1;
+        let mut e = i + len;
+        while let Some((d, dl)) = char_at(text, e) {
+            if alpha(d) {
+                upper &= !d.is_lowercase();
+                n += 1;
+                e += dl;
+            } else if matches!(d, '-' | '\'' | '’')
+                && char_at(text, e + dl).is_some_and(|(x, _)| alpha(x))
+            {
+                e += dl;
+            } else {
+                break;
+            }
+        }
+        out.push(Word {
+            s: i,
+            e,
+            cap,
+            upper: upper && n >= 2,
+            flags: 0,
+        });
+        i = e;
+    }
+}
+
+fn lower<'a>(s: &str, buf: &'a mut String) -> &'a str {
+    buf.clear();
+    if s.is_ascii() {
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+    } else {
+        for c in s.chars() {
+            buf.extend(c.to_lowercase());
+        }
+    }
+    buf.as_str()
+}
+
+/// Ends (after trimming) with `w` preceded by a non-letter.
+fn ends_with_word(hay: &str, w: &str) -> bool {
+    hay.ends_with(w)
+        && hay[..hay.len() - w.len()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric())
+}
+
+/// The longest suffix of `s` that starts at a word boundary and is in
+/// `set`.
+fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
+    let mut prev_alnum = false;
+    for (i, c) in s.char_indices() {
+        let alnum = c.is_alphanumeric();
+        if !prev_alnum
+            && (alnum || c == '(')
+            && let Some(hit) = set.get(&s[i..])
+        {
+            return Some(hit);
+        }
+        prev_alnum = alnum;
+    }
+    None
+}
+
+/// The cue before a run that starts at `s`: a title/salutation, a label
+/// with a colon, on the same line.
+fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
+    let line = context::line_before(text, s);
+    let window = if line.len() > 40 {
+        context::before(text, s, 40)
+    } else {
+        line
+    };
+    let t = window.trim_end();
+    if let Some(label) = t.strip_suffix(':') {
+        let low = lower(label.trim_end(), buf);
+        let low = low
+            .strip_suffix("(s)")
+            .or_else(|| low.strip_suffix("(n)"))
+            .unwrap_or(low);
+        return suffix_in(&LABEL_SET, low).is_some();
+    }
+    let Some(last) = t.chars().next_back() else {
+        return false;
+    };
+    if !last.is_alphabetic() && last != '.' {
+        return false;
+    }
+    // The last two words are enough for every title and inline label.
+    let mut cut = t.len();
+    let mut words = 0;
+    for (i, c) in t.char_indices().rev() {
+        if c == ' ' || c == '\n' {
+            words += 1;
+            if words == 2 {
+                break;
+            }
+        }
+        cut = i;
+    }
+    let tail = &t[cut..];
+    let low = lower(tail, buf);
+    if suffix_in(&LABEL_SET, low)
+        .is_some_and(|l| matches!(l, "t.n.v" | "t.n.v." | "ten name van" | "facturé à"))
+    {
+        return true;
+    }
+    // A title needs one space between it and the name; one-letter and
+    // ambiguous short titles need their dot (`M.`, `D.`, `Fr.`).
+    if !window.ends_with([' ', '\u{a0}']) || window.ends_with("  ") {
+        return false;
+    }
+    let dotted = low.ends_with('.');
+    let no_dot = low.trim_end_matches('.');
+    suffix_in(&TITLE_SET, no_dot)
+        .is_some_and(|t| dotted || !matches!(t, "m" | "d" | "hr" | "fr" | "mag" | "ing"))
+}
+
+/// Last words of every title and inline label (`sig.ra` -> `ra`,
+/// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
+static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
+    TITLES
+        .iter()
+        .copied()
+        .chain(["t.n.v", "facturé à", "ten name van"])
+        .filter_map(|t| {
+            t.rsplit(|c: char| !c.is_alphabetic())
+                .find(|w| !w.is_empty())
+        })
+        .map(str::to_lowercase)
+        .collect()
+});
+
+/// Can a same-line cue precede the run at `s` (word index `i`)? A label
+/// ends with `:`; a title's last word is in [`TITLE_LAST`].
+fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String) -> bool {
+    let before = text[..s].trim_end_matches([' ', '\u{a0}', '\t']);
+    if before.ends_with(':') {
+        return true;
+    }
+    let Some(prev) = i.checked_sub(1).map(|k| ws[k]) else {
+        return false;
+    };
+    if s - prev.e > 4 {
+        return false;
+    }
+    TITLE_LAST.contains(lower(&text[prev.s..prev.e], buf))
+}
+
+/// Only blanks between the start of the line and `s`.
+fn at_line_start(text: &str, s: usize) -> bool {
+    text[..s]
+        .bytes()
+        .rev()
+        .take_while(|&b| b != b'\n')
+        .all(|b| b == b' ' || b == b'\t' || b == b'\r')
+}
+
+/// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
+fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
+    let w = context::before(text, s, 16);
+    if !w.ends_with(' ') || w.ends_with("  ") {
+        return false;
+    }
+    let low = lower(w.trim_end(), buf);
+    let low = low.trim_end_matches('.');
+    [
+        "herr",
+        "frau",
+        "mme",
+        "madame",
+        "monsieur",
+        "m",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "sig",
+        "sig.ra",
+        "signora",
+        "signor",
+        "sr",
+        "sra",
+        "pan",
+        "pani",
+        "mevrouw",
+        "dhr",
+        "mevr",
+        "dott",
+        "meneer",
+        "mijnheer",
+        "heer",
+        "herrn",
+        "señor",
+        "señora",
+        "don",
+        "doña",
+        "sir",
+        "miss",
+        "llamo",
+        "chiamo",
+        "heiße",
+        "heet",
+        "m'appelle",
+        "nazywam się",
+        "chamo-me",
+    ]
+    .iter()
+    .any(|t| ends_with_word(low, t))
+}
+
+/// The line above holds only a label, or ends with a closing.
+fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
+    let line = context::line_before(text, s);
+    if !line.trim().is_empty() || s == line.len() {
+        return false;
+    }
+    let prev_end = s - line.len() - 1;
+    let prev = context::line_before(text, prev_end);
+    // Labels and closings are short lines.
+    if prev.len() > 64 {
+        return false;
+    }
+    let low = lower(prev.trim(), buf);
+    let low = low.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+    let bare = low.trim_end_matches([':', ',', '!', '.']).trim_end();
+    let last_part = bare.rsplit('/').next().unwrap_or(bare).trim();
+    LABEL_SET.contains(bare)
+        || LABEL_SET.contains(last_part)
+        || CLOSING_SET.contains(bare)
+        || suffix_in(&CLOSING_SET, bare).is_some()
+}
+
+pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Cand>) {
+    let _ = lang;
+    let mut ws = Vec::with_capacity(text.len() / 5);
+    words(text, &mut ws);
+    let mut buf = String::with_capacity(32);
+    let mut cue_buf = String::with_capacity(64);
+    classify(text, &mut ws, lists, &mut buf);
+    let namey =
+        |w: &Word, _buf: &mut String| -> bool { w.cap && w.e - w.s >= 2 && w.flags & STOPW == 0 };
+    let mut i = 0;
+    let mut last_end = usize::MAX;
+    while i < ws.len() {
+        if !namey(&ws[i], &mut buf) {
+            // A particle opening a surname (`van Dongen`, `VAN DER HOEVEN`)
+            // or a stop word after an explicit title (`Herr Bien`) still
+            // starts a run when a cue precedes it.
+            let w = ws[i];
+            if !w.cap && w.flags & PARTICLE == 0 {
+                i += 1;
+                continue;
+            }
+            let lw = lower(&text[w.s..w.e], &mut buf);
+            let particle = w.flags & PARTICLE != 0
+                && (!w.cap || w.upper)
+                && ws
+                    .get(i + 1)
+                    .is_some_and(|n| n.cap && &text[w.e..n.s] == " ");
+            let titled = w.cap
+                && might_have_cue(text, w.s, i, &ws, &mut cue_buf)
+                && strong_title_before(text, w.s, &mut cue_buf);
+            let cued = (particle || titled)
+                && (cue_same_line(text, w.s, &mut cue_buf)
+                    || cue_line_above(text, w.s, &mut cue_buf));
+            if !cued || !particle && TITLES.contains(&lw) {
+                i += 1;
+                continue;
+            }
+        }
+        // Grow the run: single spaces (or a hyphen) between words,
+        // particles allowed before another name word.
+        let mut j = i + 1;
+        let mut last = i;
+        while j < ws.len() && j - i < 6 {
+            let gap = &text[ws[j - 1].e..ws[j].s];
+            if gap != " " {
+                break;
+            }
+            let w = &ws[j];
+            if namey(w, &mut buf) {
+                last = j;
+                j += 1;
+                continue;
+            }
+            if w.flags & PARTICLE != 0 && (!w.cap || w.upper) {
+                j += 1;
+                continue;
+            }
+            break;
+        }
+        let (s, e) = (ws[i].s, ws[last].e);
+        let run = &ws[i..=last];
+        let next_i = last + 1;
+        let n = run.iter().filter(|w| w.cap).count();
+        let (mut nf, mut nl) = (0, 0);
+        if lists {
+            for w in run.iter().filter(|w| w.cap) {
+                if w.flags & FIRST != 0 {
+                    nf += 1;
+                } else if w.flags & LAST != 0 {
+                    nl += 1;
+                }
+            }
+        }
+        let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
+        let after = &text[e..];
+        let speaker = context::line_before(text, s).trim().is_empty() && after.starts_with(':');
+        // `SURNAME, Firstname`: the second part inherits the cue.
+        let cue = (might_have_cue(text, s, i, &ws, &mut buf)
+            && cue_same_line(text, s, &mut cue_buf))
+            || (at_line_start(text, s) && cue_line_above(text, s, &mut cue_buf))
+            || (last_end != usize::MAX
+                && last_end <= s
+                && &text[last_end..s] == ", "
+                && !text[..last_end]
+                    .trim_end_matches(|c: char| c.is_alphabetic())
+                    .ends_with(' ')
+                && ws[i..=last].len() == 1);
+        let mut score = if cue {
+            0.9
+        } else if (speaker && n <= 3 && (nf >= 1 || repeated_speaker(text, &text[s..e])))
+            || (nf >= 1 && n >= 2)
+        {
+            0.85
+        } else if nf >= 1 && !all_upper {
+            0.7
+        } else if nl >= 1 && n >= 2 && nf + nl >= 2 {
+            0.6
+        } else {
+            0.0
+        };
+        if n > 4 {
+            score = 0.0;
+        }
+        let known = nf + nl;
+        // Upper-case runs without a cue (headings, institutions) need two
+        // known name words.
+        if all_upper && !cue && known < 2 {
+            score = 0.0;
+        }
+        // A label used as a speaker (`Landlord: ...`) is a role, not a name.
+        if speaker && !cue {
+            let lw = lower(&text[s..e], &mut buf);
+            if LABELS.contains(&lw) {
+                score = 0.0;
+            }
+        }
+        // Cue only (no list evidence): the run must end the value, not run
+        // into a sentence (`Landlord: Will pass it on`).
+        // (A salutation or title may be followed by a comma and the
+        // sentence: `Hallo Frau Obermeier, anbei ...`.)
+        if cue && known == 0 && score > 0.0 && !strong_title_before(text, s, &mut cue_buf) {
+            let ends_value = after.is_empty()
+                || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
+                || after.starts_with("  ")
+                || after.starts_with(" (")
+                || after.starts_with(" –")
+                || after.starts_with(" -")
+                || (after.starts_with(", ") && !after[2..].starts_with(|c: char| c.is_lowercase()))
+                || after.starts_with(",\n")
+                || after.starts_with(",\r")
+                || after == ","
+                || after.starts_with(':');
+            if !ends_value {
+                score = 0.0;
+            }
+        }
+        // A capitalised given name that opens a sentence and runs into
+        // lower-case words is an ordinary word (`Ante cualquier ...`).
+        if !cue && !speaker && n == 1 && score > 0.0 {
+            let b = context::before(text, s, 3);
+            let sentence_start = b.is_empty()
+                || b.ends_with(". ")
+                || b.ends_with('\n')
+                || b.ends_with("? ")
+                || b.ends_with("! ");
+            let next_lower =
+                after.starts_with(' ') && after[1..].starts_with(|c: char| c.is_lowercase());
+            if sentence_start && next_lower {
+                score = 0.0;
+            }
+        }
+        // A chat speaker says something: lower-case words after the colon,
+        // not a value (`BSN: 1234`, `Kenteken: AB-12-C`).
+        if speaker && !cue && score > 0.0 && nf == 0 {
+            let rest = after[1..].split('\n').next().unwrap_or("");
+            let says = rest
+                .split(|c: char| !c.is_alphabetic())
+                .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
+            if !says {
+                score = 0.0;
+            }
+        }
+        if speaker && !cue && score > 0.0 {
+            let rest = after[1..].split('\n').next().unwrap_or("").trim();
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                score = 0.0;
+            }
+            let titled = rest.split_whitespace().count() >= 2
+                && rest
+                    .split_whitespace()
+                    .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
+            if rest.is_empty() || titled && !rest.contains(['.', '!', '?', ',']) {
+                score = 0.0;
+            }
+        }
+        // A run right after a place preposition is a place (`Fait à Nancy`,
+        // `En San Sebastián`).
+        if score > 0.0 && !cue {
+            let b = context::before(text, s, 4);
+            let after_number =
+                context::before(text, s, 3).starts_with(|c: char| c.is_ascii_digit());
+            if b.ends_with("En ")
+                || b.ends_with("\nÀ ")
+                || b.ends_with(", ") && after_number && after.starts_with('\n') && known < 2
+            {
+                score = 0.0;
+            }
+        }
+        if score > 0.0 && score < 0.8 && n == 1 {
+            let b = context::before(text, s, 8);
+            if [" à ", " in ", " en "].iter().any(|p| b.ends_with(p)) {
+                score = 0.0;
+            }
+        }
+        let company = if cue { &COMPANY_NEAR } else { &COMPANY };
+        if score > 0.0 && (company.is_match(after) || COMPANY_NEAR.is_match(after)) {
+            score = 0.0;
+        }
+        if score > 0.0 {
+            let before = context::before(text, s, 16).trim_end();
+            let prev_word = before
+                .rsplit(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("");
+            let pw = lower(prev_word, &mut buf);
+            let institution = matches!(
+                pw,
+                "hospital"
+                    | "hôpital"
+                    | "clínica"
+                    | "clinica"
+                    | "clinique"
+                    | "klinik"
+                    | "ospedale"
+                    | "universidad"
+                    | "université"
+                    | "universität"
+                    | "università"
+                    | "colegio"
+                    | "collège"
+                    | "lycée"
+                    | "école"
+                    | "escuela"
+                    | "scuola"
+                    | "schule"
+                    | "hotel"
+                    | "hôtel"
+                    | "restaurant"
+                    | "farmacia"
+                    | "pharmacie"
+                    | "apotheke"
+                    | "banco"
+                    | "banque"
+                    | "stiftung"
+                    | "fundación"
+                    | "fondazione"
+                    | "comando"
+                    | "ayuntamiento"
+                    | "mairie"
+                    | "comune"
+                    | "gemeente"
+                    | "gemeinde"
+            );
+            if institution
+                || STREET_WORDS.contains(&pw)
+                || text[..s].ends_with(['@', '.', '/', '_'])
+            {
+                score = 0.0;
+            }
+        }
+        if score > 0.0 && context::bounded(text, s, e) {
+            out.push(Cand::new(EntityType::Person, s, e, score));
+            last_end = e;
+        }
+        i = next_i.max(i + 1);
+    }
+}
+
+fn repeated_speaker(text: &str, name: &str) -> bool {
+    let mut count = 0;
+    let mut from = 0;
+    while let Some(p) = text[from..].find(name) {
+        let at = from + p;
+        let line_start = at == 0 || text[..at].ends_with('\n');
+        if line_start && text[at + name.len()..].starts_with(':') {
+            count += 1;
+        }
+        from = at + name.len();
+    }
+    count >= 2
+}
+
+/// Compiles this detector's automata now rather than on first use.
+pub(crate) fn warm_up() {
+    LazyLock::force(&COMPANY);
+    LazyLock::force(&COMPANY_NEAR);
+    LazyLock::force(&TITLE_LAST);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn persons(t: &str) -> Vec<&str> {
+        let mut c = Vec::new();
+        find(t, None, true, &mut c);
+        c.iter().map(|x| &t[x.start..x.end]).collect()
+    }
+
+    #[test]
+    fn cues_and_structure() {
+        // Unknown names: the cue carries them.
+        assert_eq!(
+            persons("Nom : Xyzabc     Prénom : Qwerty\n"),
+            vec!["Xyzabc", "Qwerty"]
+        );
+        assert_eq!(persons("Sehr geehrte Frau Zorblatt,"), vec!["Zorblatt"]);
+        assert_eq!(
+            persons("Cordialement,\nQuentin Zorblatt\n"),
+            vec!["Quentin Zorblatt"]
+        );
+        // Company form: not a person.
+        assert!(persons("Lebrun Blanchet S.A. vous informe").is_empty());
+        assert!(persons("Simon Cohen et Fils").is_empty());
+    }
+}
