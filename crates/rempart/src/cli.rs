@@ -44,6 +44,9 @@ enum Command {
     /// Explain routing decisions.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Personal-data detection and pseudonymisation.
+    #[command(subcommand)]
+    Pii(crate::pii_cmd::PiiCmd),
     /// The audit log: verify, export, prove, reports.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCmd),
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(a) => serve(a),
         Command::Keys(k) => keys(k),
         Command::Audit(a) => crate::audit_cmd::run(a),
+        Command::Pii(p) => crate::pii_cmd::run(p),
         Command::Config(ConfigCmd::Check { common }) => {
             let (config, source) = load(&common, None)?;
             println!(

@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod cli;
+mod pii_cmd;
 
 use std::process::ExitCode;
 
