@@ -341,3 +341,51 @@ fn sse_chunks(resp: reqwest::Response, idle: Duration, id: String) -> ChunkStrea
     });
     Box::pin(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_shapes_of_each_server() {
+        let cases = [
+            // OpenAI, Ollama, Azure.
+            (
+                json!({"error": {"message": "m", "type": "server_error", "param": null, "code": "internal_error"}}),
+                Some("internal_error"),
+            ),
+            (
+                json!({"error": {"message": "m", "type": "invalid_request_error", "param": null, "code": null}}),
+                Some("invalid_request_error"),
+            ),
+            // vLLM: numeric code.
+            (
+                json!({"error": {"object": "error", "message": "m", "type": "BadRequestError", "param": null, "code": 400}}),
+                Some("400"),
+            ),
+            // TGI: a string and `error_type`.
+            (
+                json!({"error": "m", "error_type": "validation"}),
+                Some("validation"),
+            ),
+            // Mistral: top-level error object (422 validation).
+            (
+                json!({"object": "error", "message": {"detail": []}, "type": "invalid_request_message_error", "param": null, "code": null}),
+                Some("invalid_request_message_error"),
+            ),
+        ];
+        for (v, code) in cases {
+            assert!(is_error_event(&v), "{v}");
+            assert_eq!(error_code(&v).as_deref(), code, "{v}");
+        }
+        // A chunk is not an error, even with `usage: null` and odd fields.
+        let chunk = json!({"id": "", "choices": [], "usage": null, "error": null});
+        assert!(!is_error_event(&chunk));
+        // Mistral's 429 body has only a message: no code, never the text.
+        assert_eq!(
+            error_code(&json!({"message": "Requests rate limit exceeded"})),
+            None
+        );
+    }
+}

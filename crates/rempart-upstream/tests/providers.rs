@@ -182,10 +182,9 @@ impl Folded {
                     self.tool_calls.resize(i + 1, Default::default());
                 }
                 let slot = &mut self.tool_calls[i];
-                if let Some(id) = call["id"].as_str().filter(|s| !s.is_empty()) {
-                    if slot.0.is_empty() {
-                        slot.0 = id.to_owned();
-                    }
+                let id = call["id"].as_str().filter(|s| !s.is_empty());
+                if let (Some(id), true) = (id, slot.0.is_empty()) {
+                    slot.0 = id.to_owned();
                 }
                 if let Some(name) = call["function"]["name"].as_str() {
                     slot.1.push_str(name);
