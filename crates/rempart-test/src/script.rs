@@ -34,6 +34,8 @@ pub(crate) struct Script {
     pub usage: Option<(u64, u64)>,
     pub echo: bool,
     pub embedding_dims: usize,
+    pub raw_json: Option<String>,
+    pub raw_sse: Option<String>,
 }
 
 impl Default for Script {
@@ -51,6 +53,8 @@ impl Default for Script {
             usage: None,
             echo: false,
             embedding_dims: DEFAULT_EMBEDDING_DIMS,
+            raw_json: None,
+            raw_sse: None,
         }
     }
 }
@@ -161,6 +165,24 @@ impl MockUpstreamBuilder {
     /// upstream received and can round-trip placeholders.
     pub fn echo(mut self) -> Self {
         self.script.echo = true;
+        self
+    }
+
+    /// Answer non-streamed chat completions with this body, verbatim
+    /// (`application/json`), instead of a generated one: replays a
+    /// provider's recorded response, quirks included.
+    pub fn raw_json(mut self, body: impl Into<String>) -> Self {
+        self.script.raw_json = Some(body.into());
+        self
+    }
+
+    /// Answer streamed chat completions with this SSE transcript, verbatim
+    /// (`text/event-stream`), instead of generated events. It is sent one
+    /// event (blank-line separated block) at a time, so `.chunk_delay(..)`
+    /// and `.stream_break_after(..)` apply; nothing is added, not even
+    /// `data: [DONE]`.
+    pub fn raw_sse(mut self, transcript: impl Into<String>) -> Self {
+        self.script.raw_sse = Some(transcript.into());
         self
     }
 

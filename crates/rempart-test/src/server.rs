@@ -145,6 +145,18 @@ fn words(s: &str) -> u64 {
 }
 
 fn chat(script: &Script, body: &Value, n: u64, model: String) -> Response {
+    let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
+    match (stream, &script.raw_json, &script.raw_sse) {
+        (false, Some(raw), _) => return raw_json_response(raw),
+        (true, _, Some(raw)) => {
+            return sse_response(
+                split_sse(raw),
+                script.chunk_delay,
+                script.stream_break_after,
+            );
+        }
+        _ => {}
+    }
     let content: String = if script.echo {
         last_user_text(body).unwrap_or_default()
     } else if let Some(r) = &script.reply {
@@ -174,7 +186,6 @@ fn chat(script: &Script, body: &Value, n: u64, model: String) -> Response {
     let meta = wire::Meta::new(n, model);
     let usage = wire::usage(prompt, completion);
 
-    let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
     if !stream {
         return json_response(&wire::completion(
             &meta,
@@ -266,6 +277,25 @@ fn embeddings(script: &Script, body: &Value, model: &str) -> Response {
     ))
 }
 
+/// Cut an SSE transcript into events, each keeping its blank-line
+/// terminator, so the bytes sent are exactly the transcript's.
+fn split_sse(raw: &str) -> Vec<Bytes> {
+    let normalised = raw.replace("\r\n", "\n");
+    normalised
+        .split_inclusive("\n\n")
+        .map(|ev| Bytes::from(ev.to_owned()))
+        .collect()
+}
+
+fn raw_json_response(raw: &str) -> Response {
+    let mut res = Response::new(Body::from(raw.to_owned()));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
 fn json_response(v: &Value) -> Response {
     // Serialising a `Value` cannot fail.
     let bytes = serde_json::to_vec(v).unwrap_or_default();
@@ -308,5 +338,15 @@ mod tests {
         assert_eq!(route(&g, "/healthz"), Route::Health);
         assert_eq!(route(&g, "/v1/chat/completions"), Route::NotFound);
         assert_eq!(route(&p, "/v1/completions"), Route::NotFound);
+    }
+
+    #[test]
+    fn raw_sse_is_split_per_event_and_kept_whole() {
+        let raw = "data: {\"a\":1}\n\n: keep-alive\n\ndata: [DONE]\n\n";
+        let events = split_sse(raw);
+        assert_eq!(events.len(), 3);
+        assert_eq!(events.concat(), raw.as_bytes());
+        // CRLF transcripts are sent with LF line ends.
+        assert_eq!(split_sse("data: x\r\n\r\n").concat(), b"data: x\n\n");
     }
 }

@@ -235,6 +235,63 @@ async fn stream_break_drops_the_connection_without_done() {
     assert!(!text.contains("[DONE]"));
 }
 
+// === raw replay ===
+
+#[tokio::test]
+async fn raw_json_and_raw_sse_are_replayed_verbatim() {
+    let json_body =
+        r#"{"id":"x","object":"chat.completion","choices":[],"timings":{"prompt_n":3}}"#;
+    let sse = "data: {\"id\":\"\",\"choices\":[]}\n\n: ping\n\ndata: {\"id\":\"a\"}\n\n";
+    let mock = MockUpstream::builder()
+        .raw_json(json_body)
+        .raw_sse(sse)
+        .start()
+        .await;
+    let url = format!("{}/v1/chat/completions", mock.url());
+    let res = post(url.clone(), chat_body("Hi", false)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), json_body);
+    let res = post(url, chat_body("Hi", true)).await;
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    // Nothing added: no `[DONE]` unless the transcript has it.
+    assert_eq!(res.text().await.unwrap(), sse);
+    assert_eq!(mock.chat_requests().len(), 2);
+}
+
+#[tokio::test]
+async fn raw_sse_honours_stream_break() {
+    use futures::StreamExt;
+
+    let sse = "data: {\"n\":1}\n\ndata: {\"n\":2}\n\ndata: [DONE]\n\n";
+    let mock = MockUpstream::builder()
+        .raw_sse(sse)
+        .stream_break_after(1)
+        .start()
+        .await;
+    let res = post(
+        format!("{}/v1/chat/completions", mock.url()),
+        chat_body("Hi", true),
+    )
+    .await;
+    let mut got = Vec::new();
+    let mut stream = res.bytes_stream();
+    let mut failed = false;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(b) => got.extend_from_slice(&b),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed);
+    assert_eq!(got, b"data: {\"n\":1}\n\n");
+}
+
 // === tool calls ===
 
 #[tokio::test]

@@ -228,9 +228,9 @@ async fn send(
     // The upstream's error code is kept; its message is not (it may quote
     // the prompt).
     let code = match tokio::time::timeout(Duration::from_secs(2), resp.bytes()).await {
-        Ok(Ok(b)) => serde_json::from_slice::<ErrorBody>(&b)
+        Ok(Ok(b)) => serde_json::from_slice::<Value>(&b)
             .ok()
-            .and_then(|e| e.error.code.or(Some(e.error.kind))),
+            .and_then(|v| error_code(&v)),
         _ => None,
     };
     Err(UpstreamError::Status {
@@ -250,6 +250,35 @@ fn classify(e: reqwest::Error, id: &str) -> UpstreamError {
     } else {
         UpstreamError::Broken { deployment }
     }
+}
+
+/// Whether an SSE payload is an error report rather than a chunk: OpenAI,
+/// vLLM and Ollama send `{"error": {...}}`, TGI `{"error": "...",
+/// "error_type": "..."}`, Mistral a top-level `{"object": "error", ...}`.
+fn is_error_event(v: &Value) -> bool {
+    v.get("error").is_some_and(|e| !e.is_null())
+        || v.get("object").and_then(Value::as_str) == Some("error")
+}
+
+/// The provider's error code (or type) from an error body, whatever its
+/// shape (see [`is_error_event`]); vLLM puts the HTTP status in `code` as a
+/// number. The message is never kept: it may quote the prompt.
+fn error_code(v: &Value) -> Option<String> {
+    let text = |x: Option<&Value>| match x? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    if let Ok(body) = serde_json::from_value::<ErrorBody>(v.clone()) {
+        return body.error.code.or(Some(body.error.kind));
+    }
+    let obj = match v.get("error") {
+        Some(e @ Value::Object(_)) => e,
+        // TGI: `{"error": "message", "error_type": "validation"}`.
+        Some(Value::String(_)) => return text(v.get("error_type")),
+        _ => v,
+    };
+    text(obj.get("code")).or_else(|| text(obj.get("type")))
 }
 
 fn sse_chunks(resp: reqwest::Response, idle: Duration, id: String) -> ChunkStream {
@@ -278,30 +307,85 @@ fn sse_chunks(resp: reqwest::Response, idle: Duration, id: String) -> ChunkStrea
                 if data.is_empty() {
                     continue;
                 }
-                return match serde_json::from_str::<ChatChunk>(data) {
+                let Ok(value) = serde_json::from_str::<Value>(data) else {
+                    let err = UpstreamError::Protocol {
+                        deployment: id,
+                        what: "stream chunk is not valid JSON",
+                    };
+                    return Some((Err(err), None));
+                };
+                // Servers report a failure mid-stream as an error event, not a
+                // chunk. It must be checked first: every `ChatChunk` field has
+                // a default, so `{"error": ...}` would parse as an empty chunk.
+                if is_error_event(&value) {
+                    let err = UpstreamError::Status {
+                        deployment: id,
+                        status: 502,
+                        code: error_code(&value),
+                        retry_after: None,
+                    };
+                    return Some((Err(err), None));
+                }
+                return match serde_json::from_value::<ChatChunk>(value) {
                     Ok(chunk) => Some((Ok(chunk), Some(events))),
-                    Err(_) => {
-                        // Some servers send `{"error": ...}` mid-stream.
-                        let code = serde_json::from_str::<ErrorBody>(data)
-                            .ok()
-                            .and_then(|e| e.error.code.or(Some(e.error.kind)));
-                        let err = match code {
-                            Some(code) => UpstreamError::Status {
-                                deployment: id,
-                                status: 502,
-                                code: Some(code),
-                                retry_after: None,
-                            },
-                            None => UpstreamError::Protocol {
-                                deployment: id,
-                                what: "stream chunk is not valid JSON",
-                            },
-                        };
-                        Some((Err(err), None))
-                    }
+                    Err(_) => Some((
+                        Err(UpstreamError::Protocol {
+                            deployment: id,
+                            what: "stream chunk is not a chat completion chunk",
+                        }),
+                        None,
+                    )),
                 };
             }
         }
     });
     Box::pin(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_shapes_of_each_server() {
+        let cases = [
+            // OpenAI, Ollama, Azure.
+            (
+                json!({"error": {"message": "m", "type": "server_error", "param": null, "code": "internal_error"}}),
+                Some("internal_error"),
+            ),
+            (
+                json!({"error": {"message": "m", "type": "invalid_request_error", "param": null, "code": null}}),
+                Some("invalid_request_error"),
+            ),
+            // vLLM: numeric code.
+            (
+                json!({"error": {"object": "error", "message": "m", "type": "BadRequestError", "param": null, "code": 400}}),
+                Some("400"),
+            ),
+            // TGI: a string and `error_type`.
+            (
+                json!({"error": "m", "error_type": "validation"}),
+                Some("validation"),
+            ),
+            // Mistral: top-level error object (422 validation).
+            (
+                json!({"object": "error", "message": {"detail": []}, "type": "invalid_request_message_error", "param": null, "code": null}),
+                Some("invalid_request_message_error"),
+            ),
+        ];
+        for (v, code) in cases {
+            assert!(is_error_event(&v), "{v}");
+            assert_eq!(error_code(&v).as_deref(), code, "{v}");
+        }
+        // A chunk is not an error, even with `usage: null` and odd fields.
+        let chunk = json!({"id": "", "choices": [], "usage": null, "error": null});
+        assert!(!is_error_event(&chunk));
+        // Mistral's 429 body has only a message: no code, never the text.
+        assert_eq!(
+            error_code(&json!({"message": "Requests rate limit exceeded"})),
+            None
+        );
+    }
 }

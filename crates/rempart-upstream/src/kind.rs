@@ -128,7 +128,7 @@ impl Kind {
             Kind::Ovh => ovh::adapt_chat(body),
             Kind::Scaleway => scaleway::adapt_chat(body),
             Kind::Vllm => vllm::adapt_chat(body),
-            Kind::LlamaCpp => llamacpp::adapt_chat(body),
+            Kind::LlamaCpp => llamacpp::adapt_chat(body, warnings),
             Kind::Tgi => tgi::adapt_chat(body),
             Kind::Ollama => ollama::adapt_chat(body),
             Kind::AzureOpenai => azure::adapt_chat(body),
