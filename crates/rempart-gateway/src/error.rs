@@ -224,7 +224,7 @@ impl IntoResponse for ApiError {
 /// Describe a JSON body error without quoting the body: the field path and
 /// the kind of problem, with any quoted value elided.
 pub fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
-    let msg = elide_quoted(&e.to_string());
+    let msg = elide_values(&e.to_string());
     let message = match e.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
             format!(
@@ -247,14 +247,54 @@ pub fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
     }
 }
 
-/// Replace the contents of double-quoted strings by `…`, and drop serde's
-/// position suffix (we report it separately).
-fn elide_quoted(s: &str) -> String {
+/// Drop every value the client sent from a serde_json message, and serde's
+/// position suffix (we report it separately). serde writes the offending
+/// value in `invalid type: <kind> <value>, expected …` as `"…"` for strings
+/// and in backticks for numbers, so those keep only the kind.
+fn elide_values(s: &str) -> String {
     let s = s.split(" at line ").next().unwrap_or(s);
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            // The expectation comes last and is ours; the value may itself
+            // contain ", expected ", hence the last one.
+            return match rest.rsplit_once(", expected ") {
+                Some((unexpected, expected)) => {
+                    format!("{prefix}{}, expected {expected}", kind_of(unexpected))
+                }
+                None => format!("{prefix}{}", kind_of(rest)),
+            };
+        }
+    }
+    if s.starts_with("unknown variant ") {
+        return match s.rsplit_once(", expected ") {
+            Some((_, expected)) => format!("unknown variant, expected {expected}"),
+            None => "unknown variant".into(),
+        };
+    }
+    elide_quoted(s)
+}
+
+/// `integer `5`` → `integer`, `string "x"` → `string`: serde's
+/// `Unexpected` without its value.
+fn kind_of(unexpected: &str) -> &str {
+    unexpected
+        .split(['"', '`', '\''])
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+}
+
+/// Replace the contents of double-quoted strings (escapes included) by `…`.
+fn elide_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut in_q = false;
+    let mut escaped = false;
     for ch in s.chars() {
-        if ch == '"' {
+        if in_q && escaped {
+            escaped = false;
+        } else if in_q && ch == '\\' {
+            escaped = true;
+        } else if ch == '"' {
             if in_q {
                 out.push_str("…\"");
             } else {
@@ -278,5 +318,33 @@ mod tests {
         let m = json_error("messages[0].content", &e).message();
         assert!(!m.contains("Dupont"), "{m}");
         assert!(m.contains("messages[0].content"), "{m}");
+    }
+
+    #[test]
+    fn json_errors_do_not_quote_numbers_or_escaped_strings() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            role: String,
+            stream: Option<bool>,
+        }
+        for (body, secret, kind) in [
+            (r#"{"role": 33612345678}"#, "33612345678", "integer"),
+            (r#"{"role": -33612345678}"#, "33612345678", "integer"),
+            (r#"{"role": 48.85661}"#, "48.85661", "floating point"),
+            (
+                r#"{"role": "x", "stream": "a\" Jean Dupont, expected x"}"#,
+                "Dupont",
+                "string",
+            ),
+        ] {
+            let e = serde_json::from_str::<T>(body).unwrap_err();
+            let m = json_error("role", &e).message();
+            assert!(!m.contains(secret), "{m}");
+            assert!(
+                m.contains(&format!("invalid type: {kind}, expected")),
+                "{m}"
+            );
+        }
     }
 }
