@@ -30,6 +30,8 @@ pub enum ApiError {
     },
     /// 404: unknown route.
     NotFound,
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
     /// 413: body over the limit.
     PayloadTooLarge {
         /// The limit.
@@ -61,6 +63,11 @@ pub enum ApiError {
         /// Failures in the order tried.
         failures: Vec<UpstreamError>,
     },
+    /// 504: no answer within `server.request_timeout_secs`.
+    RequestTimeout {
+        /// The limit, seconds.
+        secs: u64,
+    },
     /// 500.
     Internal {
         /// What failed (no content).
@@ -75,6 +82,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::ModelNotFound { .. } | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PolicyRefusal { .. } | ApiError::PiiRefusal { .. } => StatusCode::FORBIDDEN,
             ApiError::NoneHealthy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -97,6 +105,7 @@ impl ApiError {
                     StatusCode::BAD_GATEWAY
                 }
             }
+            ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,11 +117,13 @@ impl ApiError {
             ApiError::Unauthorized => "invalid_api_key",
             ApiError::ModelNotFound { .. } => "model_not_found",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::PolicyRefusal { .. } => "policy_refusal",
             ApiError::PiiRefusal { .. } => "pii_inspection_failed",
             ApiError::NoneHealthy { .. } => "no_healthy_deployment",
             ApiError::Upstream { .. } => "upstream_error",
+            ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::Internal { .. } => "internal_error",
         }
     }
@@ -122,11 +133,12 @@ impl ApiError {
             ApiError::BadRequest { .. }
             | ApiError::PayloadTooLarge { .. }
             | ApiError::ModelNotFound { .. } => "invalid_request_error",
-            ApiError::NotFound => "invalid_request_error",
+            ApiError::NotFound | ApiError::MethodNotAllowed => "invalid_request_error",
             ApiError::Unauthorized => "authentication_error",
             ApiError::PolicyRefusal { .. } | ApiError::PiiRefusal { .. } => "permission_error",
             ApiError::NoneHealthy { .. }
             | ApiError::Upstream { .. }
+            | ApiError::RequestTimeout { .. }
             | ApiError::Internal { .. } => "api_error",
         }
     }
@@ -142,6 +154,9 @@ impl ApiError {
                 format!("model `{model}` does not exist; GET /v1/models lists the aliases you can use")
             }
             ApiError::NotFound => "no such route".into(),
+            ApiError::MethodNotAllowed => {
+                "method not allowed on this route; the `Allow` header lists the allowed ones".into()
+            }
             ApiError::PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             ApiError::PolicyRefusal { model, tenant, rejected } => {
                 let why: Vec<String> = rejected
@@ -167,6 +182,9 @@ impl ApiError {
                 let f: Vec<String> = failures.iter().map(ToString::to_string).collect();
                 format!("every admitted deployment failed: {}", f.join("; "))
             }
+            ApiError::RequestTimeout { secs } => format!(
+                "no answer within the gateway's request timeout of {secs} s (`server.request_timeout_secs`); the request was abandoned"
+            ),
             ApiError::Internal { what } => format!("internal error: {what}"),
         }
     }
