@@ -54,7 +54,15 @@ pub async fn chat(
         rec.purpose = ext.purpose.clone();
         rec.subject_ref = ext.subject_ref.clone();
     }
-    match steps(state, &ctx, req, &mut rec).await {
+    // The whole-request timeout bounds every step, failover included; for a
+    // stream, until its first chunk.
+    let limit = state.config.server.request_timeout;
+    let steps = tokio::time::timeout(limit, steps(state, &ctx, req, &mut rec)).await;
+    match steps.unwrap_or_else(|_| {
+        Err(ApiError::RequestTimeout {
+            secs: limit.as_secs(),
+        })
+    }) {
         Ok(Served::Json(resp, meta)) => {
             rec.outcome = Outcome::Served;
             rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
@@ -391,11 +399,14 @@ pub fn outcome_of(e: &ApiError) -> Outcome {
         ApiError::PolicyRefusal { .. } => Outcome::RefusedPolicy,
         ApiError::PiiRefusal { .. } => Outcome::RefusedPii,
         ApiError::NoneHealthy { .. } => Outcome::Unavailable,
-        ApiError::Upstream { .. } | ApiError::Internal { .. } => Outcome::UpstreamError,
+        ApiError::Upstream { .. } | ApiError::RequestTimeout { .. } | ApiError::Internal { .. } => {
+            Outcome::UpstreamError
+        }
         ApiError::BadRequest { .. }
         | ApiError::Unauthorized
         | ApiError::ModelNotFound { .. }
         | ApiError::NotFound
+        | ApiError::MethodNotAllowed
         | ApiError::PayloadTooLarge { .. } => Outcome::BadRequest,
     }
 }

@@ -30,6 +30,8 @@ pub enum ApiError {
     },
     /// 404: unknown route.
     NotFound,
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
     /// 413: body over the limit.
     PayloadTooLarge {
         /// The limit.
@@ -61,6 +63,11 @@ pub enum ApiError {
         /// Failures in the order tried.
         failures: Vec<UpstreamError>,
     },
+    /// 504: no answer within `server.request_timeout_secs`.
+    RequestTimeout {
+        /// The limit, seconds.
+        secs: u64,
+    },
     /// 500.
     Internal {
         /// What failed (no content).
@@ -75,6 +82,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::ModelNotFound { .. } | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PolicyRefusal { .. } | ApiError::PiiRefusal { .. } => StatusCode::FORBIDDEN,
             ApiError::NoneHealthy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -97,6 +105,7 @@ impl ApiError {
                     StatusCode::BAD_GATEWAY
                 }
             }
+            ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,11 +117,13 @@ impl ApiError {
             ApiError::Unauthorized => "invalid_api_key",
             ApiError::ModelNotFound { .. } => "model_not_found",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::PolicyRefusal { .. } => "policy_refusal",
             ApiError::PiiRefusal { .. } => "pii_inspection_failed",
             ApiError::NoneHealthy { .. } => "no_healthy_deployment",
             ApiError::Upstream { .. } => "upstream_error",
+            ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::Internal { .. } => "internal_error",
         }
     }
@@ -122,11 +133,12 @@ impl ApiError {
             ApiError::BadRequest { .. }
             | ApiError::PayloadTooLarge { .. }
             | ApiError::ModelNotFound { .. } => "invalid_request_error",
-            ApiError::NotFound => "invalid_request_error",
+            ApiError::NotFound | ApiError::MethodNotAllowed => "invalid_request_error",
             ApiError::Unauthorized => "authentication_error",
             ApiError::PolicyRefusal { .. } | ApiError::PiiRefusal { .. } => "permission_error",
             ApiError::NoneHealthy { .. }
             | ApiError::Upstream { .. }
+            | ApiError::RequestTimeout { .. }
             | ApiError::Internal { .. } => "api_error",
         }
     }
@@ -142,6 +154,9 @@ impl ApiError {
                 format!("model `{model}` does not exist; GET /v1/models lists the aliases you can use")
             }
             ApiError::NotFound => "no such route".into(),
+            ApiError::MethodNotAllowed => {
+                "method not allowed on this route; the `Allow` header lists the allowed ones".into()
+            }
             ApiError::PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             ApiError::PolicyRefusal { model, tenant, rejected } => {
                 let why: Vec<String> = rejected
@@ -167,6 +182,9 @@ impl ApiError {
                 let f: Vec<String> = failures.iter().map(ToString::to_string).collect();
                 format!("every admitted deployment failed: {}", f.join("; "))
             }
+            ApiError::RequestTimeout { secs } => format!(
+                "no answer within the gateway's request timeout of {secs} s (`server.request_timeout_secs`); the request was abandoned"
+            ),
             ApiError::Internal { what } => format!("internal error: {what}"),
         }
     }
@@ -224,7 +242,7 @@ impl IntoResponse for ApiError {
 /// Describe a JSON body error without quoting the body: the field path and
 /// the kind of problem, with any quoted value elided.
 pub fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
-    let msg = elide_quoted(&e.to_string());
+    let msg = elide_values(&e.to_string());
     let message = match e.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
             format!(
@@ -247,14 +265,54 @@ pub fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
     }
 }
 
-/// Replace the contents of double-quoted strings by `…`, and drop serde's
-/// position suffix (we report it separately).
-fn elide_quoted(s: &str) -> String {
+/// Drop every value the client sent from a serde_json message, and serde's
+/// position suffix (we report it separately). serde writes the offending
+/// value in `invalid type: <kind> <value>, expected …` as `"…"` for strings
+/// and in backticks for numbers, so those keep only the kind.
+fn elide_values(s: &str) -> String {
     let s = s.split(" at line ").next().unwrap_or(s);
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            // The expectation comes last and is ours; the value may itself
+            // contain ", expected ", hence the last one.
+            return match rest.rsplit_once(", expected ") {
+                Some((unexpected, expected)) => {
+                    format!("{prefix}{}, expected {expected}", kind_of(unexpected))
+                }
+                None => format!("{prefix}{}", kind_of(rest)),
+            };
+        }
+    }
+    if s.starts_with("unknown variant ") {
+        return match s.rsplit_once(", expected ") {
+            Some((_, expected)) => format!("unknown variant, expected {expected}"),
+            None => "unknown variant".into(),
+        };
+    }
+    elide_quoted(s)
+}
+
+/// `integer `5`` → `integer`, `string "x"` → `string`: serde's
+/// `Unexpected` without its value.
+fn kind_of(unexpected: &str) -> &str {
+    unexpected
+        .split(['"', '`', '\''])
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+}
+
+/// Replace the contents of double-quoted strings (escapes included) by `…`.
+fn elide_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut in_q = false;
+    let mut escaped = false;
     for ch in s.chars() {
-        if ch == '"' {
+        if in_q && escaped {
+            escaped = false;
+        } else if in_q && ch == '\\' {
+            escaped = true;
+        } else if ch == '"' {
             if in_q {
                 out.push_str("…\"");
             } else {
@@ -278,5 +336,33 @@ mod tests {
         let m = json_error("messages[0].content", &e).message();
         assert!(!m.contains("Dupont"), "{m}");
         assert!(m.contains("messages[0].content"), "{m}");
+    }
+
+    #[test]
+    fn json_errors_do_not_quote_numbers_or_escaped_strings() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            role: String,
+            stream: Option<bool>,
+        }
+        for (body, secret, kind) in [
+            (r#"{"role": 33612345678}"#, "33612345678", "integer"),
+            (r#"{"role": -33612345678}"#, "33612345678", "integer"),
+            (r#"{"role": 48.85661}"#, "48.85661", "floating point"),
+            (
+                r#"{"role": "x", "stream": "a\" Jean Dupont, expected x"}"#,
+                "Dupont",
+                "string",
+            ),
+        ] {
+            let e = serde_json::from_str::<T>(body).unwrap_err();
+            let m = json_error("role", &e).message();
+            assert!(!m.contains(secret), "{m}");
+            assert!(
+                m.contains(&format!("invalid type: {kind}, expected")),
+                "{m}"
+            );
+        }
     }
 }
