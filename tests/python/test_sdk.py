@@ -246,6 +246,18 @@ def test_bad_key_is_401(mock_gateway):
         bad.models.list()
 
 
+def test_unknown_well_formed_key_is_401(mock_gateway):
+    """A key of the right shape whose secret differs by one character."""
+    key = mock_gateway.key
+    forged = key[:-1] + ("A" if key[-1] != "A" else "B")
+    bad = openai.OpenAI(base_url=f"{mock_gateway.url}/v1", api_key=forged, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        bad.chat.completions.create(model="assistant", messages=HELLO)
+    assert e.value.status_code == 401
+    with pytest.raises(openai.AuthenticationError):
+        bad.embeddings.create(model="assistant", input="x")
+
+
 def test_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as e:
         client.chat.completions.create(model="no-such-model", messages=HELLO)
@@ -310,10 +322,17 @@ def test_headers_never_name_the_us_deployment(client):
         assert raw.headers["x-rempart-deployment"].startswith("eu-")
 
 
-def test_us_mock_received_zero_requests(mock_gateway, eu_mock, tools_mock, us_mock):
+def test_us_mock_received_zero_requests(client, eu_mock, tools_mock, us_mock):
     """Runs last in this file: after every test above went through the
-    gateway, the US mock (first candidate of both aliases) was never
-    contacted, not even by a health probe."""
-    assert eu_mock.request_count() > 0  # the counting route works
-    assert tools_mock.request_count() > 0
+    gateway (and a few more requests here, so it holds when run alone), the
+    US mock, first candidate of both aliases, was never contacted, not even
+    by a health probe."""
+    eu_before, tools_before = eu_mock.request_count(), tools_mock.request_count()
+    client.chat.completions.create(model="assistant", messages=HELLO)
+    list(client.chat.completions.create(model="assistant", messages=HELLO, stream=True))
+    client.embeddings.create(model="assistant", input=["a", "b"])
+    client.chat.completions.create(model="tools", messages=HELLO, tools=[WEATHER_TOOL])
+    # The counting route works: the EU mocks saw those requests.
+    assert eu_mock.request_count() >= eu_before + 3
+    assert tools_mock.request_count() >= tools_before + 1
     assert us_mock.request_count() == 0
