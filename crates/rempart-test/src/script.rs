@@ -68,6 +68,7 @@ pub struct MockUpstreamBuilder {
     pub(crate) status_sequence: Vec<u16>,
     pub(crate) record: bool,
     pub(crate) addr: SocketAddr,
+    pub(crate) count_route: bool,
 }
 
 impl Default for MockUpstreamBuilder {
@@ -77,6 +78,7 @@ impl Default for MockUpstreamBuilder {
             status_sequence: Vec::new(),
             record: true,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            count_route: false,
         }
     }
 }
@@ -196,6 +198,15 @@ impl MockUpstreamBuilder {
     /// either way. Benchmarks turn it off to keep memory flat.
     pub fn record(mut self, on: bool) -> Self {
         self.record = on;
+        self
+    }
+
+    /// Also answer `GET /__requests/count` with `{"count": N}`, N as
+    /// [`MockUpstream::request_count`] (that route is not itself counted):
+    /// tests in other languages, which drive the `mock-upstream` process,
+    /// assert "never contacted" through it. Off by default.
+    pub fn count_route(mut self, on: bool) -> Self {
+        self.count_route = on;
         self
     }
 

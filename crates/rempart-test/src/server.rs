@@ -27,6 +27,7 @@ pub(crate) struct Shared {
     pub record: AtomicBool,
     pub requests: Mutex<Vec<RecordedRequest>>,
     pub count: AtomicUsize,
+    pub count_route: bool,
     next_id: AtomicU64,
 }
 
@@ -37,15 +38,19 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(script: Script, sequence: Vec<u16>, record: bool) -> Self {
+    pub fn new(script: Script, sequence: Vec<u16>, record: bool, count_route: bool) -> Self {
         Shared {
             script: Mutex::new(Arc::new(script)),
             sequence: Mutex::new(sequence.into()),
             record: AtomicBool::new(record),
+            count_route,
             ..Shared::default()
         }
     }
 }
+
+/// The optional, uncounted route reporting the request count.
+const COUNT_PATH: &str = "/__requests/count";
 
 /// What a request asks for, by method and path suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +78,10 @@ fn route(method: &Method, path: &str) -> Route {
 /// The only handler: record, pick the status, wait, answer.
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    if shared.count_route && parts.method == Method::GET && parts.uri.path() == COUNT_PATH {
+        let count = shared.count.load(Ordering::SeqCst);
+        return json_response(&serde_json::json!({ "count": count }));
+    }
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(_) => return error(400),

@@ -1,7 +1,10 @@
 //! `mock-upstream`: the [`rempart_test::MockUpstream`] as a process, for
 //! benchmarks and tests in other languages. Prints
 //! `listening on http://127.0.0.1:PORT` on stdout once ready, then serves
-//! until killed. Recording is off (memory stays flat under load).
+//! until killed. Recording is off (memory stays flat under load), but
+//! requests are counted: `GET /__requests/count` answers `{"count": N}`
+//! (that route is not itself counted), so tests in other languages can
+//! assert that an upstream was never contacted.
 
 #![forbid(unsafe_code)]
 
@@ -43,6 +46,23 @@ struct Args {
     /// Fail every request with this HTTP status.
     #[arg(long)]
     status: Option<u16>,
+    /// Answer chat completions with this tool call, `NAME:ARGS_JSON`
+    /// (e.g. `get_weather:{"city":"Paris"}`); repeat for parallel calls.
+    #[arg(long = "tool-call", value_name = "NAME:ARGS_JSON", value_parser = parse_tool_call)]
+    tool_calls: Vec<(String, String)>,
+}
+
+/// `NAME:ARGS_JSON` → (name, arguments); the arguments must be JSON.
+fn parse_tool_call(s: &str) -> Result<(String, String), String> {
+    let (name, args) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected NAME:ARGS_JSON"))?;
+    if name.is_empty() {
+        return Err(format!("`{s}`: empty tool name"));
+    }
+    serde_json::from_str::<serde_json::Value>(args)
+        .map_err(|e| format!("`{s}`: arguments are not JSON: {e}"))?;
+    Ok((name.to_owned(), args.to_owned()))
 }
 
 #[tokio::main]
@@ -51,6 +71,7 @@ async fn main() {
     let mut b = MockUpstream::builder()
         .addr(SocketAddr::new(args.host, args.port))
         .record(false)
+        .count_route(true)
         .delay(Duration::from_millis(args.delay_ms))
         .chunk_delay(Duration::from_millis(args.chunk_delay_ms));
     if let Some(r) = args.reply {
@@ -64,6 +85,9 @@ async fn main() {
     }
     if let Some(d) = args.embedding_dims {
         b = b.embedding_dims(d);
+    }
+    for (name, arguments) in args.tool_calls {
+        b = b.tool_call(name, arguments);
     }
     if let Some(s) = args.status {
         b = b.status(s);
