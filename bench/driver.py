@@ -257,6 +257,12 @@ def main():
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
+    # Copy the binaries: the target dir may be shared, and rebuilt under us.
+    (OUT / "bin").mkdir()
+    for b in ("rempart", "mock-upstream", "loadgen"):
+        shutil.copy2(a.bin_dir / b, OUT / "bin" / b)
+    build = a.bin_dir.name
+    a.bin_dir = OUT / "bin"
     body = json.dumps(
         {"model": MODEL, "messages": [{"role": "user", "content": prompt()}], "max_tokens": 64}
     ).encode()
@@ -321,7 +327,7 @@ def main():
             "rempart": {
                 "version": subprocess.run([str(a.bin_dir / "rempart"), "--version"],
                                           capture_output=True, text=True).stdout.strip(),
-                "build": a.bin_dir.name,
+                "build": build,
                 "pii_inspection": "on (every request's messages scanned by the PII "
                                   "inspector; pseudonymisation mode for in_tenancy: "
                                   "the tenant default, `none`)",
