@@ -57,6 +57,7 @@ impl Auditor {
                 every_records: config.audit.checkpoint_every_records,
                 every_secs: config.audit.checkpoint_every_secs,
             },
+            fsync: config.audit.fsync_each_commit,
             ..Options::default()
         };
         let log = AuditLog::open_with(audit_dir(dir), key, options)

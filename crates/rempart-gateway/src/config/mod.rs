@@ -70,6 +70,8 @@ pub struct Audit {
     pub checkpoint_every_secs: u64,
     /// Retention.
     pub retention: Duration,
+    /// Fsync every group commit before answering (else: at checkpoints).
+    pub fsync_each_commit: bool,
 }
 
 /// Server settings.
@@ -437,6 +439,17 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
         checkpoint_every_records: raw.audit.checkpoint_every_records.unwrap_or(1000).max(1),
         checkpoint_every_secs: raw.audit.checkpoint_every_secs.unwrap_or(10).max(1),
         retention: Duration::from_secs(retention_days * 86_400),
+        fsync_each_commit: match raw.audit.durability.as_deref() {
+            None | Some("fsync") => true,
+            Some("write") => false,
+            Some(other) => {
+                c.err(
+                    "audit.durability",
+                    format!("`{other}` is not `fsync` or `write`"),
+                );
+                true
+            }
+        },
     };
     if c.errors.is_empty() {
         Ok(Config {

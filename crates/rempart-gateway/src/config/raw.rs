@@ -41,6 +41,10 @@ pub struct RawAudit {
     pub checkpoint_every_secs: Option<u64>,
     /// Keep records this many days (at least 184: six months, AI Act Art. 19).
     pub retention_days: Option<u64>,
+    /// `fsync` (default): a record is fsynced before its answer leaves.
+    /// `write`: written to the OS before the answer (survives a gateway
+    /// crash), fsynced at each checkpoint.
+    pub durability: Option<String>,
 }
 
 /// `[server]`.
