@@ -320,7 +320,8 @@ impl<'m> Worker<'m> {
             .model
             .apply_chat_template(&self.template, &chat, true)
             .map_err(inference("chat template"))?;
-        let vocab = self.model.vocab();
+        let model = self.model;
+        let vocab = model.vocab();
         let mut tokens = Vec::new();
         let mut cursor = 0;
         let mut first = true;
@@ -331,7 +332,7 @@ impl<'m> Worker<'m> {
             }
         };
         for m in messages {
-            if m.content.is_empty() {
+            if m.content.trim().is_empty() {
                 continue;
             }
             let rest = &prompt[cursor..];
@@ -339,7 +340,7 @@ impl<'m> Worker<'m> {
                 .find(m.content.as_str())
                 .map(|at| (at, m.content.as_str()))
                 .or_else(|| rest.find(m.content.trim()).map(|at| (at, m.content.trim())));
-            let Some((at, content)) = found.filter(|(_, c)| !c.is_empty()) else {
+            let Some((at, content)) = found else {
                 // The template rewrote this content beyond trimming: its
                 // boundaries are unknown, so fall back to llama.cpp's usual
                 // behaviour (special tokens parsed in the rest of the prompt).
@@ -401,7 +402,8 @@ impl<'m> Worker<'m> {
             LlamaSampler::chain_simple(chain)
         };
 
-        let vocab = self.model.vocab();
+        let model = self.model;
+        let vocab = model.vocab();
         let mut utf8 = Utf8Stream::default();
         let mut stops = StopMatcher::new(&p.stop);
         let mut text = String::new();
