@@ -79,7 +79,10 @@ pub struct Completion {
 /// Engine options.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Context size in tokens.
+    /// Context size in tokens (prompt + completion); 0 = the model's
+    /// training context. Capped at the training context; llama.cpp may
+    /// round it up (to a multiple of 256): [`Engine::context_size`] tells
+    /// the size in effect.
     pub n_ctx: u32,
     /// CPU threads (0 = all cores).
     pub threads: u32,
