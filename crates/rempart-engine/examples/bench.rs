@@ -44,10 +44,10 @@ fn main() {
         content: "Write a detailed essay about the history of the city of Paris.".into(),
     }];
     let params = GenParams {
-        max_tokens: 256,
+        max_tokens: 128,
         ..GenParams::default()
     };
-    for round in 0..3 {
+    for round in 0..2 {
         let t = Instant::now();
         let mut first = None;
         let c = engine

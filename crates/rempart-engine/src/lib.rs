@@ -9,6 +9,13 @@
 //! serialised on one worker thread that owns the model's context (see the
 //! `llama` module docs), so concurrent requests queue rather than run in
 //! parallel. No network access: the model comes from the local file only.
+//!
+//! **Deployment note:** llama.cpp is built with OpenMP, whose worker threads
+//! spin while they wait. When the CPU is shared (other requests, other
+//! processes) this makes generation 10-30x slower (measured on 2 cores:
+//! 0.7 tok/s spinning vs 18-21 tok/s passive under load). Start the process
+//! with `OMP_WAIT_POLICY=passive` in its environment; libgomp reads it when
+//! it is loaded, before `main`, so it cannot be set from inside the process.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
