@@ -61,6 +61,9 @@ pub(crate) struct Loaded {
     pub(crate) model_chat_template: bool,
 }
 
+/// Embedding vectors and the total number of input tokens.
+type Embedded = Result<(Vec<Vec<f32>>, u32), Error>;
+
 enum Job {
     Chat {
         messages: Vec<Message>,
@@ -70,7 +73,7 @@ enum Job {
     },
     Embed {
         texts: Vec<String>,
-        reply: mpsc::Sender<Result<(Vec<Vec<f32>>, u32), Error>>,
+        reply: mpsc::Sender<Embedded>,
     },
 }
 
@@ -168,10 +171,10 @@ pub(crate) fn load(path: &Path, opts: &EngineOptions) -> Result<Loaded, Error> {
 
     let mut metadata = BTreeMap::new();
     for i in 0..model.meta_count() {
-        if let (Ok(k), Ok(v)) = (model.meta_key_by_index(i), model.meta_val_str_by_index(i)) {
-            if k.starts_with("general.") {
-                metadata.insert(k, v);
-            }
+        if let (Ok(k), Ok(v)) = (model.meta_key_by_index(i), model.meta_val_str_by_index(i))
+            && k.starts_with("general.")
+        {
+            metadata.insert(k, v);
         }
     }
 
