@@ -171,9 +171,14 @@ pub(crate) fn load(path: &Path, opts: &EngineOptions) -> Result<Loaded, Error> {
 
     let mut metadata = BTreeMap::new();
     for i in 0..model.meta_count() {
-        if let (Ok(k), Ok(v)) = (model.meta_key_by_index(i), model.meta_val_str_by_index(i))
-            && k.starts_with("general.")
-        {
+        // No let-chains: the workspace's rust-version is 1.85.
+        let Ok(k) = model.meta_key_by_index(i) else {
+            continue;
+        };
+        if !k.starts_with("general.") {
+            continue;
+        }
+        if let Ok(v) = model.meta_val_str_by_index(i) {
             metadata.insert(k, v);
         }
     }
