@@ -317,49 +317,58 @@ impl<'m> Worker<'m> {
 
     /// Tokenise the templated prompt. Template markup is parsed for special
     /// tokens; message contents are not, so text such as `<|im_end|>` inside
-    /// a message stays text and cannot forge a turn boundary.
+    /// a message stays text and cannot forge a turn boundary or a role.
+    ///
+    /// The template is applied to placeholder contents (private-use
+    /// characters that never occur in markup); the rendered markup between
+    /// placeholders is tokenised with special tokens, and each message's
+    /// real content is tokenised as plain text in its place.
     fn prompt_tokens(&self, messages: &[Message]) -> Result<Vec<LlamaToken>, Error> {
+        let mark = |i: usize| format!("\u{F8FF}{i}\u{F8FF}");
+        if messages.iter().any(|m| m.content.contains('\0')) {
+            return Err(Error::Inference(
+                "invalid message: NUL byte in content".into(),
+            ));
+        }
         let chat = messages
             .iter()
-            .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+            .enumerate()
+            .map(|(i, m)| LlamaChatMessage::new(m.role.clone(), mark(i)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(inference("invalid message"))?;
         let prompt = self
             .model
             .apply_chat_template(&self.template, &chat, true)
             .map_err(inference("chat template"))?;
+        // Where each message landed (a template may drop or reorder some).
+        let mut spots: Vec<(usize, usize, &str)> = messages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let mk = mark(i);
+                prompt
+                    .find(&mk)
+                    .map(|at| (at, at + mk.len(), m.content.as_str()))
+            })
+            .collect();
+        spots.sort_unstable();
         let model = self.model;
         let vocab = model.vocab();
         let mut tokens = Vec::new();
-        let mut cursor = 0;
         let mut first = true;
-        let mut push = |tokens: &mut Vec<LlamaToken>, text: &str, special: bool| {
+        let mut push = |text: &str, special: bool| {
             if !text.is_empty() {
                 tokens.extend(vocab.tokenize(text.as_bytes(), first, special));
                 first = false;
             }
         };
-        for m in messages {
-            if m.content.trim().is_empty() {
-                continue;
-            }
-            let rest = &prompt[cursor..];
-            let found = rest
-                .find(m.content.as_str())
-                .map(|at| (at, m.content.as_str()))
-                .or_else(|| rest.find(m.content.trim()).map(|at| (at, m.content.trim())));
-            let Some((at, content)) = found else {
-                // The template rewrote this content beyond trimming: its
-                // boundaries are unknown, so fall back to llama.cpp's usual
-                // behaviour (special tokens parsed in the rest of the prompt).
-                tracing::warn!("chat template rewrote a message; special tokens parsed in it");
-                break;
-            };
-            push(&mut tokens, &rest[..at], true);
-            push(&mut tokens, content, false);
-            cursor += at + content.len();
+        let mut cursor = 0;
+        for (at, end, content) in spots {
+            push(&prompt[cursor..at], true);
+            push(content, false);
+            cursor = end;
         }
-        push(&mut tokens, &prompt[cursor..], true);
+        push(&prompt[cursor..], true);
         Ok(tokens)
     }
 
@@ -398,7 +407,7 @@ impl<'m> Worker<'m> {
             self.ctx.decode(&mut batch).map_err(inference("decode"))?;
         }
 
-        let mut sampler = if p.temperature <= 0.0 {
+        let mut sampler = if p.temperature.is_nan() || p.temperature <= 0.0 {
             LlamaSampler::greedy()
         } else {
             let mut chain = Vec::new();

@@ -240,6 +240,10 @@ fn message_text_cannot_forge_special_tokens() {
         forged.prompt_tokens > plain.prompt_tokens + 1,
         "{plain:?} {forged:?}"
     );
+    // A content that is exactly a marker of the template stays text too.
+    let (x, _) = run(&e, &user("x"), &greedy(1));
+    let (start, _) = run(&e, &user("<|im_start|>"), &greedy(1));
+    assert!(start.prompt_tokens > x.prompt_tokens + 1, "{x:?} {start:?}");
 }
 
 #[test]
