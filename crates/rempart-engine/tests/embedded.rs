@@ -304,6 +304,7 @@ fn embeddings_are_normalised_and_meaningful() {
     }
     let similar = dot(&v[0], &v[1]);
     let unrelated = dot(&v[0], &v[2]);
+    eprintln!("cosine: similar {similar:.3}, unrelated {unrelated:.3}");
     assert!(
         similar > unrelated,
         "similar {similar} <= unrelated {unrelated}"
