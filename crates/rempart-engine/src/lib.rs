@@ -20,7 +20,8 @@
 //! **Build note:** `RUSTFLAGS="-C target-cpu=native"` makes llama.cpp build
 //! with `GGML_NATIVE`. On this project's 2-core VMs (Intel CPU with AMX)
 //! that build segfaults in `ggml_backend_amx_mul_mat` on the first decode
-//! (SmolLM2 Q4_1; seen 2026-11-22). Without `target-cpu`, llama.cpp is
+//! (SmolLM2 Q4_1; seen 2026-11-22; upstream: ggml-org/llama.cpp#20824,
+//! also hit by stanfordnlp/dspy#10079). Without `target-cpu`, llama.cpp is
 //! built for baseline x86-64 (SSE2) and works. A pinned level such as
 //! `-C target-cpu=x86-64-v3` (AVX2, no AMX) should be the fast, safe choice
 //! but has not been measured yet.
