@@ -27,6 +27,24 @@
 //! but has not been measured yet.
 
 use std::collections::BTreeMap;
+pub mod grammar;
+
+/// Prepare the process for the engine. Call first thing in `main`, before
+/// any thread exists: llama.cpp's OpenMP threads busy-wait by default, which
+/// on a shared or small machine slows generation ~30× (measured 0.7 vs
+/// 20 tok/s on 2 cores); `OMP_WAIT_POLICY=passive` makes them sleep. An
+/// explicit setting in the environment is kept.
+pub fn prepare_process() {
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        #[allow(unsafe_code)]
+        // SAFETY: called at the start of `main`, before any other thread is
+        // spawned, so no thread can read the environment concurrently.
+        unsafe {
+            std::env::set_var("OMP_WAIT_POLICY", "passive");
+        }
+    }
+}
+
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "embedded")]
@@ -56,6 +74,9 @@ pub struct GenParams {
     pub stop: Vec<String>,
     /// RNG seed.
     pub seed: u32,
+    /// A GBNF grammar (llama.cpp's format, root rule `root`) the output must
+    /// follow, e.g. [`grammar::json_object`] for forced tool calls.
+    pub grammar: Option<String>,
 }
 
 impl Default for GenParams {
@@ -66,6 +87,7 @@ impl Default for GenParams {
             top_p: 1.0,
             stop: Vec::new(),
             seed: 42,
+            grammar: None,
         }
     }
 }

@@ -407,17 +407,24 @@ impl<'m> Worker<'m> {
             self.ctx.decode(&mut batch).map_err(inference("decode"))?;
         }
 
-        let mut sampler = if p.temperature.is_nan() || p.temperature <= 0.0 {
-            LlamaSampler::greedy()
+        let mut chain = Vec::new();
+        if let Some(g) = &p.grammar {
+            // The grammar masks every token that would leave the language.
+            chain.push(
+                LlamaSampler::grammar(self.model, g, "root")
+                    .map_err(|e| Error::Inference(format!("invalid grammar: {e}")))?,
+            );
+        }
+        if p.temperature.is_nan() || p.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
         } else {
-            let mut chain = Vec::new();
             if p.top_p > 0.0 && p.top_p < 1.0 {
                 chain.push(LlamaSampler::top_p(p.top_p, 1));
             }
             chain.push(LlamaSampler::temp(p.temperature));
             chain.push(LlamaSampler::dist(p.seed));
-            LlamaSampler::chain_simple(chain)
-        };
+        }
+        let mut sampler = LlamaSampler::chain_simple(chain);
 
         let model = self.model;
         let vocab = model.vocab();

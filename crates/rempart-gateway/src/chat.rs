@@ -294,6 +294,11 @@ async fn call(
                     "image parts dropped: deployment {id} reads text only"
                 ));
             }
+            if crate::embedded::tools_not_forced(request) {
+                warnings.push(format!(
+                    "tools offered with tool_choice auto: deployment {id} answers in text; force a call with tool_choice \"required\" or a named function"
+                ));
+            }
             if request.reasoning_effort.is_some() {
                 warnings.push(format!(
                     "reasoning_effort dropped: deployment {id} has no reasoning budget"

@@ -29,6 +29,114 @@ fn params(req: &ChatRequest) -> GenParams {
         top_p: num("top_p").unwrap_or(1.0).clamp(0.0, 1.0) as f32,
         stop,
         seed: num("seed").unwrap_or(42.0) as u32,
+        grammar: None,
+    }
+}
+
+/// A tool call the caller forces (`tool_choice: "required"` or a named
+/// function): generation is constrained by a grammar so the small local
+/// model always emits well-formed arguments.
+struct ForcedTool {
+    /// Single tool: its name (grammar = its parameters). Several tools with
+    /// `required`: `None` (grammar = `{"name": one of them, "arguments": …}`).
+    name: Option<String>,
+    grammar: String,
+    instruction: String,
+}
+
+fn tool_name(tool: &Value) -> Option<&str> {
+    tool.pointer("/function/name").and_then(Value::as_str)
+}
+
+fn forced_tool(req: &ChatRequest) -> Option<ForcedTool> {
+    let tools = req.tools.as_ref().filter(|t| !t.is_empty())?;
+    let choice = req.extra.get("tool_choice")?;
+    let chosen: Vec<&Value> = match choice {
+        Value::String(s) if s == "required" => tools.iter().collect(),
+        Value::Object(_) => {
+            let name = choice.pointer("/function/name").and_then(Value::as_str)?;
+            tools
+                .iter()
+                .filter(|t| tool_name(t) == Some(name))
+                .collect()
+        }
+        _ => return None,
+    };
+    let describe = |t: &Value| {
+        format!(
+            "- {}: {} Parameters (JSON Schema): {}",
+            tool_name(t).unwrap_or("?"),
+            t.pointer("/function/description")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            t.pointer("/function/parameters")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "{}".into())
+        )
+    };
+    match chosen.as_slice() {
+        [] => None,
+        [one] => {
+            let params = one
+                .pointer("/function/parameters")
+                .cloned()
+                .unwrap_or(json!({"type": "object"}));
+            Some(ForcedTool {
+                name: tool_name(one).map(str::to_owned),
+                grammar: rempart_engine::grammar::from_json_schema(&params),
+                instruction: format!(
+                    "You must call this function. Reply only with its arguments as a JSON object.\n{}",
+                    describe(one)
+                ),
+            })
+        }
+        several => {
+            let names: Vec<Value> = several
+                .iter()
+                .filter_map(|t| tool_name(t).map(Value::from))
+                .collect();
+            let schema = json!({"type": "object", "properties": {"name": {"enum": names}, "arguments": {"type": "object"}}});
+            Some(ForcedTool {
+                name: None,
+                grammar: rempart_engine::grammar::from_json_schema(&schema),
+                instruction: format!(
+                    "You must call one of these functions. Reply only with a JSON object {{\"name\": …, \"arguments\": {{…}}}}.\n{}",
+                    several
+                        .iter()
+                        .map(|t| describe(t))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            })
+        }
+    }
+}
+
+/// Whether tools are offered but not forced (the embedded model then
+/// answers in text; the caller is warned).
+pub fn tools_not_forced(req: &ChatRequest) -> bool {
+    req.tools.as_ref().is_some_and(|t| !t.is_empty())
+        && forced_tool(req).is_none()
+        && req.extra.get("tool_choice").and_then(Value::as_str) != Some("none")
+}
+
+/// `(name, arguments)` from the constrained output.
+fn tool_call_parts(forced: &ForcedTool, text: &str) -> (String, String) {
+    match &forced.name {
+        Some(name) => (name.clone(), text.trim().to_owned()),
+        None => {
+            let v: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+            let name = v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let args = v
+                .get("arguments")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "{}".into());
+            (name, args)
+        }
     }
 }
 
@@ -73,20 +181,80 @@ pub async fn chat(
     deployment: &str,
     id: &str,
 ) -> Result<ChatReply, UpstreamError> {
-    let (msgs, _) = messages(req);
-    let params = params(req);
+    let (mut msgs, _) = messages(req);
+    let mut params = params(req);
+    let forced = forced_tool(req);
+    if let Some(f) = &forced {
+        msgs.insert(
+            0,
+            Message {
+                role: "system".into(),
+                content: f.instruction.clone(),
+            },
+        );
+        params.grammar = Some(f.grammar.clone());
+    }
     let model = engine.model_id();
     let created = now();
     let broken = |what: &'static str| UpstreamError::Protocol {
         deployment: deployment.to_owned(),
         what,
     };
-    if !req.is_stream() {
+    let call_id = format!("call_{}", id.replace('-', ""));
+    if !req.is_stream() || forced.is_some() {
         let e = engine.clone();
         let done = tokio::task::spawn_blocking(move || e.chat(&msgs, &params, &mut |_| true))
             .await
             .map_err(|_| broken("embedded engine task failed"))?
             .map_err(|_| broken("embedded engine failed"))?;
+        if let Some(f) = &forced {
+            let (name, args) = tool_call_parts(f, &done.text);
+            let finish_reason = match done.finish_reason {
+                FinishReason::Stop => "tool_calls",
+                FinishReason::Length => "length",
+            };
+            let usage = usage(done.prompt_tokens, done.completion_tokens);
+            if req.is_stream() {
+                // A forced call is generated whole, then streamed as the
+                // deltas an OpenAI server sends.
+                let cid = format!("chatcmpl-{id}");
+                let mk = |choice: Value, u: Option<Usage>| chunk(&cid, created, &model, choice, u);
+                let items: Vec<Result<ChatChunk, UpstreamError>> = vec![
+                    Ok(mk(
+                        json!({"index": 0, "delta": {"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}]}, "finish_reason": null}),
+                        None,
+                    )),
+                    Ok(mk(
+                        json!({"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args}}]}, "finish_reason": null}),
+                        None,
+                    )),
+                    Ok(mk(
+                        json!({"index": 0, "delta": {}, "finish_reason": finish_reason}),
+                        None,
+                    )),
+                    Ok(ChatChunk {
+                        choices: Vec::new(),
+                        ..mk(Value::Null, Some(usage))
+                    }),
+                ];
+                return Ok(ChatReply::Stream(Box::pin(futures::stream::iter(items))));
+            }
+            return Ok(ChatReply::Json(ChatResponse {
+                id: format!("chatcmpl-{id}"),
+                object: "chat.completion".into(),
+                created,
+                model,
+                choices: vec![json!({
+                    "index": 0,
+                    "message": {"role": "assistant", "content": null, "tool_calls": [
+                        {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
+                    ]},
+                    "finish_reason": finish_reason,
+                })],
+                usage: Some(usage),
+                extra: Map::new(),
+            }));
+        }
         return Ok(ChatReply::Json(ChatResponse {
             id: format!("chatcmpl-{id}"),
             object: "chat.completion".into(),

@@ -10,6 +10,7 @@ mod pii_cmd;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    rempart_engine::prepare_process();
     quiet_broken_pipe();
     let args = <cli::Cli as clap::Parser>::parse();
     match cli::run(args) {
