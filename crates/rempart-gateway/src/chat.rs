@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use rempart_audit::{AuditRecord, DecisionRecord, Outcome, RejectedCandidate};
-use rempart_policy::{Admitted, Candidate, Refusal, RequestFacts, RouteInput, decide};
+use rempart_policy::{Admitted, Decision, Refusal, RequestFacts, RouteInput, decide};
 use rempart_upstream::wire::{ChatChunk, ChatRequest, ChatResponse};
 use rempart_upstream::{ChatReply, ChunkStream, UpstreamError, prepare_chat};
 use sha2::{Digest, Sha256};
@@ -148,15 +148,7 @@ async fn steps(
         has_tools: req.tools.as_ref().is_some_and(|t| !t.is_empty()),
     };
     let selection = route.select(&input);
-    let candidates: Vec<Candidate<'_>> = selection
-        .candidates
-        .iter()
-        .filter_map(|id| state.config.deployments.get(id))
-        .map(|d| Candidate {
-            facts: &d.facts,
-            price_eur_per_mtok: d.price.blended(),
-        })
-        .collect();
+    let candidates = state.config.candidates(selection.candidates, |_| true);
     let facts = RequestFacts {
         region,
         sensitivity: inspection.sensitivity,
@@ -164,45 +156,8 @@ async fn steps(
     let decision = decide(&facts, &tenant.policy, &candidates, route.strategy, |id| {
         state.health(id)
     });
-    rec.decision = DecisionRecord {
-        route: selection.label.clone(),
-        admitted: decision
-            .admitted()
-            .iter()
-            .map(|a| a.id().0.clone())
-            .collect(),
-        rejected: decision
-            .rejected
-            .iter()
-            .map(|r| RejectedCandidate {
-                deployment: r.id.0.clone(),
-                reasons: r.reasons.iter().map(|x| x.code().to_owned()).collect(),
-            })
-            .collect(),
-        unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
-        attempted: Vec::new(),
-    };
-    match decision.refusal() {
-        None => {}
-        Some(Refusal::Policy) => {
-            return Err(ApiError::PolicyRefusal {
-                model: req.model.clone(),
-                tenant: ctx.principal.tenant.clone(),
-                rejected: decision.rejected.clone(),
-            });
-        }
-        Some(Refusal::NoneHealthy) => {
-            return Err(ApiError::NoneHealthy {
-                model: req.model.clone(),
-                unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
-            });
-        }
-        Some(Refusal::NoCandidates) => {
-            return Err(ApiError::Internal {
-                what: format!("alias `{}` has no candidates", req.model),
-            });
-        }
-    }
+    rec.decision = decision_record(&selection.label, &decision);
+    refusal(&decision, &req.model, &ctx.principal.tenant)?;
 
     // 6–7. Pseudonymise for each admitted deployment's tier and call it,
     //      failing over only within the admitted list.
@@ -378,6 +333,48 @@ fn meta(
         warnings: warnings.to_vec(),
         pii: inspection.header_value(),
         route: route.to_owned(),
+    }
+}
+
+/// The decision as the audit record keeps it.
+pub fn decision_record(route: &str, decision: &Decision) -> DecisionRecord {
+    DecisionRecord {
+        route: route.to_owned(),
+        admitted: decision
+            .admitted()
+            .iter()
+            .map(|a| a.id().0.clone())
+            .collect(),
+        rejected: decision
+            .rejected
+            .iter()
+            .map(|r| RejectedCandidate {
+                deployment: r.id.0.clone(),
+                reasons: r.reasons.iter().map(|x| x.code().to_owned()).collect(),
+            })
+            .collect(),
+        unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
+        attempted: Vec::new(),
+    }
+}
+
+/// The client's error when nothing can serve: 403 for policy, 503 for none
+/// healthy. Nothing has been contacted at this point.
+pub fn refusal(decision: &Decision, model: &str, tenant: &str) -> Result<(), ApiError> {
+    match decision.refusal() {
+        None => Ok(()),
+        Some(Refusal::Policy) => Err(ApiError::PolicyRefusal {
+            model: model.to_owned(),
+            tenant: tenant.to_owned(),
+            rejected: decision.rejected.clone(),
+        }),
+        Some(Refusal::NoneHealthy) => Err(ApiError::NoneHealthy {
+            model: model.to_owned(),
+            unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
+        }),
+        Some(Refusal::NoCandidates) => Err(ApiError::Internal {
+            what: format!("alias `{model}` has no candidates"),
+        }),
     }
 }
 

@@ -82,23 +82,56 @@ fn visit_texts(
     Ok(())
 }
 
-/// Inspect a request within `budget`.
+/// The texts of a request that go upstream, in [`visit_texts`]'s order.
+fn texts(req: &ChatRequest) -> Vec<&str> {
+    let mut out = Vec::new();
+    for m in &req.messages {
+        match &m.content {
+            Some(Content::Text(t)) => out.push(t.as_str()),
+            Some(Content::Parts(parts)) => {
+                for p in parts {
+                    if let Part::Text { text, .. } = p {
+                        out.push(text.as_str());
+                    }
+                }
+            }
+            None => {}
+        }
+        for call in m.tool_calls.iter().flatten() {
+            if let Some(Value::String(args)) = call.pointer("/function/arguments") {
+                out.push(args.as_str());
+            }
+        }
+    }
+    out
+}
+
+/// Inspect a chat request within `budget`.
 pub fn inspect(
     req: &ChatRequest,
+    inspector: &dyn Inspector,
+    budget: Duration,
+) -> Result<Inspection, ApiError> {
+    inspect_texts(&texts(req), inspector, budget)
+}
+
+/// Inspect texts within `budget`. A detector that errs or panics, or an
+/// exceeded budget, refuses the request (fail-closed).
+pub fn inspect_texts(
+    texts: &[&str],
     inspector: &dyn Inspector,
     budget: Duration,
 ) -> Result<Inspection, ApiError> {
     let started = Instant::now();
     let mut out = Inspection::default();
     let mut special = false;
-    // visit_texts wants `&mut`; inspection only reads, so work on a clone
-    // of the messages only when needed would cost more than this copy-free
-    // trick: temporarily take the request apart.
-    let mut scratch = req.clone();
-    visit_texts(&mut scratch, |text| {
-        let found = inspector
-            .detect(text)
-            .map_err(|reason| ApiError::PiiRefusal { reason })?;
+    for text in texts {
+        let found =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inspector.detect(text)))
+                .map_err(|_| ApiError::PiiRefusal {
+                    reason: "the detector failed".into(),
+                })?
+                .map_err(|reason| ApiError::PiiRefusal { reason })?;
         for e in &found {
             *out.counts.entry(e.kind).or_insert(0) += 1;
         }
@@ -112,8 +145,7 @@ pub fn inspect(
                 ),
             });
         }
-        Ok(())
-    })?;
+    }
     out.sensitivity = if special {
         Sensitivity::SpecialCategory
     } else if out.counts.is_empty() {

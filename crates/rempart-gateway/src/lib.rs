@@ -34,7 +34,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use rempart_crypto::PresentedKey;
-use rempart_policy::{Candidate, RequestFacts, decide};
+use rempart_policy::{RequestFacts, decide};
 use rempart_upstream::wire::{ChatRequest, EmbeddingsRequest};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -359,37 +359,14 @@ async fn embeddings_steps(
             model: req.model.clone(),
         })?;
     let texts = req.texts();
-    let mut counts = std::collections::BTreeMap::new();
-    let mut special = false;
-    for t in &texts {
-        for e in state
-            .inspector
-            .detect(t)
-            .map_err(|reason| ApiError::PiiRefusal { reason })?
-        {
-            *counts.entry(e.kind.as_str().to_owned()).or_insert(0u32) += 1;
-        }
-        special |= state.inspector.special_category(t);
-    }
-    let sensitivity = if special {
-        rempart_policy::Sensitivity::SpecialCategory
-    } else if counts.is_empty() {
-        rempart_policy::Sensitivity::None
-    } else {
-        rempart_policy::Sensitivity::Personal
-    };
-    rec.pii_counts = counts.clone();
-    rec.sensitivity = sensitivity.as_str().into();
-    let candidates: Vec<Candidate<'_>> = route
-        .candidates
-        .iter()
-        .filter_map(|id| state.config.deployments.get(id))
-        .filter(|d| d.embeddings)
-        .map(|d| Candidate {
-            facts: &d.facts,
-            price_eur_per_mtok: d.price.blended(),
-        })
-        .collect();
+    // Step 3. Vectors of pseudonymised text are worthless, so texts are not
+    // pseudonymised: their sensitivity restricts where they may go instead.
+    let inspection =
+        inspect::inspect_texts(&texts, state.inspector.as_ref(), state.config.pii_budget)?;
+    rec.pii_counts = inspection.counts_by_name();
+    rec.sensitivity = inspection.sensitivity.as_str().into();
+    // Step 5.
+    let candidates = state.config.candidates(&route.candidates, |d| d.embeddings);
     if candidates.is_empty() {
         return Err(ApiError::BadRequest {
             message: format!(
@@ -401,40 +378,13 @@ async fn embeddings_steps(
     }
     let facts = RequestFacts {
         region: ctx.region,
-        sensitivity,
+        sensitivity: inspection.sensitivity,
     };
     let decision = decide(&facts, &tenant.policy, &candidates, route.strategy, |id| {
         state.health(id)
     });
-    rec.decision.admitted = decision
-        .admitted()
-        .iter()
-        .map(|a| a.id().0.clone())
-        .collect();
-    rec.decision.rejected = decision
-        .rejected
-        .iter()
-        .map(|r| rempart_audit::RejectedCandidate {
-            deployment: r.id.0.clone(),
-            reasons: r.reasons.iter().map(|x| x.code().to_owned()).collect(),
-        })
-        .collect();
-    match decision.refusal() {
-        None => {}
-        Some(rempart_policy::Refusal::Policy) => {
-            return Err(ApiError::PolicyRefusal {
-                model: req.model.clone(),
-                tenant: ctx.principal.tenant.clone(),
-                rejected: decision.rejected.clone(),
-            });
-        }
-        Some(_) => {
-            return Err(ApiError::NoneHealthy {
-                model: req.model.clone(),
-                unavailable: decision.unavailable.iter().map(|d| d.0.clone()).collect(),
-            });
-        }
-    }
+    rec.decision = chat::decision_record("default", &decision);
+    chat::refusal(&decision, &req.model, &ctx.principal.tenant)?;
     let mut failures = Vec::new();
     for admitted in decision.admitted() {
         rec.decision.attempted.push(admitted.id().0.clone());
@@ -478,11 +428,7 @@ async fn embeddings_steps(
                     deployment: admitted.id().0.clone(),
                     audit_id: ctx.request_id.clone(),
                     warnings: Vec::new(),
-                    pii: counts
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(","),
+                    pii: inspection.header_value(),
                     route: "default".into(),
                 };
                 return Ok((body, meta));

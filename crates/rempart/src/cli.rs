@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use rempart_gateway::config::{Config, ConfigError, Overrides};
-use rempart_policy::{Candidate, Country, Health, RequestFacts, RouteInput, Sensitivity, decide};
+use rempart_policy::{Country, Health, RequestFacts, RouteInput, Sensitivity, decide};
 
 /// Bad usage or bad configuration: exit code 2.
 #[derive(Debug)]
@@ -375,15 +375,7 @@ fn explain(
         has_images: false,
         has_tools: false,
     });
-    let candidates: Vec<Candidate<'_>> = selection
-        .candidates
-        .iter()
-        .filter_map(|id| config.deployments.get(id))
-        .map(|d| Candidate {
-            facts: &d.facts,
-            price_eur_per_mtok: d.price.blended(),
-        })
-        .collect();
+    let candidates = config.candidates(selection.candidates, |_| true);
     let facts = RequestFacts {
         region,
         sensitivity,

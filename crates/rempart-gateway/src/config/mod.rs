@@ -198,6 +198,23 @@ impl Config {
         Ok(config)
     }
 
+    /// The policy engine's candidates for a list of deployment ids (those
+    /// passing `keep`), in list order.
+    pub fn candidates<'a>(
+        &'a self,
+        ids: &[DeploymentId],
+        keep: impl Fn(&Deployment) -> bool,
+    ) -> Vec<rempart_policy::Candidate<'a>> {
+        ids.iter()
+            .filter_map(|id| self.deployments.get(id))
+            .filter(|d| keep(d))
+            .map(|d| rempart_policy::Candidate {
+                facts: &d.facts,
+                price_eur_per_mtok: d.price.blended(),
+            })
+            .collect()
+    }
+
     /// The embedded defaults.
     pub fn embedded_defaults(overrides: &Overrides) -> Result<Config, Vec<ConfigError>> {
         Config::from_toml(EMBEDDED_DEFAULTS, overrides)
