@@ -122,7 +122,9 @@ fn records(dir: &Path, key: &VerifyingKey) -> Result<Vec<AuditRecord>> {
 
 fn parse_public_key(s: &str) -> Result<VerifyingKey> {
     let s = s.trim();
-    let bytes: Vec<u8> = if let Some(b64) = s.rsplit('+').next().filter(|_| s.contains('+')) {
+    // C2SP verifier key: `<name>+<hex key id>+<base64>`; the base64 part may
+    // itself contain `+`, so split the first two separators only.
+    let bytes: Vec<u8> = if let Some(b64) = s.splitn(3, '+').nth(2) {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|_| Usage("--public-key: bad base64".into()))?;

@@ -99,6 +99,16 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then wait: the graceful path (in-flight requests finish, a
+    /// final checkpoint is signed).
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -215,7 +225,7 @@ async fn audit_verify_fails_after_one_byte_changes() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["x-rempart-deployment"], "eu");
     }
-    drop(server);
+    server.stop();
     assert_eq!(us.request_count(), 0, "the US deployment was contacted");
     let c = cfg.to_str().unwrap();
     let ok = rempart(&["audit", "verify", "--config", c]);
@@ -223,6 +233,49 @@ async fn audit_verify_fails_after_one_byte_changes() {
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
+    );
+    // An inclusion proof, checked by a third party with the public key alone.
+    let export = rempart(&["audit", "export", "--config", c]);
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&export.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let proof = rempart(&[
+        "audit",
+        "prove",
+        "--config",
+        c,
+        first["id"].as_str().unwrap(),
+    ]);
+    assert!(
+        proof.status.success(),
+        "{}",
+        String::from_utf8_lossy(&proof.stderr)
+    );
+    let proof_file = dir.path().join("proof.json");
+    std::fs::write(&proof_file, &proof.stdout).unwrap();
+    let pk = String::from_utf8(rempart(&["audit", "public-key", "--config", c]).stdout).unwrap();
+    let hex_key = pk.lines().next().unwrap().trim().to_owned();
+    let verifier = pk.lines().nth(1).unwrap().trim().to_owned();
+    let p = proof_file.to_str().unwrap();
+    for key in [&hex_key, &verifier] {
+        let checked = rempart(&["audit", "check-proof", p, "--public-key", key]);
+        assert!(
+            checked.status.success(),
+            "{}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    // Another valid Ed25519 key: the proof must not pass under it.
+    let other = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let rejected = rempart(&["audit", "check-proof", p, "--public-key", other]);
+    assert_eq!(
+        rejected.status.code(),
+        Some(1),
+        "a proof passed under a wrong key"
     );
     // Flip one byte inside a record (a digit of the latency or a letter of
     // the tenant): verification must fail and say where.
