@@ -91,7 +91,12 @@ impl MockUpstream {
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let shared = Arc::new(Shared::new(b.script, b.status_sequence, b.record, b.count_route));
+        let shared = Arc::new(Shared::new(
+            b.script,
+            b.status_sequence,
+            b.record,
+            b.count_route,
+        ));
         let app = Router::new()
             .fallback(server::handle)
             .with_state(Arc::clone(&shared));

@@ -121,7 +121,10 @@ impl Target {
 
     fn request(&self) -> Request<Full<Bytes>> {
         let mut b = Request::post(self.uri.path_and_query().map_or("/", |p| p.as_str()))
-            .header(http::header::HOST, self.uri.authority().map_or("", |a| a.as_str()))
+            .header(
+                http::header::HOST,
+                self.uri.authority().map_or("", |a| a.as_str()),
+            )
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::ACCEPT, "application/json");
         if let Some(a) = &self.auth {
