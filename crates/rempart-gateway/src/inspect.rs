@@ -82,6 +82,19 @@ fn visit_texts(
     Ok(())
 }
 
+/// Run a detector on one text, turning a panic inside it into an error:
+/// fail-closed, the request is refused instead of the connection dropping.
+pub fn guarded_detect(
+    inspector: &dyn Inspector,
+    text: &str,
+) -> Result<(Vec<Entity>, bool), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let found = inspector.detect(text)?;
+        Ok((found, inspector.special_category(text)))
+    }))
+    .unwrap_or_else(|_| Err("the personal-data detector failed".into()))
+}
+
 /// Inspect a request within `budget`.
 pub fn inspect(
     req: &ChatRequest,
@@ -96,13 +109,12 @@ pub fn inspect(
     // trick: temporarily take the request apart.
     let mut scratch = req.clone();
     visit_texts(&mut scratch, |text| {
-        let found = inspector
-            .detect(text)
-            .map_err(|reason| ApiError::PiiRefusal { reason })?;
+        let (found, cue) =
+            guarded_detect(inspector, text).map_err(|reason| ApiError::PiiRefusal { reason })?;
         for e in &found {
             *out.counts.entry(e.kind).or_insert(0) += 1;
         }
-        special |= inspector.special_category(text);
+        special |= cue;
         out.entities.push(found);
         if started.elapsed() > budget {
             return Err(ApiError::PiiRefusal {
@@ -225,8 +237,8 @@ impl Default for PiiInspector {
 
 impl Inspector for PiiInspector {
     fn detect(&self, text: &str) -> Result<Vec<Entity>, String> {
-        // The detector is total; a panic inside it is caught by `inspect`,
-        // which refuses the request.
+        // The detector is total; a panic inside it is caught by
+        // `guarded_detect`, and the request is refused.
         Ok(self.detector.detect(text, None))
     }
     fn special_category(&self, text: &str) -> bool {

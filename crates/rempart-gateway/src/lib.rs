@@ -362,14 +362,12 @@ async fn embeddings_steps(
     let mut counts = std::collections::BTreeMap::new();
     let mut special = false;
     for t in &texts {
-        for e in state
-            .inspector
-            .detect(t)
-            .map_err(|reason| ApiError::PiiRefusal { reason })?
-        {
+        let (found, cue) = inspect::guarded_detect(state.inspector.as_ref(), t)
+            .map_err(|reason| ApiError::PiiRefusal { reason })?;
+        for e in found {
             *counts.entry(e.kind.as_str().to_owned()).or_insert(0u32) += 1;
         }
-        special |= state.inspector.special_category(t);
+        special |= cue;
     }
     let sensitivity = if special {
         rempart_policy::Sensitivity::SpecialCategory
