@@ -183,14 +183,17 @@ pub fn prepare_outbound(
                 .unwrap_or_default();
             i += 1;
             let mut entities = detected.to_vec();
-            // Values already replaced earlier in this request are caught
-            // again where the detector missed them.
-            entities.extend(mapping.find_known(text).map_err(pii_error)?);
             let select = |e: &Entity| match mode {
                 PiiMode::All => true,
                 PiiMode::DirectIdentifiers => e.kind.is_direct_identifier(),
                 PiiMode::None => false,
             };
+            // Issue this text's values first, so that a value detected in
+            // one place is caught where the detector missed it elsewhere in
+            // the same text (a first name alone, then inside a full name),
+            // as are values replaced earlier in this request.
+            rempart_pii::pseudonymise(text, &entities, &mut mapping, select).map_err(pii_error)?;
+            entities.extend(mapping.find_known(text).map_err(pii_error)?);
             let p = rempart_pii::pseudonymise(text, &entities, &mut mapping, select)
                 .map_err(pii_error)?;
             for (k, n) in p.replaced() {
