@@ -21,7 +21,8 @@ gateway calls the same detector without a language hint):
 
 The test asserts zero leaks of detected values and zero restoration
 failures, and prints the counts (run pytest with `-s` to see them; they are
-also written to `canary-report.json` in the pytest temporary directory).
+also written, with the ids of every failure, to `$REMPART_CANARY_REPORT`,
+default `canary-report.json` in the pytest temporary directory).
 Zero leaks overall is asserted only with `REMPART_CANARY_STRICT=1`, the
 issue's target, which depends on the detector's recall.
 
@@ -260,10 +261,16 @@ def test_canary_no_detected_value_reaches_the_mock_and_all_are_restored(
         "answers_not_identical": len(bad_answers),
         "placeholders_sent": placeholders_seen,
         "by_type": {t: dict(c) for t, c in sorted(by_type.items())},
+        "leaked_detected_ids": leaked_detected,
+        "leaked_missed_ids": leaked_missed,
+        "not_restored_ids": not_restored,
+        "answers_not_identical_ids": bad_answers,
     }
-    out = tmp_path_factory.getbasetemp() / "canary-report.json"
+    out = Path(os.environ.get("REMPART_CANARY_REPORT")
+               or tmp_path_factory.getbasetemp() / "canary-report.json")
     out.write_text(json.dumps(report, indent=2))
-    print("\nPII canary:", json.dumps(report, indent=2))
+    print("\nPII canary:", json.dumps({k: v for k, v in report.items() if not k.endswith("_ids")}, indent=2))
+    print("report with ids:", out)
     rate = counts["leaked"] / max(1, counts["direct"])
     print(f"leak rate by detection miss: {counts['leaked']}/{counts['direct']} = {rate:.4%}")
 
