@@ -106,6 +106,19 @@ fn texts(req: &ChatRequest) -> Vec<&str> {
     out
 }
 
+/// Run a detector on one text, turning a panic inside it into an error:
+/// fail-closed, the request is refused instead of the connection dropping.
+pub fn guarded_detect(
+    inspector: &dyn Inspector,
+    text: &str,
+) -> Result<(Vec<Entity>, bool), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let found = inspector.detect(text)?;
+        Ok((found, inspector.special_category(text)))
+    }))
+    .unwrap_or_else(|_| Err("the personal-data detector failed".into()))
+}
+
 /// Inspect a chat request within `budget`.
 pub fn inspect(
     req: &ChatRequest,
@@ -126,16 +139,12 @@ pub fn inspect_texts(
     let mut out = Inspection::default();
     let mut special = false;
     for text in texts {
-        let found =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inspector.detect(text)))
-                .map_err(|_| ApiError::PiiRefusal {
-                    reason: "the detector failed".into(),
-                })?
-                .map_err(|reason| ApiError::PiiRefusal { reason })?;
+        let (found, cue) =
+            guarded_detect(inspector, text).map_err(|reason| ApiError::PiiRefusal { reason })?;
         for e in &found {
             *out.counts.entry(e.kind).or_insert(0) += 1;
         }
-        special |= inspector.special_category(text);
+        special |= cue;
         out.entities.push(found);
         if started.elapsed() > budget {
             return Err(ApiError::PiiRefusal {
@@ -203,14 +212,17 @@ pub fn prepare_outbound(
                 .unwrap_or_default();
             i += 1;
             let mut entities = detected.to_vec();
-            // Values already replaced earlier in this request are caught
-            // again where the detector missed them.
-            entities.extend(mapping.find_known(text).map_err(pii_error)?);
             let select = |e: &Entity| match mode {
                 PiiMode::All => true,
                 PiiMode::DirectIdentifiers => e.kind.is_direct_identifier(),
                 PiiMode::None => false,
             };
+            // Issue this text's values first, so that a value detected in
+            // one place is caught where the detector missed it elsewhere in
+            // the same text (a first name alone, then inside a full name),
+            // as are values replaced earlier in this request.
+            rempart_pii::pseudonymise(text, &entities, &mut mapping, select).map_err(pii_error)?;
+            entities.extend(mapping.find_known(text).map_err(pii_error)?);
             let p = rempart_pii::pseudonymise(text, &entities, &mut mapping, select)
                 .map_err(pii_error)?;
             for (k, n) in p.replaced() {
@@ -257,8 +269,8 @@ impl Default for PiiInspector {
 
 impl Inspector for PiiInspector {
     fn detect(&self, text: &str) -> Result<Vec<Entity>, String> {
-        // The detector is total; a panic inside it is caught by `inspect`,
-        // which refuses the request.
+        // The detector is total; a panic inside it is caught by
+        // `guarded_detect`, and the request is refused.
         Ok(self.detector.detect(text, None))
     }
     fn special_category(&self, text: &str) -> bool {

@@ -462,17 +462,26 @@ async fn models_handler(State(state): State<Arc<AppState>>, parts: RequestParts)
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.auditor.metrics.render(&state.breakers);
-    (
-        [(
-            http::header::CONTENT_TYPE,
+/// `GET /metrics`: Prometheus text exposition (0.0.4), or OpenMetrics when
+/// the scraper accepts it.
+async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let om = state.auditor.metrics.render(&state.breakers);
+    let wants_om = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let (content_type, body) = if wants_om {
+        (
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            om,
+        )
+    } else {
+        (
             "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+            metrics::openmetrics_to_prometheus_text(&om),
+        )
+    };
+    ([(http::header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// `GET /readyz`: ready when at least one deployment is up.

@@ -1,6 +1,7 @@
 //! Prometheus metrics, derived from the audit record of each request so
 //! that metrics and the audit log always agree. Served at `/metrics` in the
-//! Prometheus text format.
+//! Prometheus text format 0.0.4, or in OpenMetrics 1.0 when the scraper asks
+//! for `application/openmetrics-text`.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -230,5 +231,51 @@ impl Metrics {
         let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
         out
+    }
+}
+
+/// The Prometheus text format 0.0.4 of an OpenMetrics exposition (what
+/// `prometheus_client` encodes): a counter family `x` is named by its
+/// sample name `x_total` in `# HELP`/`# TYPE`, `# UNIT` and `# EOF` go.
+/// Histograms and gauges are the same in both formats.
+pub fn openmetrics_to_prometheus_text(om: &str) -> String {
+    let counters: std::collections::HashSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len() + 64);
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|kw| {
+            let rest = line.strip_prefix(kw)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters
+                .contains(name)
+                .then(|| format!("{kw}{name}_total {tail}").trim_end().to_owned())
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_by_their_samples_in_the_prometheus_text_format() {
+        let om = "# HELP rempart_requests Requests.\n# TYPE rempart_requests counter\n\
+                  rempart_requests_total{tenant=\"a\"} 1\n# HELP rempart_x X.\n\
+                  # TYPE rempart_x gauge\nrempart_x 2\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_prometheus_text(om),
+            "# HELP rempart_requests_total Requests.\n# TYPE rempart_requests_total counter\n\
+             rempart_requests_total{tenant=\"a\"} 1\n# HELP rempart_x X.\n\
+             # TYPE rempart_x gauge\nrempart_x 2\n"
+        );
     }
 }

@@ -6,6 +6,10 @@ mod common;
 /// Refusals and client errors: status, OpenAI error shape, no echoed values.
 #[path = "gateway/errors.rs"]
 mod errors;
+/// Issue 4: the audit log read back, verified, and its residency report
+/// against a ground truth.
+#[path = "gateway/evidence.rs"]
+mod evidence;
 /// Issue 2 acceptance: faults on admitted EU deployments never spill to a
 /// US deployment; the client gets a clear error or a terminal error event.
 #[path = "gateway/fail_closed.rs"]
@@ -13,6 +17,10 @@ mod fail_closed;
 /// Response headers and graceful shutdown.
 #[path = "gateway/lifecycle.rs"]
 mod lifecycle;
+/// Issue 3: detector failure → refusal; placeholders upstream, values back;
+/// special-category data in-tenancy.
+#[path = "gateway/pii.rs"]
+mod pii;
 /// UK/EU separation under same-cluster residency; trusted region headers.
 #[path = "gateway/residency.rs"]
 mod residency;

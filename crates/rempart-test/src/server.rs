@@ -51,6 +51,9 @@ impl Shared {
 
 /// The optional, uncounted route reporting the request count.
 const COUNT_PATH: &str = "/__requests/count";
+/// Its companion: the recorded request bodies (JSON, or text when not
+/// JSON), in arrival order; empty while recording is off. Not counted.
+const BODIES_PATH: &str = "/__requests/bodies";
 
 /// What a request asks for, by method and path suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,17 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     if shared.count_route && parts.method == Method::GET && parts.uri.path() == COUNT_PATH {
         let count = shared.count.load(Ordering::SeqCst);
         return json_response(&serde_json::json!({ "count": count }));
+    }
+    if shared.count_route && parts.method == Method::GET && parts.uri.path() == BODIES_PATH {
+        let bodies: Vec<Value> = lock(&shared.requests)
+            .iter()
+            .map(|r| {
+                r.json
+                    .clone()
+                    .unwrap_or_else(|| Value::String(r.body_text()))
+            })
+            .collect();
+        return json_response(&Value::Array(bodies));
     }
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,

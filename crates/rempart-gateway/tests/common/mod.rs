@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rempart_gateway::config::{Config, Overrides};
-use rempart_gateway::inspect::PiiInspector;
+use rempart_gateway::inspect::{Inspector, PiiInspector};
 use rempart_gateway::{AppState, serve};
 use rempart_test::MockUpstream;
 use serde_json::{Value, json};
@@ -78,6 +78,29 @@ impl Dep {
             hosting: "managed".into(),
             extra: Vec::new(),
         }
+    }
+
+    /// A managed EU API (kind `mistral`): EU operator with an EU parent, EU
+    /// data centre, no retention, DPA signed — tier `eu_sovereign`, which
+    /// sees direct identifiers only as placeholders.
+    pub fn eu_sovereign(mock: &MockUpstream) -> Dep {
+        Dep {
+            kind: "mistral".into(),
+            base_url: format!("{}/v1", mock.url()),
+            model: "mistral-small-latest".into(),
+            operator: "Mistral AI".into(),
+            operator_country: "FR".into(),
+            parent: "FR".into(),
+            dc_country: "FR".into(),
+            hosting: "managed".into(),
+            extra: vec!["api_key = \"env:MISTRAL_API_KEY\"".into()],
+        }
+    }
+
+    /// The operator's name (its country stays).
+    pub fn operator(mut self, name: &str) -> Dep {
+        self.operator = name.into();
+        self
     }
 
     /// Upstream kind (`vllm`, `tgi`, `mistral`, ...).
@@ -221,7 +244,7 @@ pub struct Gateway {
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
-    _data_dir: tempfile::TempDir,
+    data_dir: Option<tempfile::TempDir>,
 }
 
 impl Gateway {
@@ -233,6 +256,15 @@ impl Gateway {
     /// Start on `toml` with one key per listed tenant; [`Gateway::key`] is
     /// the first one's.
     pub async fn start_with_keys(toml: &str, tenants: &[&str]) -> Gateway {
+        Gateway::start_with_inspector(toml, tenants, Arc::new(PiiInspector::new())).await
+    }
+
+    /// Start with a given personal-data inspector (fault injection).
+    pub async fn start_with_inspector(
+        toml: &str,
+        tenants: &[&str],
+        inspector: Arc<dyn Inspector>,
+    ) -> Gateway {
         let dir = tempfile::tempdir().expect("temp data dir");
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".into()),
@@ -247,7 +279,7 @@ impl Gateway {
         };
         // Secrets are references; in tests every one resolves to a dummy.
         let env = |_: &str| Some("test-secret".to_owned());
-        let state = AppState::build(config, &env, Arc::new(PiiInspector::new()))
+        let state = AppState::build(config, &env, inspector)
             .await
             .unwrap_or_else(|e| panic!("cannot build the gateway: {e}"));
         let mut keys = BTreeMap::new();
@@ -277,7 +309,7 @@ impl Gateway {
                 .expect("client"),
             shutdown: Some(tx),
             task: Some(task),
-            _data_dir: dir,
+            data_dir: Some(dir),
         }
     }
 
@@ -333,6 +365,25 @@ impl Gateway {
             .await
             .expect("serve returns after shutdown")
             .expect("serve task not panicked")
+    }
+}
+
+impl Gateway {
+    /// The data directory (audit log in `audit/`, master key in `keys/`).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data_dir
+            .as_ref()
+            .expect("data directory kept until the gateway is dropped")
+            .path()
+            .to_owned()
+    }
+
+    /// Stop (as [`Gateway::stop`]) and keep the data directory, so the
+    /// audit log can be read back once every record is durable.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        let dir = self.data_dir.take().expect("data directory");
+        self.stop().await.expect("serve returns cleanly");
+        dir
     }
 }
 
@@ -415,6 +466,20 @@ pub fn streamed_text(events: &[Value]) -> String {
     events
         .iter()
         .filter_map(|e| e.pointer("/choices/0/delta/content")?.as_str())
+        .collect()
+}
+
+/// The audit records of a stopped gateway's data directory (verified).
+pub fn audit_records(data_dir: &std::path::Path) -> Vec<rempart_audit::AuditRecord> {
+    let key = rempart_gateway::audit::signing_key(data_dir).expect("signing key");
+    let dir = rempart_gateway::audit::audit_dir(data_dir);
+    rempart_audit::read_entries(&dir, &key.verifying_key())
+        .expect("the log verifies")
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            rempart_audit::EntryBody::Record(r) => Some(r),
+            _ => None,
+        })
         .collect()
 }
 

@@ -4,7 +4,9 @@
 //! until killed. Recording is off (memory stays flat under load), but
 //! requests are counted: `GET /__requests/count` answers `{"count": N}`
 //! (that route is not itself counted), so tests in other languages can
-//! assert that an upstream was never contacted.
+//! assert that an upstream was never contacted. With `--record`, requests
+//! are also kept and `GET /__requests/bodies` answers their bodies (a JSON
+//! array, arrival order) — for "no plaintext PII arrived" assertions.
 
 #![forbid(unsafe_code)]
 
@@ -40,6 +42,12 @@ struct Args {
     /// Reply with the last user message.
     #[arg(long)]
     echo: bool,
+    /// Keep every request and serve their bodies at `GET /__requests/bodies`.
+    #[arg(long)]
+    record: bool,
+    /// Stream replies in pieces of N characters (default: word by word).
+    #[arg(long)]
+    split_chars: Option<usize>,
     /// Embedding dimension.
     #[arg(long)]
     embedding_dims: Option<usize>,
@@ -70,7 +78,7 @@ async fn main() {
     let args = Args::parse();
     let mut b = MockUpstream::builder()
         .addr(SocketAddr::new(args.host, args.port))
-        .record(false)
+        .record(args.record)
         .count_route(true)
         .delay(Duration::from_millis(args.delay_ms))
         .chunk_delay(Duration::from_millis(args.chunk_delay_ms));
@@ -82,6 +90,9 @@ async fn main() {
     }
     if args.echo {
         b = b.echo();
+    }
+    if let Some(n) = args.split_chars {
+        b = b.split_chars(n);
     }
     if let Some(d) = args.embedding_dims {
         b = b.embedding_dims(d);
