@@ -7,8 +7,10 @@ tier `eu_sovereign`; half of them streamed.
   placeholders straddle SSE events;
 - its `GET /__requests/bodies` route gives the bodies it received, to check
   that no planted direct identifier reached it;
-- the client's answer must be the original document, byte for byte: every
-  planted value restored.
+- the client's answer must be the original document: every planted value
+  restored — byte for byte, except that a value written in several cases
+  in one document comes back in the case first seen (one placeholder per
+  normalised value, as issue 3 requires); those are counted and reported.
 
 The detector is not perfect, so each planted direct identifier is put in
 one of three classes with `rempart pii scan` run on the same texts (the
@@ -220,12 +222,22 @@ def test_canary_no_detected_value_reaches_the_mock_and_all_are_restored(
     for doc, body, answer in zip(corpus, bodies, answers):
         sent = _last_user(body)
         placeholders_seen += sent.count("[[")
+        # The same value gets one placeholder whatever its case (issue 3:
+        # "normalised: case, spacing"), and comes back in the spelling first
+        # seen in the conversation: `LINKE` after `Linke` returns as `Linke`.
+        # Case-only differences are counted apart; anything else fails.
         if answer != doc["text"]:
-            bad_answers.append(doc["id"])
+            if answer.casefold() == doc["text"].casefold():
+                counts["answers_case_only_differences"] += 1
+            else:
+                bad_answers.append(doc["id"])
         for ent in doc["entities"]:
             t, v = ent["type"], ent["value"]
             if v not in answer:
-                not_restored.append((doc["id"], t))
+                if v.casefold() in answer.casefold():
+                    counts["restored_in_first_seen_case"] += 1
+                else:
+                    not_restored.append((doc["id"], t))
             if t in NOT_DIRECT:
                 counts["not_direct"] += 1
                 continue
