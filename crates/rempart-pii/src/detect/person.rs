@@ -204,8 +204,17 @@ fn ends_with_word(hay: &str, w: &str) -> bool {
 /// The longest suffix of `s` that starts at a word boundary and is in
 /// `set`.
 fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
-    let mut prev_alnum = false;
-    for (i, c) in s.char_indices() {
+    // No key is longer than `MAX_KEY` bytes: longer suffixes need no lookup.
+    let mut from = s.len().saturating_sub(*MAX_KEY);
+    while !s.is_char_boundary(from) {
+        from += 1;
+    }
+    let mut prev_alnum = s[..from]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric);
+    for (k, c) in s[from..].char_indices() {
+        let i = from + k;
         let alnum = c.is_alphanumeric();
         if !prev_alnum
             && (alnum || c == '(')
@@ -271,6 +280,17 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     suffix_in(&TITLE_SET, no_dot)
         .is_some_and(|t| dotted || !matches!(t, "m" | "d" | "hr" | "fr" | "mag" | "ing"))
 }
+
+/// The longest key of [`LABEL_SET`], [`TITLE_SET`] and [`CLOSING_SET`].
+static MAX_KEY: LazyLock<usize> = LazyLock::new(|| {
+    LABEL_SET
+        .iter()
+        .chain(TITLE_SET.iter())
+        .chain(CLOSING_SET.iter())
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0)
+});
 
 /// Last words of every title and inline label (`sig.ra` -> `ra`,
 /// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
@@ -664,6 +684,7 @@ pub(crate) fn warm_up() {
     LazyLock::force(&COMPANY);
     LazyLock::force(&COMPANY_NEAR);
     LazyLock::force(&TITLE_LAST);
+    LazyLock::force(&MAX_KEY);
 }
 
 #[cfg(test)]
