@@ -99,7 +99,15 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
         if !w.cap && len > 4 {
             continue;
         }
-        let lw = lower(&text[w.s..w.e], buf);
+        let raw = &text[w.s..w.e];
+        if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+            // Already lower case: only the particle check applies.
+            if PARTICLES.contains(&raw) {
+                w.flags |= PARTICLE;
+            }
+            continue;
+        }
+        let lw = lower(raw, buf);
         if len <= 5 && PARTICLES.contains(&lw) {
             w.flags |= PARTICLE;
         }
