@@ -14,7 +14,10 @@
 //! A run followed by a company form (`GmbH`, `S.A.`, `& Fils`) or preceded
 //! by a street type is not a person.
 
-use super::names::{CLOSING_SET, FastSet, LABEL_SET, LABELS, LISTS, PARTICLES, TITLE_SET, TITLES};
+use super::names::{
+    CLOSING_SET, FastSet, IN_FIRST, IN_LAST, IN_STOP, LABEL_SET, LABELS, LISTS, PARTICLES,
+    TITLE_SET, TITLES,
+};
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
 use regex::Regex;
@@ -118,13 +121,19 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
             .strip_suffix("'s")
             .or_else(|| lw.strip_suffix("’s"))
             .unwrap_or(lw);
-        if l.stop.contains(bare) {
+        let bits = l.words.get(lw).copied().unwrap_or(0);
+        let stop_bits = if bare.len() == lw.len() {
+            bits
+        } else {
+            l.words.get(bare).copied().unwrap_or(0)
+        };
+        if stop_bits & IN_STOP != 0 {
             w.flags |= STOPW;
         }
         if lists {
-            if l.first.contains(lw) {
+            if bits & IN_FIRST != 0 {
                 w.flags |= FIRST;
-            } else if l.last.contains(lw) {
+            } else if bits & IN_LAST != 0 {
                 w.flags |= LAST;
             }
         }
