@@ -10,6 +10,6 @@ case "$SHARED" in /*) ;; *) SHARED=$ROOT/$SHARED ;; esac
 CORPUS=${1:-$SHARED/pii-dev/dev.jsonl}
 OUT=${TMPDIR:-/tmp}/rempart-pii-pred.$$.jsonl
 cargo build --release -q -p rempart-pii --example scan --manifest-path "$ROOT/Cargo.toml"
-"$ROOT/target/release/examples/scan" < "$CORPUS" > "$OUT"
+"${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/scan" < "$CORPUS" > "$OUT"
 python3 "$SHARED/pii-dev/score.py" "$CORPUS" "$OUT"
 rm -f "$OUT"

@@ -9,7 +9,7 @@
 
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -197,6 +197,7 @@ static KEYWORDS: LazyLock<(AhoCorasick, Vec<u8>)> = LazyLock::new(|| {
     let ac = AhoCorasick::builder()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
         .build(&words)
         .expect("static keyword list builds");
     (ac, kinds)

@@ -4,7 +4,7 @@
 //! insensitive) over a small window before (or after) a candidate; nothing
 //! is allocated per candidate.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::LazyLock;
 
 /// Builds a case-insensitive automaton over `words`.
@@ -12,6 +12,9 @@ pub(crate) fn automaton(words: &[&str]) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostLongest)
+        // A full DFA: a few hundred KB per automaton, built once, and
+        // about twice as fast to scan as the default contiguous NFA.
+        .kind(Some(AhoCorasickKind::DFA))
         .build(words)
         .expect("static cue list builds")
 }

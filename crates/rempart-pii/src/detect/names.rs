@@ -3,7 +3,7 @@
 //! salutations, form labels, closings — and the stop words that must never
 //! be read as names.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 const FIRST: &str = include_str!("data/first_names.txt");
@@ -449,11 +449,18 @@ impl std::hash::Hasher for Fnv {
 /// A set with the FNV hasher.
 pub(crate) type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 
+/// The stop list, given names and surnames in one map (one lookup per word
+/// on the hot path): [`IN_STOP`] | [`IN_FIRST`] | [`IN_LAST`].
 pub(crate) struct Lists {
-    pub first: FastSet<String>,
-    pub last: FastSet<String>,
-    pub stop: FastSet<&'static str>,
+    pub words: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>>,
 }
+
+/// A stop word (never a name on its own).
+pub(crate) const IN_STOP: u8 = 1;
+/// A given name (stop words excluded).
+pub(crate) const IN_FIRST: u8 = 2;
+/// A surname (stop words excluded).
+pub(crate) const IN_LAST: u8 = 4;
 
 pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
     let stop: FastSet<&'static str> = STOP.split_whitespace().collect();
@@ -464,11 +471,18 @@ pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
             .filter(|l| !stop.contains(l.as_str()))
             .collect()
     };
-    Lists {
-        first: load(FIRST),
-        last: load(LAST),
-        stop,
+    let first = load(FIRST);
+    let last = load(LAST);
+    let mut words: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>> = HashMap::default();
+    for (set, bit) in [(&first, IN_FIRST), (&last, IN_LAST)] {
+        for w in set {
+            *words.entry(w.clone()).or_default() |= bit;
+        }
     }
+    for w in &stop {
+        *words.entry((*w).to_string()).or_default() |= IN_STOP;
+    }
+    Lists { words }
 });
 
 /// Forces the lists to load.

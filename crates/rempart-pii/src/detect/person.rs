@@ -14,7 +14,10 @@
 //! A run followed by a company form (`GmbH`, `S.A.`, `& Fils`) or preceded
 //! by a street type is not a person.
 
-use super::names::{CLOSING_SET, FastSet, LABEL_SET, LABELS, LISTS, PARTICLES, TITLE_SET, TITLES};
+use super::names::{
+    CLOSING_SET, FastSet, IN_FIRST, IN_LAST, IN_STOP, LABEL_SET, LABELS, LISTS, PARTICLES,
+    TITLE_SET, TITLES,
+};
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
 use regex::Regex;
@@ -99,7 +102,15 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
         if !w.cap && len > 4 {
             continue;
         }
-        let lw = lower(&text[w.s..w.e], buf);
+        let raw = &text[w.s..w.e];
+        if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+            // Already lower case: only the particle check applies.
+            if PARTICLES.contains(&raw) {
+                w.flags |= PARTICLE;
+            }
+            continue;
+        }
+        let lw = lower(raw, buf);
         if len <= 5 && PARTICLES.contains(&lw) {
             w.flags |= PARTICLE;
         }
@@ -110,13 +121,19 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
             .strip_suffix("'s")
             .or_else(|| lw.strip_suffix("’s"))
             .unwrap_or(lw);
-        if l.stop.contains(bare) {
+        let bits = l.words.get(lw).copied().unwrap_or(0);
+        let stop_bits = if bare.len() == lw.len() {
+            bits
+        } else {
+            l.words.get(bare).copied().unwrap_or(0)
+        };
+        if stop_bits & IN_STOP != 0 {
             w.flags |= STOPW;
         }
         if lists {
-            if l.first.contains(lw) {
+            if bits & IN_FIRST != 0 {
                 w.flags |= FIRST;
-            } else if l.last.contains(lw) {
+            } else if bits & IN_LAST != 0 {
                 w.flags |= LAST;
             }
         }
@@ -204,8 +221,17 @@ fn ends_with_word(hay: &str, w: &str) -> bool {
 /// The longest suffix of `s` that starts at a word boundary and is in
 /// `set`.
 fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
-    let mut prev_alnum = false;
-    for (i, c) in s.char_indices() {
+    // No key is longer than `MAX_KEY` bytes: longer suffixes need no lookup.
+    let mut from = s.len().saturating_sub(*MAX_KEY);
+    while !s.is_char_boundary(from) {
+        from += 1;
+    }
+    let mut prev_alnum = s[..from]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric);
+    for (k, c) in s[from..].char_indices() {
+        let i = from + k;
         let alnum = c.is_alphanumeric();
         if !prev_alnum
             && (alnum || c == '(')
@@ -271,6 +297,17 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     suffix_in(&TITLE_SET, no_dot)
         .is_some_and(|t| dotted || !matches!(t, "m" | "d" | "hr" | "fr" | "mag" | "ing"))
 }
+
+/// The longest key of [`LABEL_SET`], [`TITLE_SET`] and [`CLOSING_SET`].
+static MAX_KEY: LazyLock<usize> = LazyLock::new(|| {
+    LABEL_SET
+        .iter()
+        .chain(TITLE_SET.iter())
+        .chain(CLOSING_SET.iter())
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0)
+});
 
 /// Last words of every title and inline label (`sig.ra` -> `ra`,
 /// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
@@ -664,6 +701,7 @@ pub(crate) fn warm_up() {
     LazyLock::force(&COMPANY);
     LazyLock::force(&COMPANY_NEAR);
     LazyLock::force(&TITLE_LAST);
+    LazyLock::force(&MAX_KEY);
 }
 
 #[cfg(test)]
