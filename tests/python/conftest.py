@@ -264,24 +264,31 @@ def write_config(path: Path, data_dir: Path, mocks: dict[str, Mock]) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def mock_gateway(binaries, logs, tmp_path_factory, _mocks) -> Gateway:
-    rempart, _ = binaries
-    root = tmp_path_factory.mktemp("gateway")
-    config = root / "rempart.toml"
-    write_config(config, root / "data", _mocks)
+def checked_config_key(rempart, config, tenant: str) -> str:
+    """`rempart config check` must pass; then `rempart keys create` prints
+    the new key alone on stdout, which is returned."""
     check = subprocess.run(
         [rempart, "config", "check", "--config", config], capture_output=True, text=True
     )
     assert check.returncode == 0, f"config check failed:\n{check.stdout}{check.stderr}"
     created = subprocess.run(
-        [rempart, "keys", "create", "--config", config, "--tenant", TENANT],
+        [rempart, "keys", "create", "--config", config, "--tenant", tenant],
         capture_output=True,
         text=True,
     )
     assert created.returncode == 0, f"keys create failed:\n{created.stderr}"
     key = created.stdout.strip()
     assert key and "\n" not in key, f"keys create should print the key alone: {created.stdout!r}"
+    return key
+
+
+@pytest.fixture(scope="session")
+def mock_gateway(binaries, logs, tmp_path_factory, _mocks) -> Gateway:
+    rempart, _ = binaries
+    root = tmp_path_factory.mktemp("gateway")
+    config = root / "rempart.toml"
+    write_config(config, root / "data", _mocks)
+    key = checked_config_key(rempart, config, TENANT)
     proc = Process("rempart-mock", [rempart, "serve", "--config", config], logs)
     try:
         url = proc.wait_listening()

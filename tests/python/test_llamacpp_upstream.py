@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TENANT, US_FACTS, Gateway, Mock, Process
+from conftest import TENANT, US_FACTS, Gateway, Mock, Process, checked_config_key
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("REMPART_LLAMACPP") != "1",
@@ -161,17 +161,7 @@ def llamacpp_gateway(binaries, logs, tmp_path_factory, llamacpp_server, us_mock)
         f'[aliases.{ALIAS}]\ncandidates = ["us-east", "{DEPLOYMENT}"]\n\n'
         f'[tenants.{TENANT}]\nregion = "FR"\n'
     )
-    check = subprocess.run(
-        [rempart, "config", "check", "--config", config], capture_output=True, text=True
-    )
-    assert check.returncode == 0, f"config check failed:\n{check.stdout}{check.stderr}"
-    created = subprocess.run(
-        [rempart, "keys", "create", "--config", config, "--tenant", TENANT],
-        capture_output=True,
-        text=True,
-    )
-    assert created.returncode == 0, f"keys create failed:\n{created.stderr}"
-    key = created.stdout.strip()
+    key = checked_config_key(rempart, config, TENANT)
     proc = Process("rempart-llamacpp", [rempart, "serve", "--config", config], logs)
     try:
         yield Gateway(
