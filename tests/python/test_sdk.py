@@ -339,3 +339,41 @@ def test_us_mock_received_zero_requests(client, eu_mock, tools_mock, us_mock):
     assert eu_mock.request_count() >= eu_before + 3
     assert tools_mock.request_count() >= tools_before + 1
     assert us_mock.request_count() == 0
+
+
+# --- embedded engine: forced tool calls -------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_embedded_forced_tool_call(embedded_gateway, stream):
+    """`tool_choice` naming a function makes the embedded engine generate
+    under a grammar derived from the tool's JSON Schema: the small local
+    model returns a well-formed call, plain or streamed."""
+    client = embedded_gateway.client()
+    kwargs = dict(
+        model=embedded_gateway.chat_model,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": TOOL_NAME}},
+        max_tokens=64,
+        temperature=0,
+    )
+    if stream:
+        name, args, finish = "", "", None
+        for chunk in client.chat.completions.create(stream=True, **kwargs):
+            for choice in chunk.choices:
+                for tc in choice.delta.tool_calls or []:
+                    name += tc.function.name or ""
+                    args += tc.function.arguments or ""
+                finish = choice.finish_reason or finish
+    else:
+        completion = client.chat.completions.create(**kwargs)
+        choice = completion.choices[0]
+        call = choice.message.tool_calls[0]
+        name, args, finish = call.function.name, call.function.arguments, choice.finish_reason
+    assert name == TOOL_NAME
+    assert finish == "tool_calls"
+    parsed = json.loads(args)
+    assert set(parsed) == {"city", "unit"}, parsed
+    assert isinstance(parsed["city"], str) and parsed["city"]
+    assert parsed["unit"] in ("celsius", "fahrenheit")
