@@ -238,7 +238,7 @@ async fn call(
     let (reply, warnings, request_hash) = match state.backends.get(admitted.id()) {
         Some(Backend::Http(endpoint)) => {
             let prepared = prepare_chat(endpoint, request);
-            let hash = sha256_json(&prepared.body);
+            let hash = hex::encode(Sha256::digest(&prepared.encoded));
             let reply = state.client.chat(admitted, endpoint, &prepared).await?;
             (reply, prepared.warnings, hash)
         }
@@ -310,7 +310,8 @@ fn finish(
     }
 }
 
-fn describe_deployment(state: &AppState, admitted: &Admitted, rec: &mut AuditRecord) {
+/// The served deployment's facts, into the record.
+pub(crate) fn describe_deployment(state: &AppState, admitted: &Admitted, rec: &mut AuditRecord) {
     if let Some(d) = state.config.deployments.get(admitted.id()) {
         rec.deployment = Some(admitted.id().0.clone());
         rec.operator = Some(d.facts.operator.clone());

@@ -174,8 +174,6 @@ pub struct Outbound {
     tier: TrustTier,
     /// The placeholders issued (empty when nothing was replaced).
     pub mapping: Mapping,
-    /// Entities replaced, by type.
-    pub replaced: BTreeMap<EntityType, usize>,
 }
 
 impl Outbound {
@@ -200,7 +198,6 @@ pub fn prepare_outbound(
     let tier = admitted.tier();
     let mode = tenant.pii_mode(tier);
     let mut mapping = Mapping::new();
-    let mut replaced = BTreeMap::new();
     let mut request = req.clone();
     if mode != PiiMode::None && !inspection.counts.is_empty() {
         let mut i = 0usize;
@@ -225,9 +222,6 @@ pub fn prepare_outbound(
             entities.extend(mapping.find_known(text).map_err(pii_error)?);
             let p = rempart_pii::pseudonymise(text, &entities, &mut mapping, select)
                 .map_err(pii_error)?;
-            for (k, n) in p.replaced() {
-                *replaced.entry(*k).or_insert(0) += n;
-            }
             *text = p.into_text();
             Ok(())
         })?;
@@ -236,7 +230,6 @@ pub fn prepare_outbound(
         request,
         tier,
         mapping,
-        replaced,
     })
 }
 

@@ -413,17 +413,12 @@ async fn embeddings_steps(
                 if let Some(b) = state.breakers.get(admitted.id()) {
                     b.success(t0.elapsed());
                 }
-                if let Some(d) = state.config.deployments.get(admitted.id()) {
-                    rec.deployment = Some(admitted.id().0.clone());
-                    rec.operator = Some(d.facts.operator.clone());
-                    rec.dc_country = Some(d.facts.dc_country.to_string());
-                    rec.trust_tier = Some(admitted.tier().as_str().into());
-                    rec.tokens_in = body
-                        .pointer("/usage/prompt_tokens")
-                        .and_then(serde_json::Value::as_u64)
-                        .unwrap_or(0);
-                    rec.cost_micro_eur = d.price.cost_micro_eur(rec.tokens_in, 0);
-                }
+                chat::describe_deployment(state, admitted, rec);
+                rec.tokens_in = body
+                    .pointer("/usage/prompt_tokens")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                chat::price(state, rec);
                 let meta = ResponseMeta {
                     deployment: admitted.id().0.clone(),
                     audit_id: ctx.request_id.clone(),
@@ -451,8 +446,7 @@ async fn embeddings_steps(
 }
 
 /// `GET /v1/models`: the aliases this tenant can call.
-async fn models_handler(State(state): State<Arc<AppState>>, parts: RequestParts) -> Response {
-    let _ = &parts.principal;
+async fn models_handler(State(state): State<Arc<AppState>>) -> Response {
     let data: Vec<_> = state
         .config
         .aliases
@@ -508,12 +502,6 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         Json(json!({"ready": up > 0, "deployments": deployments})),
     )
         .into_response()
-}
-
-impl IntoResponse for RequestParts {
-    fn into_response(self) -> Response {
-        StatusCode::NO_CONTENT.into_response()
-    }
 }
 
 /// Apply audit retention once an hour.

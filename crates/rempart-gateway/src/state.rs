@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rempart_policy::{DeploymentId, Health, LegalCluster, RequestFacts, Sensitivity, evaluate};
+use rempart_policy::{DeploymentId, Health, RequestFacts, Sensitivity, evaluate};
 use rempart_store::{KeyRecord, Store};
 use rempart_upstream::{Breaker, BreakerConfig, Client, Endpoint, Kind};
 use tokio_util::task::TaskTracker;
@@ -160,7 +160,7 @@ impl AppState {
                 };
                 evaluate(&req, &t.policy, &d.facts).is_empty()
             });
-            if admissible && d.facts.cluster() != LegalCluster::Us {
+            if admissible {
                 out.push((id.clone(), ep.clone()));
             }
         }

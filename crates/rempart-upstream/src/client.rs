@@ -30,6 +30,9 @@ pub struct PreparedChat {
     pub stream: bool,
     /// Options dropped or changed, for the `X-Rempart-Warning` header.
     pub warnings: Vec<String>,
+    /// `body` encoded once: the exact bytes sent (and hashed for the audit
+    /// record).
+    pub encoded: bytes::Bytes,
 }
 
 /// Turn a client request into the body for one deployment (pure).
@@ -60,7 +63,9 @@ pub fn prepare_chat(endpoint: &Endpoint, req: &ChatRequest) -> PreparedChat {
         }
     }
     endpoint.kind.adapt_chat(&mut body, stream, &mut warnings);
+    let encoded = serde_json::to_vec(&body).unwrap_or_default().into();
     PreparedChat {
+        encoded,
         body,
         stream,
         warnings,
@@ -120,7 +125,8 @@ impl Client {
         let id = endpoint.id.0.clone();
         let rb = self
             .request(endpoint, endpoint.chat_url())
-            .json(&prepared.body);
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(prepared.encoded.clone());
         let resp = send(rb, endpoint.timeout, &id).await?;
         if !prepared.stream {
             let body = with_timeout(resp.bytes(), endpoint.timeout, &id).await?;

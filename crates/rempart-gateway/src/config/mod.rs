@@ -300,12 +300,14 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
         );
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
-    let site_country = match &s.site_country {
-        None => Country::parse("FR").unwrap_or_else(|| unreachable!()),
-        Some(v) => c
-            .country("server.site_country", Some(v))
-            .unwrap_or_else(|| Country::parse("FR").unwrap_or_else(|| unreachable!())),
-    };
+    const DEFAULT_SITE: &str = "FR";
+    let site_country = c
+        .country(
+            "server.site_country",
+            Some(s.site_country.as_deref().unwrap_or(DEFAULT_SITE)),
+        )
+        .or_else(|| Country::parse(DEFAULT_SITE))
+        .expect("the default site country parses");
     let mut trusted = Vec::new();
     for (i, h) in s.trusted_region_headers.iter().flatten().enumerate() {
         if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
