@@ -46,6 +46,10 @@ pub enum Error {
     /// The proof needs a hash of a pruned range that the anchor does not hold.
     #[error("inclusion proof unavailable: part of the tree was pruned")]
     Pruned,
+    /// Another process holds this log open for writing (one writer per log:
+    /// two would fork the hash chain).
+    #[error("audit log {0} is open for writing by another process (a running gateway?)")]
+    Locked(PathBuf),
     /// An invalid argument (bad period, bad range, bad timestamp).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

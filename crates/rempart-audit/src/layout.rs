@@ -3,6 +3,7 @@
 //! ```text
 //! <dir>/segments/<first seq, 20 digits>.log   entries, one canonical line each
 //! <dir>/checkpoints.jsonl                     one CheckpointRecord per line
+//! <dir>/LOCK                                  empty; a writer holds an exclusive lock on it
 //! <dir>/anchor.json                           retention anchor (after pruning)
 //! ```
 

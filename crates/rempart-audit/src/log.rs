@@ -201,6 +201,8 @@ pub struct AuditLog {
     writer: Option<JoinHandle<()>>,
     dir: PathBuf,
     public_key: VerifyingKey,
+    /// Held for the log's lifetime: an exclusive advisory lock on `LOCK`.
+    _lock: File,
 }
 
 // === impl AuditLog ===
@@ -233,6 +235,7 @@ impl AuditLog {
         let sdir = layout::segments_dir(&dir);
         fs::create_dir_all(&sdir).map_err(io("create_dir", &sdir))?;
         layout::sync_dir(&dir)?;
+        let lock = lock_dir(&dir)?;
         let public_key = signing_key.verifying_key();
         // A torn checkpoint line was never relied upon: drop it.
         let (_, torn) = layout::read_checkpoint_lines(&dir)?;
@@ -317,6 +320,7 @@ impl AuditLog {
             writer: Some(handle),
             dir,
             public_key,
+            _lock: lock,
         })
     }
 
@@ -406,6 +410,23 @@ impl AuditLog {
 impl Drop for AuditLog {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Takes the single-writer lock of a log directory (released when the file
+/// is closed, including when the process dies).
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io("open", &path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+        Err(fs::TryLockError::Error(e)) => Err(io("lock", &path)(e)),
     }
 }
 

@@ -102,3 +102,23 @@ fn default_retention_is_at_least_six_months() {
     // Every record of the last six calendar months is kept.
     assert!(cutoff <= time::OffsetDateTime::parse("2026-05-22T00:00:00Z", &Rfc3339).unwrap());
 }
+
+#[test]
+fn one_writer_per_log_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(dir.path(), key(), CheckpointPolicy::default()).unwrap();
+    log.append(record(0)).unwrap();
+    // A second writer would fork the chain: refused, naming the directory.
+    let err = AuditLog::open(dir.path(), key(), CheckpointPolicy::default()).unwrap_err();
+    assert!(
+        matches!(err, rempart_audit::Error::Locked(ref d) if d == dir.path()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("another process"), "{err}");
+    // Readers are not writers: verification works while the log is open.
+    verify(dir.path(), &key().verifying_key(), None).unwrap();
+    drop(log);
+    // Released on drop (and by the kernel when a process dies).
+    let log = AuditLog::open(dir.path(), key(), CheckpointPolicy::default()).unwrap();
+    log.append(record(1)).unwrap();
+}
