@@ -57,6 +57,10 @@ pub struct AuditRecord {
     pub tokens_in: u64,
     /// Completion tokens.
     pub tokens_out: u64,
+    /// True when the upstream reported no usage and Rempart estimated the
+    /// token counts (completion: one per streamed delta; prompt: text bytes
+    /// / 4), so the cost is an estimate too.
+    pub tokens_estimated: bool,
     /// Cost in micro-euros (integer, so the encoding is canonical).
     pub cost_micro_eur: u64,
     /// Total latency, milliseconds.

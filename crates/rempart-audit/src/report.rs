@@ -1,7 +1,7 @@
 //! Export and reports: pure functions over records.
 
 /// A complete example record, as JSON (docs and tests).
-pub const EXAMPLE_RECORD_JSON: &str = r#"{"id":"0190c5a0-0000-7000-8000-000000000001","ts":"2026-11-01T10:00:00Z","endpoint":"chat","tenant":"acme","key_id":"k1","purpose":"support","subject_ref":null,"region":"FR","legal_cluster":"EU-GDPR","policy_hash":"ab","model_alias":"chat-default","decision":{"route":"default","admitted":["ovh-eu"],"rejected":[],"unavailable":[],"attempted":["ovh-eu"]},"deployment":"ovh-eu","operator":"OVHcloud","dc_country":"FR","trust_tier":"eu_sovereign","model":"m","upstream_model":"m-1","pii_counts":{"EMAIL":1},"sensitivity":"personal","retrieved_chunks":[],"denied_chunks":0,"tokens_in":10,"tokens_out":20,"cost_micro_eur":5,"latency_ms":100,"ttft_ms":null,"outcome":"served","error_code":null,"request_hash":null,"output_hash":null}"#;
+pub const EXAMPLE_RECORD_JSON: &str = r#"{"id":"0190c5a0-0000-7000-8000-000000000001","ts":"2026-11-01T10:00:00Z","endpoint":"chat","tenant":"acme","key_id":"k1","purpose":"support","subject_ref":null,"region":"FR","legal_cluster":"EU-GDPR","policy_hash":"ab","model_alias":"chat-default","decision":{"route":"default","admitted":["ovh-eu"],"rejected":[],"unavailable":[],"attempted":["ovh-eu"]},"deployment":"ovh-eu","operator":"OVHcloud","dc_country":"FR","trust_tier":"eu_sovereign","model":"m","upstream_model":"m-1","pii_counts":{"EMAIL":1},"sensitivity":"personal","retrieved_chunks":[],"denied_chunks":0,"tokens_in":10,"tokens_out":20,"tokens_estimated":false,"cost_micro_eur":5,"latency_ms":100,"ttft_ms":null,"outcome":"served","error_code":null,"request_hash":null,"output_hash":null}"#;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};

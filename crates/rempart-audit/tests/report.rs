@@ -295,7 +295,7 @@ fn jsonl_and_csv_export() {
         header.starts_with("id,ts,endpoint,tenant,key_id,purpose,"),
         "{header}"
     );
-    assert_eq!(header.split(',').count(), 31);
+    assert_eq!(header.split(',').count(), 32);
     assert_eq!(lines.count(), 8);
     assert!(text.contains("\"a,\"\"b\"\"\""), "{text}");
     assert!(text.contains(",'=cmd(),"), "{text}");

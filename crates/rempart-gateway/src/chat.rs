@@ -288,6 +288,7 @@ fn finish(
     wants_usage: bool,
     rec: &mut AuditRecord,
 ) -> Served {
+    let prompt_bytes = outbound.prompt_bytes();
     let reid = Reidentifier::new(outbound.mapping);
     match called.reply {
         Reply::Json(mut resp) => {
@@ -296,6 +297,11 @@ fn finish(
             if let Some(u) = resp.usage {
                 rec.tokens_in = u.prompt_tokens;
                 rec.tokens_out = u.completion_tokens;
+            } else {
+                rec.tokens_in = estimate_tokens(prompt_bytes);
+                rec.tokens_out =
+                    estimate_tokens(serde_json::to_vec(&resp.choices).map_or(0, |v| v.len()));
+                rec.tokens_estimated = true;
             }
             reid.response(&mut resp);
             Served::Json(resp, meta)
@@ -306,8 +312,16 @@ fn finish(
             reid,
             meta,
             wants_usage,
+            prompt_tokens_estimate: estimate_tokens(prompt_bytes),
         })),
     }
+}
+
+/// A token-count estimate for text of `bytes` bytes, used only when the
+/// upstream reports no usage (about four bytes per token for European
+/// languages with BPE vocabularies; the record says it is an estimate).
+pub(crate) fn estimate_tokens(bytes: usize) -> u64 {
+    bytes.div_ceil(4) as u64
 }
 
 /// The served deployment's facts, into the record.

@@ -177,6 +177,11 @@ pub struct Outbound {
 }
 
 impl Outbound {
+    /// Bytes of message text in the outgoing request.
+    pub fn prompt_bytes(&self) -> usize {
+        self.request.messages.iter().map(|m| m.text_len()).sum()
+    }
+
     /// The request to send, checked against the admitted deployment.
     pub fn request_for(&self, admitted: &Admitted) -> Result<&ChatRequest, ApiError> {
         if admitted.tier() != self.tier {

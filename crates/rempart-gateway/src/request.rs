@@ -77,6 +77,7 @@ impl RequestCtx {
             denied_chunks: 0,
             tokens_in: 0,
             tokens_out: 0,
+            tokens_estimated: false,
             cost_micro_eur: 0,
             latency_ms: 0,
             ttft_ms: None,

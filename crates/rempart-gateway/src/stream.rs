@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use rempart_audit::{AuditRecord, Outcome};
 use rempart_upstream::ChunkStream;
-use rempart_upstream::wire::{ChatChunk, ErrorBody, ErrorDetail};
+use rempart_upstream::wire::{ChatChunk, ErrorBody, ErrorDetail, Usage};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -31,6 +31,8 @@ pub struct StreamJob {
     pub meta: ResponseMeta,
     /// Whether the client asked for the usage chunk.
     pub wants_usage: bool,
+    /// Prompt tokens to record if the upstream reports no usage.
+    pub prompt_tokens_estimate: u64,
 }
 
 fn event(json: &impl serde::Serialize) -> Bytes {
@@ -38,6 +40,23 @@ fn event(json: &impl serde::Serialize) -> Bytes {
     let _ = serde_json::to_writer(&mut v, json);
     v.extend_from_slice(b"\n\n");
     Bytes::from(v)
+}
+
+/// Whether a delta carries generated text (content, reasoning or tool-call
+/// arguments), i.e. at least one token.
+fn carries_tokens(delta: &serde_json::Value) -> bool {
+    let nonempty =
+        |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).is_some_and(|s| !s.is_empty());
+    nonempty(delta.get("content"))
+        || nonempty(delta.get("reasoning_content"))
+        || delta
+            .get("tool_calls")
+            .and_then(|t| t.as_array())
+            .is_some_and(|calls| {
+                calls
+                    .iter()
+                    .any(|c| nonempty(c.pointer("/function/arguments")))
+            })
 }
 
 /// Start pumping; returns the body's receiver.
@@ -66,7 +85,12 @@ async fn pump(
         mut reid,
         meta,
         wants_usage,
+        prompt_tokens_estimate,
     } = job;
+    let mut usage_reported = false;
+    // Servers stream one token per delta; counted in case no usage comes.
+    let mut deltas = 0u64;
+    let (mut last_id, mut last_created) = (String::new(), 0u64);
     let mut output = Sha256::new();
     let mut client_gone = false;
     let mut failure = None;
@@ -95,13 +119,21 @@ async fn pump(
         if let Some(u) = chunk.usage {
             rec.tokens_in = u.prompt_tokens;
             rec.tokens_out = u.completion_tokens;
+            usage_reported = true;
         }
         if !chunk.model.is_empty() {
             rec.upstream_model = Some(chunk.model.clone());
         }
+        if !chunk.id.is_empty() {
+            last_id.clone_from(&chunk.id);
+        }
+        last_created = last_created.max(chunk.created);
         for c in &chunk.choices {
             if let Some(d) = c.get("delta") {
                 output.update(serde_json::to_vec(d).unwrap_or_default());
+                if carries_tokens(d) {
+                    deltas += 1;
+                }
             }
         }
         reid.chunk(&mut chunk);
@@ -120,6 +152,32 @@ async fn pump(
     let held = reid.flush();
     if !held.is_empty() && !client_gone && failure.is_none() {
         let _ = tx.send(event(&serde_json::json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": held}, "finish_reason": null}]}))).await;
+    }
+    if !usage_reported {
+        rec.tokens_in = prompt_tokens_estimate;
+        rec.tokens_out = deltas;
+        rec.tokens_estimated = true;
+        // The client asked for usage and the upstream sent none (e.g.
+        // llama-cpp-python ignores `stream_options`): give the estimate,
+        // marked as such, rather than nothing.
+        if wants_usage && !client_gone && failure.is_none() {
+            let usage = Usage {
+                prompt_tokens: rec.tokens_in,
+                completion_tokens: rec.tokens_out,
+                total_tokens: rec.tokens_in + rec.tokens_out,
+                estimated: true,
+            };
+            let _ = tx
+                .send(event(&serde_json::json!({
+                    "id": last_id,
+                    "object": "chat.completion.chunk",
+                    "created": last_created,
+                    "model": rec.upstream_model.as_deref().unwrap_or_default(),
+                    "choices": [],
+                    "usage": usage,
+                })))
+                .await;
+        }
     }
     rec.ttft_ms = ttft;
     rec.latency_ms = ctx.started.elapsed().as_millis() as u64;

@@ -248,6 +248,10 @@ pub struct Usage {
     /// Total.
     #[serde(default)]
     pub total_tokens: u64,
+    /// Set by Rempart on a usage it estimated because the upstream reported
+    /// none (absent otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 /// `POST /v1/embeddings` request body.

@@ -56,6 +56,67 @@ async fn include_usage_gives_a_final_usage_chunk_then_done() {
 }
 
 #[tokio::test]
+async fn an_upstream_without_stream_usage_gets_an_estimate_marked_as_such() {
+    // As llama-cpp-python 0.3.16 does: `stream_options` ignored, no usage.
+    let mut sse = String::new();
+    for piece in ["Bon", "jour", " !"] {
+        sse.push_str(&format!(
+            "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"m-1\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{piece}\"}},\"finish_reason\":null}}]}}\n\n"
+        ));
+    }
+    sse.push_str("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"m-1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    let mock = MockUpstream::builder().raw_sse(sse).start().await;
+    let toml = Toml::new()
+        .deployment(
+            "eu-paris",
+            Dep::eu(&mock)
+                .set("price = { input_eur_per_mtok = 1000.0, output_eur_per_mtok = 2000.0 }"),
+        )
+        .alias("assistant", &["eu-paris"])
+        .default_tenant()
+        .build();
+    let gw = Gateway::start(&toml).await;
+    let prompt = "x".repeat(400);
+    let mut body = stream_body("assistant", &prompt);
+    body["stream_options"] = json!({"include_usage": true});
+    let text = stream_text(&gw, &body).await;
+    let events = sse_json(&text);
+    assert_eq!(streamed_text(&events), "Bonjour !");
+    assert_eq!(sse_data(&text).last().map(String::as_str), Some("[DONE]"));
+    let last = events.last().expect("events");
+    assert_eq!(last["choices"], json!([]), "{text}");
+    assert_eq!(last["usage"]["estimated"], json!(true), "{text}");
+    assert_eq!(
+        last["usage"]["completion_tokens"],
+        json!(3),
+        "one per delta"
+    );
+    assert_eq!(last["usage"]["prompt_tokens"], json!(100), "400 bytes / 4");
+    assert_eq!(last["usage"]["total_tokens"], json!(103));
+    assert_eq!(last["model"], json!("m-1"));
+
+    let dir = gw.stop_keeping_data().await;
+    let recs = audit_records(dir.path());
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].tokens_estimated);
+    assert_eq!((recs[0].tokens_in, recs[0].tokens_out), (100, 3));
+    // 100 × 1000 €/M + 3 × 2000 €/M = 0.106 € = 106,000 µ€.
+    assert_eq!(recs[0].cost_micro_eur, 106_000, "priced from the estimate");
+}
+
+#[tokio::test]
+async fn reported_usage_is_not_an_estimate() {
+    let mock = MockUpstream::builder().usage(11, 7).start().await;
+    let gw = one(&mock).await;
+    let text = stream_text(&gw, &stream_body("assistant", "Bonjour")).await;
+    assert!(!text.contains("estimated"), "{text}");
+    let dir = gw.stop_keeping_data().await;
+    let recs = audit_records(dir.path());
+    assert!(!recs[0].tokens_estimated);
+    assert_eq!((recs[0].tokens_in, recs[0].tokens_out), (11, 7));
+}
+
+#[tokio::test]
 async fn without_include_usage_there_is_no_usage_chunk() {
     let mock = MockUpstream::start().await;
     let gw = one(&mock).await;
