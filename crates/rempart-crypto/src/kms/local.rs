@@ -7,9 +7,10 @@
 //! v2 <64 hex characters>
 //! ```
 //!
-//! The highest version is current. Rotation writes a new file next to the
-//! old one (mode 0600) and renames it over, so a crash leaves either the old
-//! or the new keyring, never half of one.
+//! The highest version is current. Rotation creates `keyring.new`
+//! exclusively (mode 0600; it doubles as the lock between processes),
+//! re-reads the keyring, writes the new ring there and renames it over, so a
+//! crash leaves either the old or the new keyring, never half of one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -126,20 +127,48 @@ impl LocalKeyring {
     }
 
     pub(super) fn rotate(&self) -> Result<u32, Error> {
-        let mut ring = self.ring.write().unwrap_or_else(|e| e.into_inner());
-        // Start from the file: another process may have rotated too.
-        let mut fresh = read_ring(&self.path)?;
-        for (v, k) in ring.keys.iter() {
-            fresh.keys.entry(*v).or_insert_with(|| k.clone());
-        }
-        let next = fresh.current() + 1;
-        fresh.keys.insert(next, random_key());
-        replace(&self.path, &fresh).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: self.path.clone(),
             source,
-        })?;
-        *ring = fresh;
-        Ok(next)
+        };
+        let mut ring = self.ring.write().unwrap_or_else(|e| e.into_inner());
+        // `keyring.new`, created exclusively, is the rotation lock between
+        // processes: re-read the file only once it is held.
+        let tmp = sibling(&self.path, ".new");
+        let mut file = match create_private(&tmp) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::BadConfig(format!(
+                    "{}: another rotation is in progress (remove it if no `rempart` process is rotating)",
+                    tmp.display()
+                )));
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let result = (|| {
+            let mut fresh = read_ring(&self.path)?;
+            for (v, k) in ring.keys.iter() {
+                fresh.keys.entry(*v).or_insert_with(|| k.clone());
+            }
+            let next = fresh.current() + 1;
+            fresh.keys.insert(next, random_key());
+            use std::io::Write;
+            file.write_all(render(&fresh).as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            std::fs::rename(&tmp, &self.path).map_err(io)?;
+            sync_dir(&self.path);
+            Ok((fresh, next))
+        })();
+        match result {
+            Ok((fresh, next)) => {
+                *ring = fresh;
+                Ok(next)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
     }
 
     fn reload(&self) -> Result<(), Error> {
@@ -222,44 +251,47 @@ fn render(ring: &Ring) -> Zeroizing<String> {
     out
 }
 
-/// Create the file (fails if it exists), mode 0600.
+/// Create the file (fails if it exists), mode 0600, and sync it.
 fn write_new(path: &Path, ring: &Ring) -> std::io::Result<()> {
-    write_private(path, render(ring).as_bytes())
-}
-
-/// Write `path.new` (0600) and rename it over `path`.
-fn replace(path: &Path, ring: &Ring) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".new");
-    let tmp = PathBuf::from(tmp);
-    let _ = std::fs::remove_file(&tmp);
-    write_private(&tmp, render(ring).as_bytes())?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        // Make the rename durable where the platform allows it.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+    use std::io::Write;
+    let mut f = create_private(path)?;
+    f.write_all(render(ring).as_bytes())?;
+    f.sync_all()?;
+    sync_dir(path);
     Ok(())
 }
 
+/// `path` with `suffix` appended to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Make a create or rename in `path`'s directory durable where the platform
+/// allows it.
+fn sync_dir(path: &Path) {
+    if let Some(d) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
+        let _ = d.sync_all();
+    }
+}
+
 #[cfg(unix)]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
+        .open(path)
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, data)
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -306,6 +338,19 @@ mod tests {
         let w3 = again.wrap(&dk, b"tenant:a").unwrap();
         assert_eq!(ring.unwrap(&w3, b"tenant:a").unwrap(), dk);
         assert_eq!(ring.rewrap(&w1, b"tenant:a").unwrap().kek_version(), 3);
+
+        // A rotation in progress elsewhere (its lock file present) is
+        // refused by name, and nothing changes.
+        let lock = sibling(&p, ".new");
+        std::fs::write(&lock, "").unwrap();
+        let e = ring.rotate().unwrap_err().to_string();
+        assert!(
+            e.contains("keyring.new") && e.contains("in progress"),
+            "{e}"
+        );
+        std::fs::remove_file(&lock).unwrap();
+        assert_eq!(ring.rotate().unwrap(), 4);
+        assert!(!lock.exists());
 
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("\nv1 ") && text.contains("\nv3 "));
