@@ -85,3 +85,79 @@ async fn env_provider_from_config() {
         "inline key refused without echo: {e}"
     );
 }
+
+/// The whole chain the subjects service will use: a per-subject data key
+/// wrapped by the provider and stored as text, a value sealed for its row,
+/// and a blind index computed under the tenant's index root key.
+#[tokio::test]
+async fn wrapped_data_key_seals_a_row_and_a_blind_index_finds_it() {
+    use rempart_crypto::blind::{BlindIndex, FieldKind};
+    use rempart_crypto::{Aad, WrappedKey, open, seal};
+
+    let dir = tempfile::tempdir().unwrap();
+    let kms = KeyProvider::from_config(&KeysConfig::default(), dir.path(), &no_env)
+        .await
+        .unwrap()
+        .provider;
+    let root = DataKey::generate();
+    let root_stored = kms
+        .wrap(&root, b"tenant:acme/index-root")
+        .await
+        .unwrap()
+        .to_string();
+    let subject_key = DataKey::generate();
+    let key_stored = kms
+        .wrap(&subject_key, b"tenant:acme/subject:42")
+        .await
+        .unwrap()
+        .to_string();
+    let aad = Aad {
+        tenant: "acme",
+        table: "subjects",
+        column: "email",
+        row: "42",
+    };
+    let cell = seal(&subject_key, &aad, b"jeanne.dupont@example.fr");
+    let ix = BlindIndex::new(&root, "acme", "email", vec![FieldKind::Email], 18).unwrap();
+    let stored_ix = ix.compute(&["jeanne.dupont@example.fr"]).unwrap();
+
+    kms.rotate().await.unwrap();
+
+    // Later, another process: read everything back from its text form.
+    let kms2 = KeyProvider::from_config(&KeysConfig::default(), dir.path(), &no_env)
+        .await
+        .unwrap()
+        .provider;
+    let root2 = kms2
+        .unwrap(
+            &root_stored.parse::<WrappedKey>().unwrap(),
+            b"tenant:acme/index-root",
+        )
+        .await
+        .unwrap();
+    let ix2 = BlindIndex::new(&root2, "acme", "email", vec![FieldKind::Email], 18).unwrap();
+    assert_eq!(
+        ix2.compute(&[" Jeanne.Dupont@EXAMPLE.fr"]).unwrap(),
+        stored_ix
+    );
+    let k2 = kms2
+        .unwrap(
+            &key_stored.parse::<WrappedKey>().unwrap(),
+            b"tenant:acme/subject:42",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        &open(&k2, &aad, &cell).unwrap()[..],
+        b"jeanne.dupont@example.fr"
+    );
+    // The subject key wrapped for subject 42 does not open as subject 43's.
+    assert!(
+        kms2.unwrap(
+            &key_stored.parse::<WrappedKey>().unwrap(),
+            b"tenant:acme/subject:43"
+        )
+        .await
+        .is_err()
+    );
+}
