@@ -138,6 +138,7 @@ async fn transit_errors_name_the_address_and_never_the_token() {
         .await
         .unwrap_err();
     let (msg, dbg) = (e.to_string(), format!("{e:?}"));
+    println!("wrong token: {msg}");
     assert!(
         matches!(
             e,
@@ -165,6 +166,7 @@ async fn transit_errors_name_the_address_and_never_the_token() {
         .await
         .unwrap_err();
     let msg = e.to_string();
+    println!("nothing listening: {msg}");
     assert!(matches!(e, Error::Kms { status: None, .. }), "{e:?}");
     assert!(
         msg.contains(&closed) && msg.contains("cannot connect"),
@@ -176,6 +178,7 @@ async fn transit_errors_name_the_address_and_never_the_token() {
     let mut s = settings(&b.addr, &b.token, &fresh_key_name());
     s.create_key = false;
     let msg = Transit::connect(s).await.unwrap_err().to_string();
+    println!("key absent: {msg}");
     assert!(msg.contains("404") && msg.contains(&b.addr), "{msg}");
     assert!(!msg.contains(&b.token) || b.token.len() < 5, "{msg}");
 
@@ -193,6 +196,7 @@ async fn transit_errors_name_the_address_and_never_the_token() {
         .await
         .unwrap_err()
         .to_string();
+    println!("not derived: {msg}");
     assert!(msg.contains("not `derived`"), "{msg}");
 
     // A path-like key name is refused before any request.

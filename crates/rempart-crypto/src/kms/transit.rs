@@ -341,10 +341,19 @@ impl Transit {
             } else {
                 "request failed"
             };
+            // The cause chain says why ("Connection refused", a TLS
+            // error); the address is named once, by `err`.
+            let mut detail = String::new();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                detail.push_str(": ");
+                detail.push_str(&s.to_string());
+                source = s.source();
+            }
             self.err(
                 None,
                 format!(
-                    "transit {op} on key `{}`: {kind}: {}",
+                    "transit {op} on key `{}`: {kind}: {}{detail}",
                     self.key,
                     e.without_url()
                 ),
