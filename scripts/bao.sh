@@ -62,7 +62,7 @@ else
   echo $! >"$PIDFILE"
   up=0
   for _ in $(seq 1 100); do
-    if curl -fsS "$ADDR/v1/sys/health" >/dev/null 2>&1; then up=1; break; fi
+    if BAO_ADDR=$ADDR "$BAO" status >/dev/null 2>&1; then up=1; break; fi
     if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then break; fi
     sleep 0.2
   done
