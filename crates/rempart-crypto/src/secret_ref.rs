@@ -27,10 +27,10 @@ impl SecretRef {
             if ok {
                 return Ok(SecretRef::Env(name.to_owned()));
             }
-        } else if let Some(path) = s.strip_prefix("file:") {
-            if !path.is_empty() {
-                return Ok(SecretRef::File(PathBuf::from(path)));
-            }
+        } else if let Some(path) = s.strip_prefix("file:")
+            && !path.is_empty()
+        {
+            return Ok(SecretRef::File(PathBuf::from(path)));
         }
         // Do not echo the value: it may be a pasted secret.
         Err(Error::BadSecretRef(redact(s)))
