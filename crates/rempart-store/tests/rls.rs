@@ -210,12 +210,12 @@ async fn rls_with_hand_written_sql() {
             .await
             .unwrap();
         for t in TENANT_TABLES {
-            assert_eq!(count(&mut *tx, &b_rows(t)).await, 0, "{t}: B visible to A");
+            assert_eq!(count(&mut tx, &b_rows(t)).await, 0, "{t}: B visible to A");
             let other = format!("SELECT count(*) FROM {t} WHERE tenant <> '{A}'");
-            assert_eq!(count(&mut *tx, &other).await, 0, "{t}");
+            assert_eq!(count(&mut tx, &other).await, 0, "{t}");
             let mine = format!("SELECT count(*) FROM {t}");
             assert!(
-                count(&mut *tx, &mine).await > 0,
+                count(&mut tx, &mine).await > 0,
                 "{t}: A sees nothing of its own"
             );
         }
@@ -303,8 +303,8 @@ async fn rls_with_hand_written_sql() {
             .execute(&mut *tx)
             .await
             .unwrap();
-        assert_eq!(count(&mut *tx, "SELECT count(*) FROM api_keys").await, 1);
-        assert_eq!(count(&mut *tx, "SELECT count(*) FROM subjects").await, 0);
+        assert_eq!(count(&mut tx, "SELECT count(*) FROM api_keys").await, 1);
+        assert_eq!(count(&mut tx, "SELECT count(*) FROM subjects").await, 0);
         // The key row may be revoked, not moved to another tenant.
         let e = sqlx::raw_sql(&format!("UPDATE api_keys SET tenant = '{B}'"))
             .execute(&mut *tx)
