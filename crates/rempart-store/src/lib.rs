@@ -1,25 +1,73 @@
-//! Persistence for Rempart. Embedded default: one SQLite file in the data
-//! directory (WAL mode). Holds API keys (hashed) today.
+//! Persistence for Rempart: API keys, tenant keys, data subjects (with blind
+//! indexes and name tokens), conversations, turns, pseudonym maps and erasure
+//! tombstones — on SQLite (embedded default, one file in the data directory)
+//! or PostgreSQL (production, Row-Level Security per tenant).
 //!
-//! Queries are runtime-checked (`sqlx::query`), so the same code can later
-//! run on PostgreSQL.
+//! What it does **not** do: encrypt, decrypt or hash personal data. It stores
+//! opaque bytes — ciphertexts, KMS-wrapped keys (as text), blind-index values
+//! — and `rempart-crypto` produces them. It never sees plaintext.
+//!
+//! # Brief overview
+//!
+//! [`Store`] is the one type callers see. [`Store::open`] opens
+//! `<data_dir>/rempart.db`; [`Store::connect`] takes a URL (`sqlite:PATH` or
+//! `postgres://…`) as a [`SecretString`] because it may hold a password.
+//! Every subject/conversation operation is scoped by a tenant.
+//!
+//! On PostgreSQL the store runs as a least-privilege application role (no
+//! superuser, no `BYPASSRLS`, not the owner, DML grants only) and sets the
+//! tenant per transaction (`set_config('rempart.tenant', $1, true)`), so the
+//! database itself filters every row by tenant. [`postgres::migrate`] and
+//! [`postgres::bootstrap`] (run with an admin URL) create the schema and that
+//! role; [`Store::connect`] refuses a superuser or `BYPASSRLS` role.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rempart_store::Error> {
+//! use rempart_store::{NewSubject, Store};
+//! let dir = std::path::Path::new("./rempart-data");
+//! let store = Store::open(dir).await?;
+//! let id = uuid::Uuid::now_v7();
+//! let now = time::OffsetDateTime::now_utc();
+//! store
+//!     .insert_subject("acme", &NewSubject {
+//!         id,
+//!         wrapped_key: "vault:v1:…".into(),
+//!         profile: vec![1, 2, 3],
+//!         index: vec![("email".into(), vec![0xab; 32])],
+//!         tokens: vec![vec![0x01; 16], vec![0x02; 16]],
+//!         created: now,
+//!     })
+//!     .await?;
+//! assert_eq!(store.find_by_index("acme", "email", &[0xab; 32]).await?, vec![id]);
+//! # Ok(()) }
+//! ```
 
 use std::path::Path;
-use std::str::FromStr;
 
-use rempart_crypto::{ApiKey, KeyHash, PresentedKey};
-use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use rempart_crypto::{ApiKey, PresentedKey};
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
-/// Errors of the store. Never contain key material.
+pub mod postgres;
+mod sqlite;
+
+// The public interface is:
+pub use self::types::*;
+
+mod types;
+
+/// Errors of the store. Never contain key material, connection strings or
+/// stored bytes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     /// A stored row is corrupt.
     #[error("corrupt row in {table}: {what}")]
     Corrupt {
@@ -28,77 +76,178 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+    /// The store URL is not usable (the URL itself is not repeated: it may
+    /// hold a password).
+    #[error("bad store URL: {0}")]
+    BadUrl(&'static str),
+    /// An argument was rejected.
+    #[error("invalid {what}: {why}")]
+    Invalid {
+        /// Which argument.
+        what: &'static str,
+        /// Why.
+        why: &'static str,
+    },
+    /// No such row.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The PostgreSQL role may bypass Row-Level Security (superuser or
+    /// `BYPASSRLS`): refused, tenant isolation would not hold.
+    #[error(
+        "the PostgreSQL role `{0}` bypasses Row-Level Security (superuser or BYPASSRLS); connect as the application role created by `postgres::bootstrap`"
+    )]
+    UnsafeRole(String),
+    /// An operation this backend cannot do.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
-/// A stored API key (no secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyRecord {
-    /// Public id.
-    pub id: String,
-    /// Tenant the key acts for.
-    pub tenant: String,
-    /// Free-form label.
-    pub label: Option<String>,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
-    /// Whether it was revoked.
-    pub revoked: bool,
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// SQLite file (embedded default).
+    Sqlite,
+    /// PostgreSQL (production).
+    Postgres,
 }
 
-/// The store.
+/// The store: one type over SQLite or PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    inner: Inner,
 }
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS api_keys (
-        id TEXT PRIMARY KEY,
-        tenant TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        label TEXT,
-        created_at TEXT NOT NULL,
-        revoked INTEGER NOT NULL DEFAULT 0
-    )",
-    "CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant)",
-];
+#[derive(Clone, Debug)]
+enum Inner {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+macro_rules! dispatch {
+    ($self:ident . $m:ident ( $($arg:expr),* )) => {
+        match &$self.inner {
+            Inner::Sqlite(b) => b.$m($($arg),*).await,
+            Inner::Postgres(b) => b.$m($($arg),*).await,
+        }
+    };
+}
+
+/// Longest tenant id accepted.
+const MAX_TENANT: usize = 128;
+
+fn check_tenant(tenant: &str) -> Result<(), Error> {
+    if tenant.is_empty() {
+        return Err(Error::Invalid {
+            what: "tenant",
+            why: "empty",
+        });
+    }
+    if tenant.len() > MAX_TENANT {
+        return Err(Error::Invalid {
+            what: "tenant",
+            why: "longer than 128 bytes",
+        });
+    }
+    Ok(())
+}
+
+/// Distinct tokens of a query; an empty query is refused (it would match
+/// every subject).
+fn query_tokens(tokens: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
+    let mut t: Vec<Vec<u8>> = tokens.to_vec();
+    t.sort();
+    t.dedup();
+    if t.is_empty() {
+        return Err(Error::Invalid {
+            what: "name tokens",
+            why: "no token given",
+        });
+    }
+    Ok(t)
+}
+
+fn check_receipt(receipt: &str) -> Result<(), Error> {
+    serde_json::from_str::<serde_json::Value>(receipt)
+        .map(|_| ())
+        .map_err(|_| Error::Invalid {
+            what: "erasure receipt",
+            why: "not valid JSON",
+        })
+}
+
+/// Truncate to whole microseconds (the precision both backends keep).
+pub(crate) fn micros(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
+}
 
 impl Store {
-    /// Open (creating) `<data_dir>/rempart.db`.
+    /// Open (creating) `<data_dir>/rempart.db` and migrate it.
     pub async fn open(data_dir: &Path) -> Result<Store, Error> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::Db(sqlx::Error::Io(e)))?;
-        let url = format!("sqlite://{}", data_dir.join("rempart.db").display());
-        let opts = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
-        for stmt in SCHEMA {
-            sqlx::query(stmt).execute(&pool).await?;
-        }
-        Ok(Store { pool })
+        let s = sqlite::Sqlite::open(&data_dir.join("rempart.db")).await?;
+        Ok(Store {
+            inner: Inner::Sqlite(s),
+        })
     }
+
+    /// Connect from a URL: `sqlite:PATH` / `sqlite://PATH` (created and
+    /// migrated), or `postgres://` / `postgresql://` (the application role;
+    /// the schema must have been migrated by [`postgres::migrate`] or
+    /// [`postgres::bootstrap`] with an admin URL).
+    pub async fn connect(url: &SecretString) -> Result<Store, Error> {
+        let u = url.expose_secret();
+        if let Some(path) = u
+            .strip_prefix("sqlite://")
+            .or_else(|| u.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(Error::BadUrl("sqlite: URL without a path"));
+            }
+            let path = Path::new(path);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| Error::Db(sqlx::Error::Io(e)))?;
+            }
+            let s = sqlite::Sqlite::open(path).await?;
+            Ok(Store {
+                inner: Inner::Sqlite(s),
+            })
+        } else if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+            let p = postgres::Postgres::connect(url).await?;
+            Ok(Store {
+                inner: Inner::Postgres(p),
+            })
+        } else {
+            Err(Error::BadUrl(
+                "expected sqlite:PATH, postgres:// or postgresql://",
+            ))
+        }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> BackendKind {
+        match &self.inner {
+            Inner::Sqlite(_) => BackendKind::Sqlite,
+            Inner::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Close the pool.
+    pub async fn close(&self) {
+        dispatch!(self.close())
+    }
+
+    // === API keys ===
 
     /// Create a key for a tenant; returns the key to show once.
     pub async fn create_key(&self, tenant: &str, label: Option<&str>) -> Result<ApiKey, Error> {
+        check_tenant(tenant)?;
         let key = ApiKey::generate();
-        let now = time::OffsetDateTime::now_utc()
+        let now = OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO api_keys (id, tenant, hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(key.id())
-        .bind(tenant)
-        .bind(key.hash().to_hex())
-        .bind(label)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        dispatch!(self.insert_key(tenant, &key, label, &now))?;
         Ok(key)
     }
 
@@ -108,104 +257,228 @@ impl Store {
         &self,
         presented: &PresentedKey<'_>,
     ) -> Result<Option<KeyRecord>, Error> {
-        let row = sqlx::query(
-            "SELECT id, tenant, hash, label, created_at, revoked FROM api_keys WHERE id = ?",
-        )
-        .bind(presented.id())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let hash: String = row.try_get("hash")?;
-        let hash = KeyHash::from_hex(&hash).ok_or(Error::Corrupt {
-            table: "api_keys",
-            what: "hash".into(),
-        })?;
-        let rec = key_record(&row)?;
+        let Some((rec, hash)) = dispatch!(self.key_by_id(presented.id()))? else {
+            return Ok(None);
+        };
         Ok((presented.matches(&hash) && !rec.revoked).then_some(rec))
     }
 
-    /// Keys of a tenant (or all).
+    /// Keys of a tenant (or all, SQLite only: on PostgreSQL Row-Level
+    /// Security shows one tenant at a time and `None` is refused).
     pub async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, Error> {
-        let rows = sqlx::query(
-            "SELECT id, tenant, label, created_at, revoked FROM api_keys
-             WHERE (?1 IS NULL OR tenant = ?1) ORDER BY created_at, id",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(key_record).collect()
+        if let Some(t) = tenant {
+            check_tenant(t)?;
+        }
+        dispatch!(self.list_keys(tenant))
     }
 
     /// Revoke a key; false if no such key.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("UPDATE api_keys SET revoked = 1 WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() > 0)
+        dispatch!(self.revoke_key(id))
     }
 
-    /// Close the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
+    // === Tenant keys ===
+
+    /// Store a tenant key (e.g. the blind-index root key, wrapped by the
+    /// KMS) unless one with that name exists. True if stored, false if the
+    /// name was taken (the caller then reads the winner with
+    /// [`Store::get_tenant_key`]: safe when several replicas race).
+    pub async fn put_tenant_key(
+        &self,
+        tenant: &str,
+        name: &str,
+        wrapped: &str,
+        created: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.put_tenant_key(tenant, name, wrapped, micros(created)))
     }
-}
 
-fn key_record(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRecord, Error> {
-    Ok(KeyRecord {
-        id: row.try_get("id")?,
-        tenant: row.try_get("tenant")?,
-        label: row.try_get("label")?,
-        created_at: row.try_get("created_at")?,
-        revoked: row.try_get::<i64, _>("revoked")? != 0,
-    })
-}
+    /// A tenant key by name.
+    pub async fn get_tenant_key(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<TenantKey>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.get_tenant_key(tenant, name))
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    // === Subjects ===
 
-    #[tokio::test]
-    async fn keys_round_trip_and_revoke() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let key = store.create_key("acme", Some("ci")).await.unwrap();
-        let full = key.reveal();
-        let rec = store
-            .authenticate(&PresentedKey::parse(&full).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(rec.tenant, "acme");
-        let bad = format!("{}x", &full[..full.len() - 1]);
-        let bad = if bad == full {
-            format!("{}y", &full[..full.len() - 1])
-        } else {
-            bad
+    /// Insert a subject with its index rows and name tokens, in one
+    /// transaction.
+    pub async fn insert_subject(&self, tenant: &str, s: &NewSubject) -> Result<(), Error> {
+        check_tenant(tenant)?;
+        let mut s = s.clone();
+        s.created = micros(s.created);
+        s.tokens.sort();
+        s.tokens.dedup();
+        s.index.sort();
+        s.index.dedup();
+        dispatch!(self.insert_subject(tenant, &s))
+    }
+
+    /// A subject by id (erased subjects too: their key and profile are
+    /// `None` and `erased_at` is set).
+    pub async fn get_subject(&self, tenant: &str, id: Uuid) -> Result<Option<Subject>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.get_subject(tenant, id))
+    }
+
+    /// All subjects of a tenant, oldest first.
+    pub async fn list_subjects(&self, tenant: &str) -> Result<Vec<Subject>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.list_subjects(tenant))
+    }
+
+    /// Subjects whose index `name` holds exactly `value` (ids in byte order).
+    /// A compound index is just another name.
+    pub async fn find_by_index(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<Vec<Uuid>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.find_by_index(tenant, name, value))
+    }
+
+    /// Subjects holding **all** the given name tokens (ids in byte order).
+    /// An empty token list is refused.
+    pub async fn find_by_tokens(
+        &self,
+        tenant: &str,
+        tokens: &[Vec<u8>],
+    ) -> Result<Vec<Uuid>, Error> {
+        check_tenant(tenant)?;
+        let tokens = query_tokens(tokens)?;
+        dispatch!(self.find_by_tokens(tenant, &tokens))
+    }
+
+    // === Conversations, turns, pseudonym maps ===
+
+    /// Insert or update a conversation (subject link and expiry).
+    pub async fn put_conversation(&self, tenant: &str, c: &Conversation) -> Result<(), Error> {
+        check_tenant(tenant)?;
+        let c = Conversation {
+            created: micros(c.created),
+            expires_at: micros(c.expires_at),
+            ..c.clone()
         };
-        assert!(
-            store
-                .authenticate(&PresentedKey::parse(&bad).unwrap())
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(store.list_keys(Some("acme")).await.unwrap().len(), 1);
-        assert!(store.revoke_key(key.id()).await.unwrap());
-        assert!(
-            store
-                .authenticate(&PresentedKey::parse(&full).unwrap())
-                .await
-                .unwrap()
-                .is_none()
-        );
-        // The secret is not in the database file.
-        store.close().await;
-        let secret = full.rsplit('_').next().unwrap();
-        for f in ["rempart.db", "rempart.db-wal"] {
-            if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
-                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
-            }
-        }
+        dispatch!(self.put_conversation(tenant, &c))
+    }
+
+    /// A conversation by id.
+    pub async fn get_conversation(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<Conversation>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.get_conversation(tenant, id))
+    }
+
+    /// Conversations linked to a subject, oldest first.
+    pub async fn list_conversations(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<Conversation>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.list_conversations(tenant, subject))
+    }
+
+    /// Append a turn; its conversation must exist and `seq` must be new
+    /// within it.
+    pub async fn append_turn(&self, tenant: &str, t: &Turn) -> Result<(), Error> {
+        check_tenant(tenant)?;
+        let t = Turn {
+            created: micros(t.created),
+            ..t.clone()
+        };
+        dispatch!(self.append_turn(tenant, &t))
+    }
+
+    /// Turns of a conversation in `seq` order.
+    pub async fn list_turns(&self, tenant: &str, conversation: Uuid) -> Result<Vec<Turn>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.list_turns(tenant, conversation))
+    }
+
+    /// Insert or replace the pseudonym map of a conversation (which must
+    /// exist).
+    pub async fn put_pseudonym_map(&self, tenant: &str, m: &PseudonymMap) -> Result<(), Error> {
+        check_tenant(tenant)?;
+        let m = PseudonymMap {
+            updated: micros(m.updated),
+            ..m.clone()
+        };
+        dispatch!(self.put_pseudonym_map(tenant, &m))
+    }
+
+    /// The pseudonym map of a conversation.
+    pub async fn get_pseudonym_map(
+        &self,
+        tenant: &str,
+        conversation: Uuid,
+    ) -> Result<Option<PseudonymMap>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.get_pseudonym_map(tenant, conversation))
+    }
+
+    /// Pseudonym maps linked to a subject (directly or through one of its
+    /// conversations), oldest update first.
+    pub async fn list_pseudonym_maps(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<PseudonymMap>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.list_pseudonym_maps(tenant, subject))
+    }
+
+    /// Retention: delete the tenant's conversations with `expires_at <= now`
+    /// and everything under them (turns, pseudonym maps), in one
+    /// transaction. Tenant-scoped because on PostgreSQL the application role
+    /// only ever sees one tenant; a sweeper loops over the tenants.
+    pub async fn purge_expired(&self, tenant: &str, now: OffsetDateTime) -> Result<Purged, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.purge_expired(tenant, micros(now)))
+    }
+
+    // === Erasure (GDPR Art. 17) ===
+
+    /// Erase a subject in one transaction: NULL its wrapped data key
+    /// (crypto-shredding: any copy of its ciphertexts, backups included,
+    /// becomes unreadable), delete its profile ciphertext, index rows, name
+    /// tokens, the conversations linked to it with their turns and pseudonym
+    /// maps, and pseudonym maps linked to it directly; record the tombstone
+    /// with `receipt` (JSON). Returns what was removed, per table.
+    /// Erasing an already erased subject removes nothing and records another
+    /// tombstone. [`Error::NotFound`] if the subject never existed.
+    pub async fn erase_subject(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+        erased_at: OffsetDateTime,
+        receipt: &str,
+    ) -> Result<ErasureCounts, Error> {
+        check_tenant(tenant)?;
+        check_receipt(receipt)?;
+        dispatch!(self.erase_subject(tenant, subject, micros(erased_at), receipt))
+    }
+
+    /// What is still stored for a subject, counted per table as
+    /// [`Store::erase_subject`] counts it: all zero after an erasure.
+    pub async fn remaining(&self, tenant: &str, subject: Uuid) -> Result<ErasureCounts, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.remaining(tenant, subject))
+    }
+
+    /// Tombstones of a subject, oldest first.
+    pub async fn list_erasures(&self, tenant: &str, subject: Uuid) -> Result<Vec<Erasure>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.list_erasures(tenant, subject))
     }
 }

@@ -1,0 +1,822 @@
+//! PostgreSQL backend (production) with Row-Level Security per tenant, and
+//! the admin side: migrations and the application role.
+//!
+//! # Roles
+//!
+//! - The **admin** (owner) connection runs [`migrate`] and [`bootstrap`]
+//!   only: DDL, role creation, grants.
+//! - The **application role** serves every request: `LOGIN`, no superuser,
+//!   no `BYPASSRLS`, no `CREATEDB`/`CREATEROLE`, not the owner of any table,
+//!   `SELECT, INSERT, UPDATE, DELETE` on the Rempart tables (on `api_keys`:
+//!   `SELECT, INSERT` and `UPDATE (revoked)`) and nothing else. It cannot
+//!   disable Row-Level Security (only an owner can) nor `SET ROLE` to the
+//!   owner (it is not a member).
+//!
+//! Every tenant table has Row-Level Security ENABLEd and FORCEd with a
+//! policy `USING` and `WITH CHECK` on `tenant = current_setting(
+//! 'rempart.tenant', true)`. The store sets that setting **per transaction**
+//! (`set_config('rempart.tenant', $1, true)` inside the transaction that runs
+//! the statements), so a pooled connection never carries a tenant into the
+//! next request; with no tenant set nothing is visible.
+//!
+//! # Setting up a database
+//!
+//! ```text
+//! rempart store bootstrap --admin-url env:REMPART_PG_ADMIN_URL \
+//!     --app-role rempart_app --app-password env:REMPART_PG_APP_PASSWORD
+//! ```
+//! (the CLI wiring is the caller's; the code is [`bootstrap`]), then run the
+//! gateway with `postgres://rempart_app:…@host/db` as its store URL.
+
+use std::str::FromStr;
+
+use rempart_crypto::{ApiKey, KeyHash};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Postgres as Pg, Row, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    Conversation, Erasure, ErasureCounts, Error, KeyRecord, NewSubject, PseudonymMap, Purged,
+    Subject, TenantKey, Turn,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The tables the application role works on (all carry a `tenant` column
+/// and Row-Level Security).
+pub const TENANT_TABLES: &[&str] = &[
+    "api_keys",
+    "tenant_keys",
+    "subjects",
+    "subject_index",
+    "conversations",
+    "turns",
+    "pseudonym_maps",
+    "erasures",
+];
+
+fn options(url: &SecretString) -> Result<PgConnectOptions, Error> {
+    // The parse error is not forwarded: it may quote the URL.
+    let opts = PgConnectOptions::from_str(url.expose_secret())
+        .map_err(|_| Error::BadUrl("cannot parse the PostgreSQL URL"))?;
+    Ok(opts.disable_statement_logging())
+}
+
+/// The application role to create or update.
+pub struct AppRole {
+    /// Role name (letters, digits, `_`; at most 63 bytes).
+    pub name: String,
+    /// Its password; `None` leaves it unset (e.g. trust or certificate auth).
+    pub password: Option<SecretString>,
+}
+
+fn check_role_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+        && !name.starts_with("pg_");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            what: "application role name",
+            why: "use lowercase letters, digits and `_` (not first digit, no `pg_` prefix, at most 63 bytes)",
+        })
+    }
+}
+
+/// Apply the PostgreSQL migrations, connected with an admin (owner) URL.
+pub async fn migrate(admin_url: &SecretString) -> Result<(), Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(admin_url)?)
+        .await?;
+    let r = MIGRATOR.run(&pool).await;
+    pool.close().await;
+    Ok(r?)
+}
+
+/// Migrate, then create (or update) the least-privilege application role
+/// and grant it DML on the Rempart tables, connected with an admin URL.
+/// Idempotent.
+pub async fn bootstrap(admin_url: &SecretString, role: &AppRole) -> Result<(), Error> {
+    check_role_name(&role.name)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(admin_url)?)
+        .await?;
+    let r = bootstrap_on(&pool, role).await;
+    pool.close().await;
+    r
+}
+
+async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
+    MIGRATOR.run(pool).await?;
+    let mut tx = pool.begin().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(&role.name)
+            .fetch_one(&mut *tx)
+            .await?;
+    let verb = if exists { "ALTER" } else { "CREATE" };
+    let attrs = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT";
+    // Identifiers and literals are quoted by the server (`format` %I / %L):
+    // DDL takes no bind parameters.
+    let stmt: String = match &role.password {
+        Some(p) => {
+            sqlx::query_scalar(&format!(
+                "SELECT format('{verb} ROLE %I {attrs} PASSWORD %L', $1::text, $2::text)"
+            ))
+            .bind(&role.name)
+            .bind(p.expose_secret())
+            .fetch_one(&mut *tx)
+            .await?
+        }
+        None => {
+            sqlx::query_scalar(&format!(
+                "SELECT format('{verb} ROLE %I {attrs}', $1::text)"
+            ))
+            .bind(&role.name)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    sqlx::raw_sql(&stmt).execute(&mut *tx).await?;
+    let grants: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(ARRAY[
+            format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1::text),
+            format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), $1::text),
+            format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), $1::text),
+            format('GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_keys, subjects, subject_index,
+                    conversations, turns, pseudonym_maps, erasures TO %I', $1::text),
+            format('GRANT SELECT, INSERT ON api_keys TO %I', $1::text),
+            format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text)
+        ])",
+    )
+    .bind(&role.name)
+    .fetch_all(&mut *tx)
+    .await?;
+    for g in grants {
+        sqlx::raw_sql(&g).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Postgres {
+    pool: PgPool,
+}
+
+impl Postgres {
+    pub(crate) async fn connect(url: &SecretString) -> Result<Postgres, Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options(url)?)
+            .await?;
+        // Fail closed: a role that bypasses RLS would see every tenant.
+        let (user, unsafe_role): (String, bool) = sqlx::query_as(
+            "SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if unsafe_role {
+            pool.close().await;
+            return Err(Error::UnsafeRole(user));
+        }
+        Ok(Postgres { pool })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A transaction with the tenant set for its duration only.
+    async fn begin(&self, tenant: &str) -> Result<Transaction<'static, Pg>, Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('rempart.tenant', $1, true)")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    // === API keys ===
+
+    pub(crate) async fn insert_key(
+        &self,
+        tenant: &str,
+        key: &ApiKey,
+        label: Option<&str>,
+        now: &str,
+    ) -> Result<(), Error> {
+        let mut tx = self.begin(tenant).await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key.id())
+        .bind(tenant)
+        .bind(key.hash().to_hex())
+        .bind(label)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Before authentication the tenant is unknown: the transaction sets
+    /// `rempart.key_id`, which lets the policy show that one row.
+    async fn begin_key(&self, id: &str) -> Result<Transaction<'static, Pg>, Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('rempart.key_id', $1, true)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    pub(crate) async fn key_by_id(&self, id: &str) -> Result<Option<(KeyRecord, KeyHash)>, Error> {
+        let mut tx = self.begin_key(id).await?;
+        let row = sqlx::query(
+            "SELECT id, tenant, hash, label, created_at, revoked FROM api_keys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let Some(row) = row else { return Ok(None) };
+        let hash: String = row.try_get("hash")?;
+        let hash = KeyHash::from_hex(&hash).ok_or(Error::Corrupt {
+            table: "api_keys",
+            what: "hash".into(),
+        })?;
+        Ok(Some((key_record(&row)?, hash)))
+    }
+
+    pub(crate) async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, Error> {
+        let Some(tenant) = tenant else {
+            return Err(Error::Unsupported(
+                "listing the keys of every tenant is not possible on PostgreSQL (Row-Level Security): name a tenant",
+            ));
+        };
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, tenant, label, created_at, revoked FROM api_keys
+             WHERE tenant = $1 ORDER BY created_at, id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(key_record).collect()
+    }
+
+    pub(crate) async fn revoke_key(&self, id: &str) -> Result<bool, Error> {
+        let mut tx = self.begin_key(id).await?;
+        let r = sqlx::query("UPDATE api_keys SET revoked = true WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    // === Tenant keys ===
+
+    pub(crate) async fn put_tenant_key(
+        &self,
+        tenant: &str,
+        name: &str,
+        wrapped: &str,
+        created: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let r = sqlx::query(
+            "INSERT INTO tenant_keys (tenant, name, wrapped, created) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant, name) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(wrapped)
+        .bind(created)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub(crate) async fn get_tenant_key(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<TenantKey>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let row = sqlx::query(
+            "SELECT name, wrapped, created FROM tenant_keys WHERE tenant = $1 AND name = $2",
+        )
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| {
+            Ok(TenantKey {
+                name: r.try_get("name")?,
+                wrapped: r.try_get("wrapped")?,
+                created: r.try_get("created")?,
+            })
+        })
+        .transpose()
+    }
+
+    // === Subjects ===
+
+    pub(crate) async fn insert_subject(&self, tenant: &str, s: &NewSubject) -> Result<(), Error> {
+        let mut tx = self.begin(tenant).await?;
+        sqlx::query(
+            "INSERT INTO subjects (tenant, id, wrapped_key, profile, name_tokens, created)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant)
+        .bind(s.id)
+        .bind(&s.wrapped_key)
+        .bind(&s.profile)
+        .bind(&s.tokens)
+        .bind(s.created)
+        .execute(&mut *tx)
+        .await?;
+        if !s.index.is_empty() {
+            let (names, values): (Vec<&str>, Vec<&[u8]>) = s
+                .index
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_slice()))
+                .unzip();
+            sqlx::query(
+                "INSERT INTO subject_index (tenant, subject_id, name, value)
+                 SELECT $1, $2, n, v FROM unnest($3::text[], $4::bytea[]) AS x(n, v)",
+            )
+            .bind(tenant)
+            .bind(s.id)
+            .bind(names)
+            .bind(values)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_subject(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<Subject>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let row = sqlx::query(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(subject).transpose()
+    }
+
+    pub(crate) async fn list_subjects(&self, tenant: &str) -> Result<Vec<Subject>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
+             WHERE tenant = $1 ORDER BY created, id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(subject).collect()
+    }
+
+    pub(crate) async fn find_by_index(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<Vec<Uuid>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let ids = sqlx::query_scalar(
+            "SELECT DISTINCT subject_id FROM subject_index
+             WHERE tenant = $1 AND name = $2 AND value = $3 ORDER BY subject_id",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(value)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub(crate) async fn find_by_tokens(
+        &self,
+        tenant: &str,
+        tokens: &[Vec<u8>],
+    ) -> Result<Vec<Uuid>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM subjects WHERE tenant = $1 AND name_tokens @> $2 ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(tokens)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    // === Conversations, turns, pseudonym maps ===
+
+    pub(crate) async fn put_conversation(
+        &self,
+        tenant: &str,
+        c: &Conversation,
+    ) -> Result<(), Error> {
+        let mut tx = self.begin(tenant).await?;
+        sqlx::query(
+            "INSERT INTO conversations (tenant, id, subject_id, created, expires_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, id) DO UPDATE
+             SET subject_id = excluded.subject_id, expires_at = excluded.expires_at",
+        )
+        .bind(tenant)
+        .bind(c.id)
+        .bind(c.subject_id)
+        .bind(c.created)
+        .bind(c.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_conversation(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<Conversation>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let row = sqlx::query(
+            "SELECT id, subject_id, created, expires_at FROM conversations
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(conversation).transpose()
+    }
+
+    pub(crate) async fn list_conversations(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<Conversation>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, subject_id, created, expires_at FROM conversations
+             WHERE tenant = $1 AND subject_id = $2 ORDER BY created, id",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(conversation).collect()
+    }
+
+    pub(crate) async fn append_turn(&self, tenant: &str, t: &Turn) -> Result<(), Error> {
+        let mut tx = self.begin(tenant).await?;
+        sqlx::query(
+            "INSERT INTO turns (tenant, conversation_id, seq, role, content, created)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant)
+        .bind(t.conversation_id)
+        .bind(t.seq)
+        .bind(&t.role)
+        .bind(&t.content)
+        .bind(t.created)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_turns(
+        &self,
+        tenant: &str,
+        conversation: Uuid,
+    ) -> Result<Vec<Turn>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT conversation_id, seq, role, content, created FROM turns
+             WHERE tenant = $1 AND conversation_id = $2 ORDER BY seq",
+        )
+        .bind(tenant)
+        .bind(conversation)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Turn {
+                    conversation_id: r.try_get("conversation_id")?,
+                    seq: r.try_get("seq")?,
+                    role: r.try_get("role")?,
+                    content: r.try_get("content")?,
+                    created: r.try_get("created")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn put_pseudonym_map(
+        &self,
+        tenant: &str,
+        m: &PseudonymMap,
+    ) -> Result<(), Error> {
+        let mut tx = self.begin(tenant).await?;
+        sqlx::query(
+            "INSERT INTO pseudonym_maps (tenant, conversation_id, subject_id, mapping, updated)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, conversation_id) DO UPDATE
+             SET subject_id = excluded.subject_id, mapping = excluded.mapping,
+                 updated = excluded.updated",
+        )
+        .bind(tenant)
+        .bind(m.conversation_id)
+        .bind(m.subject_id)
+        .bind(&m.mapping)
+        .bind(m.updated)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_pseudonym_map(
+        &self,
+        tenant: &str,
+        conversation: Uuid,
+    ) -> Result<Option<PseudonymMap>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let row = sqlx::query(
+            "SELECT conversation_id, subject_id, mapping, updated FROM pseudonym_maps
+             WHERE tenant = $1 AND conversation_id = $2",
+        )
+        .bind(tenant)
+        .bind(conversation)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(pseudonym_map).transpose()
+    }
+
+    pub(crate) async fn list_pseudonym_maps(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<PseudonymMap>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT conversation_id, subject_id, mapping, updated FROM pseudonym_maps
+             WHERE tenant = $1 AND (subject_id = $2 OR conversation_id IN
+                 (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2))
+             ORDER BY updated, conversation_id",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(pseudonym_map).collect()
+    }
+
+    pub(crate) async fn purge_expired(
+        &self,
+        tenant: &str,
+        now: OffsetDateTime,
+    ) -> Result<Purged, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let expired = "SELECT id FROM conversations WHERE tenant = $1 AND expires_at <= $2";
+        let turns = sqlx::query(&format!(
+            "DELETE FROM turns WHERE tenant = $1 AND conversation_id IN ({expired})"
+        ))
+        .bind(tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let maps = sqlx::query(&format!(
+            "DELETE FROM pseudonym_maps WHERE tenant = $1 AND conversation_id IN ({expired})"
+        ))
+        .bind(tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let convs = sqlx::query("DELETE FROM conversations WHERE tenant = $1 AND expires_at <= $2")
+            .bind(tenant)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Purged {
+            conversations: convs,
+            turns,
+            pseudonym_maps: maps,
+        })
+    }
+
+    // === Erasure ===
+
+    pub(crate) async fn erase_subject(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+        erased_at: OffsetDateTime,
+        receipt: &str,
+    ) -> Result<ErasureCounts, Error> {
+        let mut tx = self.begin(tenant).await?;
+        // Lock the row: a concurrent insert of index rows cannot slip in.
+        let row = sqlx::query(
+            "SELECT wrapped_key IS NOT NULL AS k, profile IS NOT NULL AS p,
+                    cardinality(name_tokens)::bigint AS t
+             FROM subjects WHERE tenant = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(Error::NotFound("subject"));
+        };
+        let mut c = ErasureCounts {
+            wrapped_keys: u64::from(row.try_get::<bool, _>("k")?),
+            profiles: u64::from(row.try_get::<bool, _>("p")?),
+            tokens: row.try_get::<i64, _>("t")?.max(0) as u64,
+            ..ErasureCounts::default()
+        };
+        sqlx::query(
+            "UPDATE subjects SET wrapped_key = NULL, profile = NULL, name_tokens = '{}',
+                    erased_at = $3
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .bind(erased_at)
+        .execute(&mut *tx)
+        .await?;
+        let del = |sql: &'static str| sqlx::query(sql).bind(tenant).bind(subject);
+        c.index_rows = del("DELETE FROM subject_index WHERE tenant = $1 AND subject_id = $2")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        c.turns = del("DELETE FROM turns WHERE tenant = $1 AND conversation_id IN
+             (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2)")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        c.pseudonym_maps = del(
+            "DELETE FROM pseudonym_maps WHERE tenant = $1 AND (subject_id = $2 OR conversation_id IN
+             (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2))",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        c.conversations = del("DELETE FROM conversations WHERE tenant = $1 AND subject_id = $2")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "INSERT INTO erasures (tenant, subject_id, erased_at, receipt)
+             VALUES ($1, $2, $3, $4::jsonb)",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .bind(erased_at)
+        .bind(receipt)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    pub(crate) async fn remaining(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<ErasureCounts, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let r = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM subjects WHERE tenant = $1 AND id = $2 AND wrapped_key IS NOT NULL) AS k,
+               (SELECT COUNT(*) FROM subjects WHERE tenant = $1 AND id = $2 AND profile IS NOT NULL) AS p,
+               (SELECT COUNT(*) FROM subject_index WHERE tenant = $1 AND subject_id = $2) AS i,
+               (SELECT COALESCE(SUM(cardinality(name_tokens)), 0)::bigint FROM subjects
+                  WHERE tenant = $1 AND id = $2) AS t,
+               (SELECT COUNT(*) FROM conversations WHERE tenant = $1 AND subject_id = $2) AS c,
+               (SELECT COUNT(*) FROM turns WHERE tenant = $1 AND conversation_id IN
+                  (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2)) AS tu,
+               (SELECT COUNT(*) FROM pseudonym_maps WHERE tenant = $1 AND (subject_id = $2 OR conversation_id IN
+                  (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2))) AS m",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let n = |c: &str| -> Result<u64, Error> { Ok(r.try_get::<i64, _>(c)?.max(0) as u64) };
+        Ok(ErasureCounts {
+            wrapped_keys: n("k")?,
+            profiles: n("p")?,
+            index_rows: n("i")?,
+            tokens: n("t")?,
+            conversations: n("c")?,
+            turns: n("tu")?,
+            pseudonym_maps: n("m")?,
+        })
+    }
+
+    pub(crate) async fn list_erasures(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<Erasure>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT subject_id, erased_at, receipt::text AS receipt FROM erasures
+             WHERE tenant = $1 AND subject_id = $2 ORDER BY erased_at",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Erasure {
+                    subject_id: r.try_get("subject_id")?,
+                    erased_at: r.try_get("erased_at")?,
+                    receipt: r.try_get("receipt")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn key_record(row: &PgRow) -> Result<KeyRecord, Error> {
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        label: row.try_get("label")?,
+        created_at: row.try_get("created_at")?,
+        revoked: row.try_get("revoked")?,
+    })
+}
+
+fn subject(r: &PgRow) -> Result<Subject, Error> {
+    Ok(Subject {
+        id: r.try_get("id")?,
+        wrapped_key: r.try_get("wrapped_key")?,
+        profile: r.try_get("profile")?,
+        created: r.try_get("created")?,
+        erased_at: r.try_get("erased_at")?,
+    })
+}
+
+fn conversation(r: &PgRow) -> Result<Conversation, Error> {
+    Ok(Conversation {
+        id: r.try_get("id")?,
+        subject_id: r.try_get("subject_id")?,
+        created: r.try_get("created")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+fn pseudonym_map(r: &PgRow) -> Result<PseudonymMap, Error> {
+    Ok(PseudonymMap {
+        conversation_id: r.try_get("conversation_id")?,
+        subject_id: r.try_get("subject_id")?,
+        mapping: r.try_get("mapping")?,
+        updated: r.try_get("updated")?,
+    })
+}

@@ -1,0 +1,709 @@
+//! SQLite backend (embedded default). Times are stored as microseconds
+//! since the Unix epoch; uuids as 16-byte blobs.
+
+use std::path::Path;
+
+use rempart_crypto::{ApiKey, KeyHash};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, QueryBuilder, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    Conversation, Erasure, ErasureCounts, Error, KeyRecord, NewSubject, PseudonymMap, Purged,
+    Subject, TenantKey, Turn,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone, Debug)]
+pub(crate) struct Sqlite {
+    pool: SqlitePool,
+}
+
+fn to_us(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn from_us(table: &'static str, us: i64) -> Result<OffsetDateTime, Error> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).map_err(|_| Error::Corrupt {
+        table,
+        what: "time out of range".into(),
+    })
+}
+
+fn opt_from_us(table: &'static str, us: Option<i64>) -> Result<Option<OffsetDateTime>, Error> {
+    us.map(|u| from_us(table, u)).transpose()
+}
+
+impl Sqlite {
+    pub(crate) async fn open(path: &Path) -> Result<Sqlite, Error> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Sqlite { pool })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // === API keys ===
+
+    pub(crate) async fn insert_key(
+        &self,
+        tenant: &str,
+        key: &ApiKey,
+        label: Option<&str>,
+        now: &str,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant, hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(key.id())
+        .bind(tenant)
+        .bind(key.hash().to_hex())
+        .bind(label)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn key_by_id(&self, id: &str) -> Result<Option<(KeyRecord, KeyHash)>, Error> {
+        let row = sqlx::query(
+            "SELECT id, tenant, hash, label, created_at, revoked FROM api_keys WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let hash: String = row.try_get("hash")?;
+        let hash = KeyHash::from_hex(&hash).ok_or(Error::Corrupt {
+            table: "api_keys",
+            what: "hash".into(),
+        })?;
+        Ok(Some((key_record(&row)?, hash)))
+    }
+
+    pub(crate) async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, tenant, label, created_at, revoked FROM api_keys
+             WHERE (?1 IS NULL OR tenant = ?1) ORDER BY created_at, id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_record).collect()
+    }
+
+    pub(crate) async fn revoke_key(&self, id: &str) -> Result<bool, Error> {
+        let r = sqlx::query("UPDATE api_keys SET revoked = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    // === Tenant keys ===
+
+    pub(crate) async fn put_tenant_key(
+        &self,
+        tenant: &str,
+        name: &str,
+        wrapped: &str,
+        created: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let r = sqlx::query(
+            "INSERT INTO tenant_keys (tenant, name, wrapped, created) VALUES (?, ?, ?, ?)
+             ON CONFLICT (tenant, name) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(wrapped)
+        .bind(to_us(created))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub(crate) async fn get_tenant_key(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<TenantKey>, Error> {
+        let row = sqlx::query(
+            "SELECT name, wrapped, created FROM tenant_keys WHERE tenant = ? AND name = ?",
+        )
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(TenantKey {
+                name: r.try_get("name")?,
+                wrapped: r.try_get("wrapped")?,
+                created: from_us("tenant_keys", r.try_get("created")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    // === Subjects ===
+
+    pub(crate) async fn insert_subject(&self, tenant: &str, s: &NewSubject) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO subjects (tenant, id, wrapped_key, profile, created) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(tenant)
+        .bind(s.id)
+        .bind(&s.wrapped_key)
+        .bind(&s.profile)
+        .bind(to_us(s.created))
+        .execute(&mut *tx)
+        .await?;
+        for (name, value) in &s.index {
+            sqlx::query(
+                "INSERT INTO subject_index (tenant, subject_id, name, value) VALUES (?, ?, ?, ?)",
+            )
+            .bind(tenant)
+            .bind(s.id)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for token in &s.tokens {
+            sqlx::query("INSERT INTO subject_tokens (tenant, subject_id, token) VALUES (?, ?, ?)")
+                .bind(tenant)
+                .bind(s.id)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_subject(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<Subject>, Error> {
+        let row = sqlx::query(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
+             WHERE tenant = ? AND id = ?",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(subject).transpose()
+    }
+
+    pub(crate) async fn list_subjects(&self, tenant: &str) -> Result<Vec<Subject>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
+             WHERE tenant = ? ORDER BY created, id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(subject).collect()
+    }
+
+    pub(crate) async fn find_by_index(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<Vec<Uuid>, Error> {
+        let ids = sqlx::query_scalar(
+            "SELECT DISTINCT subject_id FROM subject_index
+             WHERE tenant = ? AND name = ? AND value = ? ORDER BY subject_id",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(value)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    pub(crate) async fn find_by_tokens(
+        &self,
+        tenant: &str,
+        tokens: &[Vec<u8>],
+    ) -> Result<Vec<Uuid>, Error> {
+        // Intersection: the subjects having a row for each distinct token.
+        let mut q = QueryBuilder::new("SELECT subject_id FROM subject_tokens WHERE tenant = ");
+        q.push_bind(tenant).push(" AND token IN (");
+        let mut sep = q.separated(", ");
+        for t in tokens {
+            sep.push_bind(t.as_slice());
+        }
+        q.push(") GROUP BY subject_id HAVING COUNT(DISTINCT token) = ")
+            .push_bind(tokens.len() as i64)
+            .push(" ORDER BY subject_id");
+        let ids = q.build_query_scalar().fetch_all(&self.pool).await?;
+        Ok(ids)
+    }
+
+    // === Conversations, turns, pseudonym maps ===
+
+    pub(crate) async fn put_conversation(
+        &self,
+        tenant: &str,
+        c: &Conversation,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO conversations (tenant, id, subject_id, created, expires_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (tenant, id) DO UPDATE
+             SET subject_id = excluded.subject_id, expires_at = excluded.expires_at",
+        )
+        .bind(tenant)
+        .bind(c.id)
+        .bind(c.subject_id)
+        .bind(to_us(c.created))
+        .bind(to_us(c.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_conversation(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<Conversation>, Error> {
+        let row = sqlx::query(
+            "SELECT id, subject_id, created, expires_at FROM conversations
+             WHERE tenant = ? AND id = ?",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(conversation).transpose()
+    }
+
+    pub(crate) async fn list_conversations(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<Conversation>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, subject_id, created, expires_at FROM conversations
+             WHERE tenant = ? AND subject_id = ? ORDER BY created, id",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(conversation).collect()
+    }
+
+    pub(crate) async fn append_turn(&self, tenant: &str, t: &Turn) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO turns (tenant, conversation_id, seq, role, content, created)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant)
+        .bind(t.conversation_id)
+        .bind(t.seq)
+        .bind(&t.role)
+        .bind(&t.content)
+        .bind(to_us(t.created))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_turns(
+        &self,
+        tenant: &str,
+        conversation: Uuid,
+    ) -> Result<Vec<Turn>, Error> {
+        let rows = sqlx::query(
+            "SELECT conversation_id, seq, role, content, created FROM turns
+             WHERE tenant = ? AND conversation_id = ? ORDER BY seq",
+        )
+        .bind(tenant)
+        .bind(conversation)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Turn {
+                    conversation_id: r.try_get("conversation_id")?,
+                    seq: r.try_get("seq")?,
+                    role: r.try_get("role")?,
+                    content: r.try_get("content")?,
+                    created: from_us("turns", r.try_get("created")?)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn put_pseudonym_map(
+        &self,
+        tenant: &str,
+        m: &PseudonymMap,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO pseudonym_maps (tenant, conversation_id, subject_id, mapping, updated)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (tenant, conversation_id) DO UPDATE
+             SET subject_id = excluded.subject_id, mapping = excluded.mapping,
+                 updated = excluded.updated",
+        )
+        .bind(tenant)
+        .bind(m.conversation_id)
+        .bind(m.subject_id)
+        .bind(&m.mapping)
+        .bind(to_us(m.updated))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_pseudonym_map(
+        &self,
+        tenant: &str,
+        conversation: Uuid,
+    ) -> Result<Option<PseudonymMap>, Error> {
+        let row = sqlx::query(
+            "SELECT conversation_id, subject_id, mapping, updated FROM pseudonym_maps
+             WHERE tenant = ? AND conversation_id = ?",
+        )
+        .bind(tenant)
+        .bind(conversation)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(pseudonym_map).transpose()
+    }
+
+    pub(crate) async fn list_pseudonym_maps(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<PseudonymMap>, Error> {
+        let rows = sqlx::query(
+            "SELECT conversation_id, subject_id, mapping, updated FROM pseudonym_maps
+             WHERE tenant = ?1 AND (subject_id = ?2 OR conversation_id IN
+                 (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2))
+             ORDER BY updated, conversation_id",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pseudonym_map).collect()
+    }
+
+    pub(crate) async fn purge_expired(
+        &self,
+        tenant: &str,
+        now: OffsetDateTime,
+    ) -> Result<Purged, Error> {
+        let now = to_us(now);
+        let mut tx = self.pool.begin().await?;
+        let expired = "SELECT id FROM conversations WHERE tenant = ?1 AND expires_at <= ?2";
+        let turns = sqlx::query(&format!(
+            "DELETE FROM turns WHERE tenant = ?1 AND conversation_id IN ({expired})"
+        ))
+        .bind(tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let maps = sqlx::query(&format!(
+            "DELETE FROM pseudonym_maps WHERE tenant = ?1 AND conversation_id IN ({expired})"
+        ))
+        .bind(tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let convs = sqlx::query("DELETE FROM conversations WHERE tenant = ?1 AND expires_at <= ?2")
+            .bind(tenant)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Purged {
+            conversations: convs,
+            turns,
+            pseudonym_maps: maps,
+        })
+    }
+
+    // === Erasure ===
+
+    pub(crate) async fn erase_subject(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+        erased_at: OffsetDateTime,
+        receipt: &str,
+    ) -> Result<ErasureCounts, Error> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT wrapped_key IS NOT NULL AS k, profile IS NOT NULL AS p FROM subjects
+             WHERE tenant = ? AND id = ?",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(Error::NotFound("subject"));
+        };
+        let mut c = ErasureCounts {
+            wrapped_keys: u64::from(row.try_get::<bool, _>("k")?),
+            profiles: u64::from(row.try_get::<bool, _>("p")?),
+            ..ErasureCounts::default()
+        };
+        sqlx::query(
+            "UPDATE subjects SET wrapped_key = NULL, profile = NULL, erased_at = ?3
+             WHERE tenant = ?1 AND id = ?2",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .bind(to_us(erased_at))
+        .execute(&mut *tx)
+        .await?;
+        let del = |sql: &'static str| sqlx::query(sql).bind(tenant).bind(subject);
+        c.index_rows = del("DELETE FROM subject_index WHERE tenant = ?1 AND subject_id = ?2")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        c.tokens = del("DELETE FROM subject_tokens WHERE tenant = ?1 AND subject_id = ?2")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        c.turns = del("DELETE FROM turns WHERE tenant = ?1 AND conversation_id IN
+             (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2)")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        c.pseudonym_maps = del(
+            "DELETE FROM pseudonym_maps WHERE tenant = ?1 AND (subject_id = ?2 OR conversation_id IN
+             (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2))",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        c.conversations = del("DELETE FROM conversations WHERE tenant = ?1 AND subject_id = ?2")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "INSERT INTO erasures (tenant, subject_id, erased_at, receipt) VALUES (?, ?, ?, ?)",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .bind(to_us(erased_at))
+        .bind(receipt)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    pub(crate) async fn remaining(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<ErasureCounts, Error> {
+        let r = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM subjects WHERE tenant = ?1 AND id = ?2 AND wrapped_key IS NOT NULL) AS k,
+               (SELECT COUNT(*) FROM subjects WHERE tenant = ?1 AND id = ?2 AND profile IS NOT NULL) AS p,
+               (SELECT COUNT(*) FROM subject_index WHERE tenant = ?1 AND subject_id = ?2) AS i,
+               (SELECT COUNT(*) FROM subject_tokens WHERE tenant = ?1 AND subject_id = ?2) AS t,
+               (SELECT COUNT(*) FROM conversations WHERE tenant = ?1 AND subject_id = ?2) AS c,
+               (SELECT COUNT(*) FROM turns WHERE tenant = ?1 AND conversation_id IN
+                  (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2)) AS tu,
+               (SELECT COUNT(*) FROM pseudonym_maps WHERE tenant = ?1 AND (subject_id = ?2 OR conversation_id IN
+                  (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2))) AS m",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |c: &str| -> Result<u64, Error> { Ok(r.try_get::<i64, _>(c)?.max(0) as u64) };
+        Ok(ErasureCounts {
+            wrapped_keys: n("k")?,
+            profiles: n("p")?,
+            index_rows: n("i")?,
+            tokens: n("t")?,
+            conversations: n("c")?,
+            turns: n("tu")?,
+            pseudonym_maps: n("m")?,
+        })
+    }
+
+    pub(crate) async fn list_erasures(
+        &self,
+        tenant: &str,
+        subject: Uuid,
+    ) -> Result<Vec<Erasure>, Error> {
+        let rows = sqlx::query(
+            "SELECT subject_id, erased_at, receipt FROM erasures
+             WHERE tenant = ? AND subject_id = ? ORDER BY erased_at",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Erasure {
+                    subject_id: r.try_get("subject_id")?,
+                    erased_at: from_us("erasures", r.try_get("erased_at")?)?,
+                    receipt: r.try_get("receipt")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn key_record(row: &SqliteRow) -> Result<KeyRecord, Error> {
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        label: row.try_get("label")?,
+        created_at: row.try_get("created_at")?,
+        revoked: row.try_get::<i64, _>("revoked")? != 0,
+    })
+}
+
+fn subject(r: &SqliteRow) -> Result<Subject, Error> {
+    Ok(Subject {
+        id: r.try_get("id")?,
+        wrapped_key: r.try_get("wrapped_key")?,
+        profile: r.try_get("profile")?,
+        created: from_us("subjects", r.try_get("created")?)?,
+        erased_at: opt_from_us("subjects", r.try_get("erased_at")?)?,
+    })
+}
+
+fn conversation(r: &SqliteRow) -> Result<Conversation, Error> {
+    Ok(Conversation {
+        id: r.try_get("id")?,
+        subject_id: r.try_get("subject_id")?,
+        created: from_us("conversations", r.try_get("created")?)?,
+        expires_at: from_us("conversations", r.try_get("expires_at")?)?,
+    })
+}
+
+fn pseudonym_map(r: &SqliteRow) -> Result<PseudonymMap, Error> {
+    Ok(PseudonymMap {
+        conversation_id: r.try_get("conversation_id")?,
+        subject_id: r.try_get("subject_id")?,
+        mapping: r.try_get("mapping")?,
+        updated: from_us("pseudonym_maps", r.try_get("updated")?)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rempart_crypto::PresentedKey;
+
+    use crate::Store;
+
+    #[tokio::test]
+    async fn keys_round_trip_and_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let key = store.create_key("acme", Some("ci")).await.unwrap();
+        let full = key.reveal();
+        let rec = store
+            .authenticate(&PresentedKey::parse(&full).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.tenant, "acme");
+        let bad = format!("{}x", &full[..full.len() - 1]);
+        let bad = if bad == full {
+            format!("{}y", &full[..full.len() - 1])
+        } else {
+            bad
+        };
+        assert!(
+            store
+                .authenticate(&PresentedKey::parse(&bad).unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.list_keys(Some("acme")).await.unwrap().len(), 1);
+        assert!(store.revoke_key(key.id()).await.unwrap());
+        assert!(
+            store
+                .authenticate(&PresentedKey::parse(&full).unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The secret is not in the database file.
+        store.close().await;
+        let secret = full.rsplit('_').next().unwrap();
+        for f in ["rempart.db", "rempart.db-wal"] {
+            if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
+                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+            }
+        }
+    }
+
+    /// A data directory from before migrations (api_keys made by the old
+    /// `CREATE TABLE IF NOT EXISTS`) opens, keeps its keys and gains the
+    /// new tables.
+    #[tokio::test]
+    async fn pre_migration_database_upgrades() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rempart.db");
+        {
+            use sqlx::ConnectOptions;
+            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query(
+                "CREATE TABLE api_keys (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, hash TEXT NOT NULL,
+                 label TEXT, created_at TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)",
+            )
+            .execute(&mut c)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO api_keys VALUES ('k1', 'acme', 'x', NULL, '2026-01-01T00:00:00Z', 0)",
+            )
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(store.list_keys(None).await.unwrap().len(), 1);
+        assert!(store.list_subjects("acme").await.unwrap().is_empty());
+    }
+}

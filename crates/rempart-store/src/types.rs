@@ -1,0 +1,225 @@
+//! Values the store takes and returns. Byte fields are opaque (ciphertexts,
+//! blind-index values); their `Debug` shows lengths, never contents.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A stored API key (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Public id.
+    pub id: String,
+    /// Tenant the key acts for.
+    pub tenant: String,
+    /// Free-form label.
+    pub label: Option<String>,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// A tenant-wide key, wrapped by the KMS.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TenantKey {
+    /// Name (e.g. `blind-index-root`).
+    pub name: String,
+    /// The wrapped key, as the KMS returned it.
+    pub wrapped: String,
+    /// When it was stored.
+    pub created: OffsetDateTime,
+}
+
+impl fmt::Debug for TenantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantKey")
+            .field("name", &self.name)
+            .field("wrapped", &"<redacted>")
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// A subject to insert.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSubject {
+    /// Id.
+    pub id: Uuid,
+    /// The subject's data key, wrapped by the KMS.
+    pub wrapped_key: String,
+    /// Profile ciphertext.
+    pub profile: Vec<u8>,
+    /// Blind-index rows: (index name, value). A compound index is a name
+    /// like `name+dob`.
+    pub index: Vec<(String, Vec<u8>)>,
+    /// Blind name tokens for partial search.
+    pub tokens: Vec<Vec<u8>>,
+    /// Creation time.
+    pub created: OffsetDateTime,
+}
+
+impl fmt::Debug for NewSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSubject")
+            .field("id", &self.id)
+            .field("wrapped_key", &"<redacted>")
+            .field("profile_len", &self.profile.len())
+            .field(
+                "index",
+                &self.index.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("tokens", &self.tokens.len())
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// A stored subject.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// Id.
+    pub id: Uuid,
+    /// The wrapped data key; `None` once crypto-shredded.
+    pub wrapped_key: Option<String>,
+    /// Profile ciphertext; `None` once erased.
+    pub profile: Option<Vec<u8>>,
+    /// Creation time.
+    pub created: OffsetDateTime,
+    /// When it was erased.
+    pub erased_at: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subject")
+            .field("id", &self.id)
+            .field(
+                "wrapped_key",
+                &self.wrapped_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("profile_len", &self.profile.as_ref().map(Vec::len))
+            .field("created", &self.created)
+            .field("erased_at", &self.erased_at)
+            .finish()
+    }
+}
+
+/// A conversation (its turns are stored separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// Id.
+    pub id: Uuid,
+    /// The data subject it concerns, if known.
+    pub subject_id: Option<Uuid>,
+    /// Creation time.
+    pub created: OffsetDateTime,
+    /// End of retention: [`crate::Store::purge_expired`] deletes it after.
+    pub expires_at: OffsetDateTime,
+}
+
+/// One turn of a conversation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Turn {
+    /// Conversation.
+    pub conversation_id: Uuid,
+    /// Position in the conversation.
+    pub seq: i64,
+    /// `user`, `assistant`, `system`, `tool`.
+    pub role: String,
+    /// Content ciphertext.
+    pub content: Vec<u8>,
+    /// Creation time.
+    pub created: OffsetDateTime,
+}
+
+impl fmt::Debug for Turn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Turn")
+            .field("conversation_id", &self.conversation_id)
+            .field("seq", &self.seq)
+            .field("role", &self.role)
+            .field("content_len", &self.content.len())
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// The pseudonym map of a conversation (placeholder ↔ value, encrypted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PseudonymMap {
+    /// Conversation.
+    pub conversation_id: Uuid,
+    /// The data subject, if known.
+    pub subject_id: Option<Uuid>,
+    /// Mapping ciphertext.
+    pub mapping: Vec<u8>,
+    /// Last update.
+    pub updated: OffsetDateTime,
+}
+
+impl fmt::Debug for PseudonymMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PseudonymMap")
+            .field("conversation_id", &self.conversation_id)
+            .field("subject_id", &self.subject_id)
+            .field("mapping_len", &self.mapping.len())
+            .field("updated", &self.updated)
+            .finish()
+    }
+}
+
+/// A tombstone: an erasure carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    /// Subject.
+    pub subject_id: Uuid,
+    /// When.
+    pub erased_at: OffsetDateTime,
+    /// The receipt (JSON text; on PostgreSQL normalised by `jsonb`).
+    pub receipt: String,
+}
+
+/// Rows removed by an erasure, or still present ([`crate::Store::remaining`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErasureCounts {
+    /// Wrapped data keys NULLed (0 or 1).
+    pub wrapped_keys: u64,
+    /// Profile ciphertexts deleted (0 or 1).
+    pub profiles: u64,
+    /// Blind-index rows.
+    pub index_rows: u64,
+    /// Name tokens.
+    pub tokens: u64,
+    /// Conversations linked to the subject.
+    pub conversations: u64,
+    /// Turns of those conversations.
+    pub turns: u64,
+    /// Pseudonym maps (of those conversations or linked to the subject).
+    pub pseudonym_maps: u64,
+}
+
+impl ErasureCounts {
+    /// Sum over all tables.
+    pub fn total(&self) -> u64 {
+        self.wrapped_keys
+            + self.profiles
+            + self.index_rows
+            + self.tokens
+            + self.conversations
+            + self.turns
+            + self.pseudonym_maps
+    }
+}
+
+/// Rows removed by [`crate::Store::purge_expired`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Conversations.
+    pub conversations: u64,
+    /// Their turns.
+    pub turns: u64,
+    /// Their pseudonym maps.
+    pub pseudonym_maps: u64,
+}
