@@ -50,6 +50,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub mod postgres;
+pub mod registry;
 mod sqlite;
 
 // The public interface is:
@@ -450,8 +451,10 @@ impl Store {
     // === Erasure (GDPR Art. 17) ===
 
     /// Erase a subject in one transaction: NULL its wrapped data key
-    /// (crypto-shredding: any copy of its ciphertexts, backups included,
-    /// becomes unreadable), delete its profile ciphertext, index rows, name
+    /// (crypto-shredding: a copy of its ciphertexts no longer opens; a
+    /// database backup taken earlier still holds the wrapped key until the
+    /// backup expires or the KEK version that wrapped it is retired — see
+    /// the registry's documentation), delete its profile ciphertext, index rows, name
     /// tokens, the conversations linked to it with their turns and pseudonym
     /// maps, and pseudonym maps linked to it directly; record the tombstone
     /// with `receipt` (JSON). Returns what was removed, per table.

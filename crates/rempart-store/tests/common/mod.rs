@@ -142,6 +142,42 @@ impl Backend {
         })
     }
 
+    /// Every byte the backend holds: the SQLite files (database, WAL, SHM)
+    /// after a checkpoint, or a `pg_dump` of the PostgreSQL database.
+    pub async fn dump(&self) -> Vec<u8> {
+        if let Some(pg) = &self.pg {
+            let bin = std::fs::read_dir("/usr/lib/postgresql")
+                .expect("PostgreSQL server binaries")
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin/pg_dump"))
+                .filter(|p| p.exists())
+                .max()
+                .expect("pg_dump");
+            let out = std::process::Command::new(bin)
+                .arg("--dbname")
+                .arg(&pg.admin_url)
+                .output()
+                .expect("run pg_dump");
+            assert!(
+                out.status.success(),
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout.len() > 1000, "a real dump");
+            return out.stdout;
+        }
+        let dir = self._dir.as_ref().expect("sqlite dir");
+        let mut all = Vec::new();
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                all.extend(std::fs::read(&p).unwrap());
+            }
+        }
+        assert!(all.len() > 1000, "a real database file");
+        all
+    }
+
     pub async fn finish(self) {
         self.store.close().await;
         if let Some(pg) = self.pg {
@@ -170,6 +206,34 @@ macro_rules! on_both_backends {
                 async fn $name() {
                     let Some(b) = $crate::common::Backend::postgres().await else { return };
                     super::$name(&b.store).await;
+                    b.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+/// Like [`on_both_backends`], for bodies that take the whole [`Backend`]
+/// (to dump it).
+#[macro_export]
+macro_rules! on_both_backends_full {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let b = $crate::common::Backend::sqlite().await;
+                    super::$name(&b).await;
+                    b.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(b) = $crate::common::Backend::postgres().await else { return };
+                    super::$name(&b).await;
                     b.finish().await;
                 }
             )*
