@@ -706,11 +706,18 @@ impl Bm25Index {
                 labels: l,
                 lang: slot.lang,
                 len: slot.len,
-                terms: slot
-                    .terms
-                    .iter()
-                    .map(|&(t, tf)| (self.term_hashes[t as usize], tf))
-                    .collect(),
+                terms: {
+                    // Sorted by hash: the file does not depend on the order
+                    // terms were first seen (so it is the same as if deleted
+                    // documents had never been added).
+                    let mut t: Vec<(u64, u32)> = slot
+                        .terms
+                        .iter()
+                        .map(|&(t, tf)| (self.term_hashes[t as usize], tf))
+                        .collect();
+                    t.sort_unstable();
+                    t
+                },
             });
         }
         let stored = Stored {
@@ -771,3 +778,7 @@ impl Bm25Index {
         Ok(index)
     }
 }
+
+#[cfg(test)]
+#[path = "bm25_tests.rs"]
+mod tests;
