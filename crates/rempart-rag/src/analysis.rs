@@ -7,6 +7,9 @@
 //! stemming. Stop words are matched on the lower-cased, unfolded word and on
 //! its folded form, so "à" and "a" both go.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
 use rust_stemmers::{Algorithm, Stemmer};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -16,6 +19,7 @@ use unicode_segmentation::UnicodeSegmentation;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Lang {
+    // The order is `Lang::ALL`'s; `index()` relies on it.
     /// English (Snowball "english", i.e. Porter2).
     En,
     /// French.
@@ -64,6 +68,14 @@ impl Lang {
         }
     }
 
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn is_stop_word(self, word: &str) -> bool {
+        STOP_SETS[self.index()].contains(word)
+    }
+
     fn stop_words(self) -> &'static [&'static str] {
         match self {
             Lang::En => STOP_EN,
@@ -75,6 +87,24 @@ impl Lang {
         }
     }
 }
+
+/// Stop-word sets, indexed by `Lang as usize`.
+static STOP_SETS: LazyLock<[HashSet<&'static str>; 6]> =
+    LazyLock::new(|| Lang::ALL.map(|l| l.stop_words().iter().copied().collect()));
+
+/// For language guessing: word → bit set of the languages listing it.
+static STOP_LANGS: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {
+    let mut m = HashMap::new();
+    for l in Lang::ALL {
+        for w in l.stop_words() {
+            // One-letter pieces are shared noise across languages.
+            if w.chars().count() > 1 {
+                *m.entry(*w).or_insert(0u8) |= 1 << l.index();
+            }
+        }
+    }
+    m
+});
 
 // Lucene's EnglishAnalyzer default set (ENGLISH_STOP_WORDS_SET), plus the
 // possessive "s" left by apostrophe splitting.
@@ -136,10 +166,9 @@ pub fn guess_lang(text: &str) -> Option<Lang> {
                 continue;
             }
             total += 1;
-            for (i, l) in Lang::ALL.iter().enumerate() {
-                // One-letter pieces are shared noise across languages.
-                if piece.chars().count() > 1 && l.stop_words().contains(&piece) {
-                    counts[i] += 1;
+            if let Some(&mask) = STOP_LANGS.get(piece) {
+                for (i, c) in counts.iter_mut().enumerate() {
+                    *c += usize::from(mask >> i & 1);
                 }
             }
         }
@@ -156,6 +185,9 @@ pub fn guess_lang(text: &str) -> Option<Lang> {
 
 /// Folds accents: NFD, drop combining marks, `ß` → `ss`, `æ`/`œ` → `ae`/`oe`.
 pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.nfd() {
         match c {
@@ -200,11 +232,18 @@ impl Analyzer {
 
     /// Calls `emit` with each term of `text`, in order.
     pub fn for_each_term(&self, text: &str, mut emit: impl FnMut(&str)) {
-        let stops = self.lang.map(Lang::stop_words).unwrap_or(&[]);
+        let is_stop = |w: &str| self.lang.is_some_and(|l| l.is_stop_word(w));
+        let mut lower = String::new();
         for word in text.unicode_words() {
-            let lower = word.to_lowercase();
+            lower.clear();
+            if word.is_ascii() {
+                lower.push_str(word);
+                lower.make_ascii_lowercase();
+            } else {
+                lower.extend(word.chars().flat_map(char::to_lowercase));
+            }
             for piece in lower.split(['\'', '’']) {
-                if piece.is_empty() || stops.contains(&piece) {
+                if piece.is_empty() || is_stop(piece) {
                     continue;
                 }
                 let stemmed = match &self.stemmer {
@@ -212,7 +251,7 @@ impl Analyzer {
                     None => std::borrow::Cow::Borrowed(piece),
                 };
                 let folded = fold(&stemmed);
-                if folded.is_empty() || stops.contains(&folded.as_str()) {
+                if folded.is_empty() || is_stop(&folded) {
                     continue;
                 }
                 emit(&folded);
