@@ -15,7 +15,8 @@
 //! checks each candidate while walking the postings, so an ineligible chunk
 //! never enters the top k, k admissible hits come back under any filter,
 //! and the result counts what was denied. [`DenseIndex`] is the same
-//! contract for vectors ([`ExactDenseIndex`] is the exact reference);
+//! contract for vectors ([`ExactDenseIndex`] is the exact reference,
+//! [`HnswIndex`] the approximate one, filter inside the graph walk);
 //! [`rrf`] fuses ranked lists.
 //!
 //! ```
@@ -48,6 +49,7 @@ mod document;
 mod error;
 pub mod eval;
 mod fusion;
+mod hnsw;
 mod labels;
 
 // The public interface is:
@@ -60,4 +62,5 @@ pub use dense::{DenseIndex, ExactDenseIndex};
 pub use document::{Block, BlockKind, Document, parse_markdown, parse_plain};
 pub use error::Error;
 pub use fusion::{RRF_K, rrf};
+pub use hnsw::{HNSW_FILE, HnswIndex, HnswParams};
 pub use labels::{Labels, Principal};
