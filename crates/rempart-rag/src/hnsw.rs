@@ -625,7 +625,7 @@ mod tests {
     #[test]
     fn filtered_recall_matches_exact_and_never_leaks() {
         let dim = 24;
-        let vs = data(3000, dim, 7);
+        let vs = data(2000, dim, 7);
         let mut h = HnswIndex::new(dim, HnswParams::default()).unwrap();
         let mut walk = HnswIndex::new(
             dim,
@@ -642,7 +642,7 @@ mod tests {
             walk.add(&id, &id, v, &label(i)).unwrap();
             e.add(&id, &id, v, &label(i)).unwrap();
         }
-        let queries = data(100, dim, 99);
+        let queries = data(40, dim, 99);
         for (h, pct) in [100usize, 50, 10, 1]
             .into_iter()
             .flat_map(|p| [(&h, p), (&walk, p)])

@@ -17,7 +17,7 @@
 //! and the result counts what was denied. [`DenseIndex`] is the same
 //! contract for vectors ([`ExactDenseIndex`] is the exact reference,
 //! [`HnswIndex`] the approximate one, filter inside the graph walk);
-//! [`rrf`] fuses ranked lists.
+//! [`rrf`] fuses ranked lists and [`hybrid`] runs both sides and fuses them.
 //!
 //! ```
 //! use rempart_rag::*;
@@ -61,6 +61,6 @@ pub use chunk::{Chunk, ChunkerConfig, chunk};
 pub use dense::{DenseIndex, ExactDenseIndex};
 pub use document::{Block, BlockKind, Document, parse_markdown, parse_plain};
 pub use error::Error;
-pub use fusion::{RRF_K, rrf};
+pub use fusion::{HybridQuery, HybridResult, RRF_K, hybrid, rrf};
 pub use hnsw::{HNSW_FILE, HnswIndex, HnswParams};
 pub use labels::{Labels, Principal};
