@@ -483,4 +483,72 @@ mod tests {
             .is_err()
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn word() -> impl Strategy<Value = String> {
+            "[a-zé]{1,12}"
+        }
+
+        fn sentence() -> impl Strategy<Value = String> {
+            prop::collection::vec(word(), 1..30).prop_map(|w| format!("{}.", w.join(" ")))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(100))]
+
+            #[test]
+            fn plain_text_invariants(
+                paras in prop::collection::vec(prop::collection::vec(sentence(), 1..6), 1..12),
+                max in 40..400usize,
+                overlap_pct in 0..50usize,
+            ) {
+                let src: String = paras.iter().map(|p| p.join(" ")).collect::<Vec<_>>().join("\n\n");
+                let cfg = ChunkerConfig { max_chars: max, overlap_chars: max * overlap_pct / 100 };
+                let chunks = chunk(&parse_plain(&src), cfg).unwrap();
+                let words_in = |t: &str| t.split_whitespace().count();
+                // Nothing is lost: every word of the source is covered by
+                // the union of chunk ranges, and chunk text lies in its range.
+                let mut covered = vec![false; src.len()];
+                for c in &chunks {
+                    prop_assert!(c.start <= c.end && c.end <= src.len());
+                    // Words are at most 12 chars, so nothing is oversized.
+                    prop_assert!(!c.oversized && c.text.chars().count() <= max);
+                    for w in c.text.split_whitespace() {
+                        prop_assert!(src[c.start..c.end].contains(w));
+                    }
+                    covered[c.start..c.end].iter_mut().for_each(|x| *x = true);
+                }
+                for (i, ch) in src.char_indices() {
+                    prop_assert!(ch.is_whitespace() || covered[i], "byte {i} not covered");
+                }
+                let total: usize = chunks.iter().map(|c| words_in(&c.text)).sum();
+                prop_assert!(total >= words_in(&src));
+                for (n, c) in chunks.iter().enumerate() {
+                    prop_assert_eq!(c.index, n);
+                }
+            }
+
+            #[test]
+            fn table_rows_are_never_split(
+                rows in prop::collection::vec(prop::collection::vec(word(), 2..5), 1..40),
+                max in 20..200usize,
+            ) {
+                let mut src = String::from("# T\n\n| h1 | h2 |\n|---|---|\n");
+                for r in &rows {
+                    src.push_str(&format!("| {} | {} |\n", r.join(" "), r.len()));
+                }
+                let cfg = ChunkerConfig { max_chars: max, overlap_chars: max / 10 };
+                let chunks = chunk(&parse_markdown(&src), cfg).unwrap();
+                let lines: Vec<&str> = chunks.iter().flat_map(|c| c.text.lines()).collect();
+                for r in &rows {
+                    let row = format!("{} | {}", r.join(" "), r.len());
+                    prop_assert!(lines.contains(&row.as_str()), "row {row:?} split or lost");
+                }
+                prop_assert_eq!(lines.len(), rows.len() + 1);
+            }
+        }
+    }
 }
