@@ -624,14 +624,21 @@ mod tests {
 
     #[test]
     fn filtered_recall_matches_exact_and_never_leaks() {
-        let dim = 24;
-        let vs = data(2000, dim, 7);
-        let mut h = HnswIndex::new(dim, HnswParams::default()).unwrap();
+        let dim = 16;
+        let vs = data(1200, dim, 7);
+        // Smaller than the defaults to keep the debug-build test quick.
+        let params = HnswParams {
+            m: 8,
+            ef_construction: 64,
+            ef_search: 50,
+            ..Default::default()
+        };
+        let mut h = HnswIndex::new(dim, params).unwrap();
         let mut walk = HnswIndex::new(
             dim,
             HnswParams {
                 exact_fallback: false,
-                ..Default::default()
+                ..params
             },
         )
         .unwrap();
@@ -642,7 +649,7 @@ mod tests {
             walk.add(&id, &id, v, &label(i)).unwrap();
             e.add(&id, &id, v, &label(i)).unwrap();
         }
-        let queries = data(40, dim, 99);
+        let queries = data(30, dim, 99);
         for (h, pct) in [100usize, 50, 10, 1]
             .into_iter()
             .flat_map(|p| [(&h, p), (&walk, p)])
