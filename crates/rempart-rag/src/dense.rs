@@ -39,6 +39,7 @@ pub struct ExactDenseIndex {
     labels: Vec<u32>,
     label_set: Vec<Labels>,
     label_ids: HashMap<Labels, u32>,
+    id_set: std::collections::HashSet<String>,
 }
 
 fn normalised(id: &str, v: &[f32], dim: usize) -> Result<Vec<f32>, Error> {
@@ -84,7 +85,16 @@ impl ExactDenseIndex {
         vector: &[f32],
         labels: &Labels,
     ) -> Result<(), Error> {
-        let v = normalised(id, vector, self.dim)?;
+        if !self.id_set.insert(id.to_owned()) {
+            return Err(Error::DuplicateChunk { id: id.to_owned() });
+        }
+        let v = match normalised(id, vector, self.dim) {
+            Ok(v) => v,
+            Err(e) => {
+                self.id_set.remove(id);
+                return Err(e);
+            }
+        };
         let l = match self.label_ids.get(labels) {
             Some(&l) => l,
             None => {
@@ -115,6 +125,11 @@ impl ExactDenseIndex {
             i += 1;
             k
         });
+        for (id, k) in self.ids.iter().zip(&keep) {
+            if !k {
+                self.id_set.remove(id);
+            }
+        }
         let mut it = keep.iter();
         self.ids.retain(|_| *it.next().unwrap_or(&true));
         let mut it = keep.iter();
@@ -209,6 +224,10 @@ mod tests {
         assert!(matches!(r.refusal, Some(Refusal::BelowThreshold { .. })));
         assert!(idx.search(&[1.0], 1, 0.0, &only_a).is_err());
         assert!(idx.add("c4", "d4", &[f32::NAN, 1.0], &a).is_err());
+        assert!(matches!(
+            idx.add("c1", "d1", &[1.0, 0.0], &a),
+            Err(Error::DuplicateChunk { .. })
+        ));
         assert_eq!(idx.delete_document("d1"), 1);
         let r = idx
             .search(&[1.0, 0.0], 5, -1.0, &|_: &Labels| true)

@@ -94,6 +94,9 @@ pub struct HnswIndex {
     entry: Option<u32>,
     max_level: usize,
     rng: u64,
+    /// Live chunk ids (rebuilt on load).
+    #[serde(skip)]
+    live_ids: std::collections::HashSet<String>,
 }
 
 fn normalised(id: &str, v: &[f32], dim: usize) -> Result<Vec<f32>, Error> {
@@ -142,6 +145,7 @@ impl HnswIndex {
             entry: None,
             max_level: 0,
             rng: params.seed | 1,
+            live_ids: Default::default(),
         })
     }
 
@@ -261,6 +265,9 @@ impl HnswIndex {
         vector: &[f32],
         labels: &Labels,
     ) -> Result<(), Error> {
+        if self.live_ids.contains(id) {
+            return Err(Error::DuplicateChunk { id: id.to_owned() });
+        }
         let v = normalised(id, vector, self.dim)?;
         let l = match self.label_set.iter().position(|x| x == labels) {
             Some(l) => l,
@@ -277,6 +284,7 @@ impl HnswIndex {
     fn insert(&mut self, id: String, document: String, v: &[f32], label: u32) {
         let node = self.ids.len() as u32;
         let level = self.random_level();
+        self.live_ids.insert(id.clone());
         self.vectors.extend_from_slice(v);
         self.links.push(vec![Vec::new(); level + 1]);
         self.ids.push(id);
@@ -334,6 +342,7 @@ impl HnswIndex {
                 self.deleted[i] = true;
                 self.label_live[self.labels[i] as usize] -= 1;
                 self.live -= 1;
+                self.live_ids.remove(&self.ids[i]);
                 n += 1;
                 // Keep routing through it by its links, but drop its vector:
                 // distance to it becomes 1 (orthogonal).
@@ -473,7 +482,7 @@ impl HnswIndex {
         let body = bytes
             .strip_prefix(MAGIC.as_slice())
             .ok_or_else(|| corrupt("bad magic or version".into()))?;
-        let idx: HnswIndex =
+        let mut idx: HnswIndex =
             postcard::from_bytes(body).map_err(|e| corrupt(format!("decoding failed: {e}")))?;
         let n = idx.ids.len();
         let consistent = idx.vectors.len() == n * idx.dim
@@ -495,6 +504,11 @@ impl HnswIndex {
             && idx.entry.is_none_or(|e| (e as usize) < n);
         if !consistent {
             return Err(corrupt("inconsistent sizes or links".into()));
+        }
+        for (i, id) in idx.ids.iter().enumerate() {
+            if !idx.deleted[i] && !idx.live_ids.insert(id.clone()) {
+                return Err(corrupt(format!("duplicate chunk id {id:?}")));
+            }
         }
         Ok(idx)
     }
@@ -752,6 +766,12 @@ mod tests {
         assert!(matches!(r.refusal, Some(Refusal::BelowThreshold { .. })));
         assert!(h.search(&[1.0], 1, 0.0, &all).is_err());
         assert!(h.add("b", "d", &[0.0; 4], &label(0)).is_err());
+        assert!(matches!(
+            h.add("a", "d", &[0.0, 1.0, 0.0, 0.0], &label(0)),
+            Err(Error::DuplicateChunk { .. })
+        ));
+        assert_eq!(h.delete_document("d"), 1);
+        h.add("a", "d", &[0.0, 1.0, 0.0, 0.0], &label(0)).unwrap();
         assert!(
             HnswIndex::new(
                 4,
