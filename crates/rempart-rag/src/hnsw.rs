@@ -165,7 +165,7 @@ impl HnswIndex {
     }
 
     fn dist(&self, q: &[f32], i: u32) -> f32 {
-        1.0 - self.vec(i).iter().zip(q).map(|(a, b)| a * b).sum::<f32>()
+        1.0 - crate::dense::dot(self.vec(i), q)
     }
 
     fn random_level(&mut self) -> usize {
