@@ -131,12 +131,22 @@ impl ExactDenseIndex {
         Ok(())
     }
 
-    /// Removes every vector of `document`; returns how many.
-    pub fn delete_document(&mut self, document: &str) -> usize {
+    /// Removes every vector of `document`; returns how many. Refuses a
+    /// document with a vector under legal hold.
+    pub fn delete_document(&mut self, document: &str) -> Result<usize, Error> {
         let keep: Vec<bool> = self.documents.iter().map(|d| d != document).collect();
         let removed = keep.iter().filter(|k| !**k).count();
         if removed == 0 {
-            return 0;
+            return Ok(0);
+        }
+        if keep
+            .iter()
+            .zip(&self.labels)
+            .any(|(k, l)| !k && self.label_set[*l as usize].legal_hold)
+        {
+            return Err(Error::LegalHold {
+                document: document.to_owned(),
+            });
         }
         let dim = self.dim;
         let mut i = 0;
@@ -156,7 +166,7 @@ impl ExactDenseIndex {
         self.documents.retain(|_| *it.next().unwrap_or(&true));
         let mut it = keep.iter();
         self.labels.retain(|_| *it.next().unwrap_or(&true));
-        removed
+        Ok(removed)
     }
 }
 
@@ -258,9 +268,15 @@ mod tests {
             idx.add("c1", "d1", &[1.0, 0.0], &a),
             Err(Error::DuplicateChunk { .. })
         ));
-        assert_eq!(idx.delete_document("d1"), 1);
+        assert_eq!(idx.delete_document("d1").unwrap(), 1);
+        idx.add("h", "held", &[0.5, 0.5], &a.clone().with_legal_hold(true))
+            .unwrap();
+        assert!(matches!(
+            idx.delete_document("held"),
+            Err(Error::LegalHold { .. })
+        ));
         let r = idx
-            .search(&[1.0, 0.0], 5, -1.0, &|_: &Labels| true)
+            .search(&[1.0, 0.0], 5, -1.0, &|l: &Labels| !l.legal_hold)
             .unwrap();
         let ids: Vec<_> = r.hits.iter().map(|h| h.chunk.as_str()).collect();
         assert_eq!(ids, ["c2", "c3"]);

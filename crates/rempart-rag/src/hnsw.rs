@@ -334,8 +334,18 @@ impl HnswIndex {
     }
 
     /// Tombstones every vector of `document` and zeroes its values; returns
-    /// how many.
-    pub fn delete_document(&mut self, document: &str) -> usize {
+    /// how many. Refuses a document with a vector under legal hold.
+    pub fn delete_document(&mut self, document: &str) -> Result<usize, Error> {
+        let held = (0..self.ids.len()).any(|i| {
+            !self.deleted[i]
+                && self.documents[i] == document
+                && self.label_set[self.labels[i] as usize].legal_hold
+        });
+        if held {
+            return Err(Error::LegalHold {
+                document: document.to_owned(),
+            });
+        }
         let mut n = 0;
         for i in 0..self.ids.len() {
             if !self.deleted[i] && self.documents[i] == document {
@@ -352,7 +362,7 @@ impl HnswIndex {
                 self.documents[i].clear();
             }
         }
-        n
+        Ok(n)
     }
 
     /// Rebuilds the graph from live nodes (after many deletions).
@@ -712,7 +722,7 @@ mod tests {
         let all = |_: &Labels| true;
         let target = h.search(&vs[30], 1, -1.0, &all).unwrap();
         assert_eq!(target.hits[0].document, "doc10");
-        assert_eq!(h.delete_document("doc10"), 3);
+        assert_eq!(h.delete_document("doc10").unwrap(), 3);
         assert_eq!(h.len(), 297);
         let r = h.search(&vs[30], 20, -1.0, &all).unwrap();
         assert!(r.hits.iter().all(|x| x.document != "doc10"));
@@ -770,7 +780,18 @@ mod tests {
             h.add("a", "d", &[0.0, 1.0, 0.0, 0.0], &label(0)),
             Err(Error::DuplicateChunk { .. })
         ));
-        assert_eq!(h.delete_document("d"), 1);
+        assert_eq!(h.delete_document("d").unwrap(), 1);
+        h.add(
+            "held",
+            "h",
+            &[0.0, 0.0, 1.0, 0.0],
+            &label(0).with_legal_hold(true),
+        )
+        .unwrap();
+        assert!(matches!(
+            h.delete_document("h"),
+            Err(Error::LegalHold { .. })
+        ));
         h.add("a", "d", &[0.0, 1.0, 0.0, 0.0], &label(0)).unwrap();
         assert!(
             HnswIndex::new(
