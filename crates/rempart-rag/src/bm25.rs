@@ -18,6 +18,12 @@
 //! never enter the top-k heap. k admissible hits come back whatever the
 //! filter's selectivity, and the count of denied candidates is returned for
 //! the audit record.
+//!
+//! # Statistics are per index
+//! idf and average length come from every live chunk of the index, whoever
+//! may read it, so scores carry a faint signal about chunks the caller
+//! cannot see. Keep one index per tenant (per collection is finer) so that
+//! signal never crosses a tenant boundary.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
