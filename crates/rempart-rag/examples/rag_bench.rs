@@ -1,0 +1,397 @@
+//! Retrieval quality, permission suite and speed of `rempart-rag`'s BM25.
+//!
+//! Reads BEIR-layout data sets at run time (never copied into the repo):
+//!
+//! ```text
+//! cargo run --release -p rempart-rag --example rag_bench -- DATASETS_DIR [--skip-100k]
+//! ```
+//!
+//! `DATASETS_DIR` (or `REMPART_DATASETS`) holds `beir-scifact/`,
+//! `piaf-fr/beir-piaf-v1.1/` and `xquad/beir-de/`. Prints Markdown tables.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rempart_rag::eval::{Judgements, ndcg_at_k, recall_at_k};
+use rempart_rag::{
+    Bm25Index, Bm25Params, ChunkerConfig, Hit, Labels, Lang, NewChunk, Principal, Query, TermKey,
+    chunk, guess_lang, parse_plain,
+};
+use serde_json::Value;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+struct Dataset {
+    name: &'static str,
+    expected_lang: Lang,
+    docs: Vec<(String, String)>,
+    queries: Vec<(String, String)>,
+    qrels: HashMap<String, Judgements>,
+}
+
+fn read_jsonl(path: &Path) -> Res<Vec<Value>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(n, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| format!("{}:{}: bad JSON: {e}", path.display(), n + 1).into())
+        })
+        .collect()
+}
+
+fn load(dir: &Path, name: &'static str, expected_lang: Lang) -> Res<Dataset> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    // BEIR's BM25 indexes title and text; we index them as one field.
+    let docs = read_jsonl(&dir.join("corpus.jsonl"))?
+        .iter()
+        .map(|d| {
+            let title = s(d, "title");
+            let text = s(d, "text");
+            let body = if title.is_empty() {
+                text
+            } else {
+                format!("{title} {text}")
+            };
+            (s(d, "_id"), body)
+        })
+        .collect();
+    let mut qrels: HashMap<String, Judgements> = HashMap::new();
+    let tsv = dir.join("qrels/test.tsv");
+    let text =
+        std::fs::read_to_string(&tsv).map_err(|e| format!("cannot read {}: {e}", tsv.display()))?;
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [q, d, g] = f[..] else {
+            return Err(format!("{}:{}: expected 3 columns", tsv.display(), n + 1).into());
+        };
+        qrels
+            .entry(q.to_owned())
+            .or_default()
+            .insert(d.to_owned(), g.trim().parse()?);
+    }
+    let queries = read_jsonl(&dir.join("queries.jsonl"))?
+        .iter()
+        .map(|q| (s(q, "_id"), s(q, "text")))
+        .filter(|(id, _)| qrels.contains_key(id))
+        .collect();
+    Ok(Dataset {
+        name,
+        expected_lang,
+        docs,
+        queries,
+        qrels,
+    })
+}
+
+fn key() -> TermKey {
+    TermKey::new(*b"rempart-bench-k1")
+}
+
+fn thread_cpu() -> f64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Builds an index of `docs` (one chunk per document), language guessed.
+fn build(docs: &[(String, String)], labels: impl Fn(&str) -> Labels) -> Res<(Bm25Index, f64, f64)> {
+    let mut idx = Bm25Index::new(key(), Bm25Params::default())?;
+    let (w0, c0) = (Instant::now(), thread_cpu());
+    for (id, text) in docs {
+        idx.add(NewChunk {
+            id,
+            document: id,
+            text,
+            lang: None,
+            labels: &labels(id),
+        })?;
+    }
+    Ok((idx, w0.elapsed().as_secs_f64(), thread_cpu() - c0))
+}
+
+fn ranked(hits: &[Hit]) -> Vec<&str> {
+    hits.iter().map(|h| h.document.as_str()).collect()
+}
+
+fn quality(ds: &Dataset) -> Res<()> {
+    let (idx, wall, cpu) = build(&ds.docs, |_| Labels::tenant("t"))?;
+    let bytes: usize = ds.docs.iter().map(|(_, t)| t.len()).sum();
+    let guessed_ok = ds
+        .docs
+        .iter()
+        .filter(|(_, t)| guess_lang(t) == Some(ds.expected_lang))
+        .count();
+    let p = Principal::new("t");
+    let (mut ndcg, mut r10, mut r100) = (0.0, 0.0, 0.0);
+    let (mut lat_cpu, mut lat_wall) = (Vec::new(), Vec::new());
+    for (qid, text) in &ds.queries {
+        let q = Query {
+            text,
+            lang: None,
+            k: 100,
+            min_score: 0.0,
+        };
+        let (w0, c0) = (Instant::now(), thread_cpu());
+        let r = idx.search(&q, &p);
+        lat_cpu.push((thread_cpu() - c0) * 1e6);
+        lat_wall.push(w0.elapsed().as_secs_f64() * 1e6);
+        let rels = &ds.qrels[qid];
+        let run = ranked(&r.hits);
+        ndcg += ndcg_at_k(&run, rels, 10);
+        r10 += recall_at_k(&run, rels, 10);
+        r100 += recall_at_k(&run, rels, 100);
+    }
+    let n = ds.queries.len() as f64;
+    println!(
+        "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.1} % | {:.0} | {:.1} | {:.0} / {:.0} | {:.0} / {:.0} |",
+        ds.name,
+        ds.docs.len(),
+        ds.queries.len(),
+        ndcg / n,
+        r10 / n,
+        r100 / n,
+        100.0 * guessed_ok as f64 / ds.docs.len() as f64,
+        ds.docs.len() as f64 / cpu,
+        bytes as f64 / cpu / 1e6,
+        pct(&mut lat_cpu, 0.5),
+        pct(&mut lat_cpu, 0.95),
+        pct(&mut lat_wall, 0.5),
+        pct(&mut lat_wall, 0.95),
+    );
+    let _ = wall;
+    Ok(())
+}
+
+/// Stable bucket 0..100 of a document id (FNV-1a), for ACL labels.
+fn bucket(id: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in id.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h % 100
+}
+
+fn acl_labels(id: &str) -> Labels {
+    Labels::tenant("t").with_group(format!("g{}", bucket(id)))
+}
+
+/// The ground truth of eligibility, computed from the document id alone
+/// (not from the index's stored labels).
+fn truly_eligible(id: &str, pct: u32) -> bool {
+    bucket(id) < pct
+}
+
+fn permission_suite(ds: &Dataset) -> Res<()> {
+    let (full, _, _) = build(&ds.docs, acl_labels)?;
+    for pct_sel in [1u32, 10, 50] {
+        let principal =
+            (0..pct_sel).fold(Principal::new("t"), |p, g| p.with_group(format!("g{g}")));
+        let eligible_docs: Vec<(String, String)> = ds
+            .docs
+            .iter()
+            .filter(|(id, _)| truly_eligible(id, pct_sel))
+            .cloned()
+            .collect();
+        // Reference: an unfiltered search over an index of the eligible subset.
+        let (subset, _, _) = build(&eligible_docs, acl_labels)?;
+        let (mut leaked, mut denied) = (0usize, 0usize);
+        let (mut found, mut found_ref, mut overlap10, mut ref10) = (0usize, 0usize, 0usize, 0usize);
+        let (mut ndcg_f, mut ndcg_r) = (0.0, 0.0);
+        let mut post_filter_returned = 0usize;
+        let mut full_k = 0usize;
+        let mut lat = Vec::new();
+        let mut evaluated = 0usize;
+        let mut identical = 0usize;
+        for (qid, text) in &ds.queries {
+            let q = Query {
+                text,
+                lang: None,
+                k: 100,
+                min_score: 0.0,
+            };
+            let c0 = thread_cpu();
+            let r = full.search(&q, &principal);
+            lat.push((thread_cpu() - c0) * 1e6);
+            denied += r.denied;
+            leaked += r
+                .hits
+                .iter()
+                .filter(|h| !truly_eligible(&h.document, pct_sel))
+                .count();
+            let reference = subset.search_with(&q, |_| true);
+            // Same collection statistics, every eligible chunk scored one by one.
+            let brute = full.brute_force(&q, |l| principal.admits(l));
+            identical += usize::from(ranked(&brute) == ranked(&r.hits));
+            let rels: Judgements = ds.qrels[qid]
+                .iter()
+                .filter(|(d, g)| **g > 0 && truly_eligible(d, pct_sel))
+                .map(|(d, g)| (d.clone(), *g))
+                .collect();
+            let run = ranked(&r.hits);
+            let run_ref = ranked(&reference.hits);
+            let ref_set: HashSet<&str> = run_ref.iter().take(10).copied().collect();
+            overlap10 += run.iter().take(10).filter(|d| ref_set.contains(*d)).count();
+            ref10 += ref_set.len();
+            // Post-filtering an unfiltered top 10 (what we do not do).
+            let top10 = full.search_with(&Query { k: 10, ..q }, |_| true);
+            post_filter_returned += top10
+                .hits
+                .iter()
+                .filter(|h| truly_eligible(&h.document, pct_sel))
+                .count();
+            full_k += r.hits.len().min(10);
+            if rels.is_empty() {
+                continue;
+            }
+            evaluated += 1;
+            found += run.iter().filter(|d| rels.contains_key(**d)).count();
+            found_ref += run_ref.iter().filter(|d| rels.contains_key(**d)).count();
+            ndcg_f += ndcg_at_k(&run, &rels, 10);
+            ndcg_r += ndcg_at_k(&run_ref, &rels, 10);
+        }
+        let nq = ds.queries.len() as f64;
+        let ev = evaluated.max(1) as f64;
+        println!(
+            "| {pct_sel} % | {} | {} | **{leaked}** | {denied} | {identical}/{} | {found}/{found_ref} = {:.1} % | {:.1} % | {:.4} / {:.4} | {:.2} | {:.2} | {:.0} / {:.0} |",
+            eligible_docs.len(),
+            evaluated,
+            ds.queries.len(),
+            if found_ref == 0 {
+                f64::NAN
+            } else {
+                100.0 * found as f64 / found_ref as f64
+            },
+            100.0 * overlap10 as f64 / ref10.max(1) as f64,
+            ndcg_f / ev,
+            ndcg_r / ev,
+            full_k as f64 / nq,
+            post_filter_returned as f64 / nq,
+            pct(&mut lat, 0.5),
+            pct(&mut lat, 0.95),
+        );
+    }
+    Ok(())
+}
+
+/// Query latency at ≥ 100k chunks: SciFact abstracts cut by the chunker
+/// (400 chars), the set replicated under distinct ids until 100k chunks.
+fn latency_100k(ds: &Dataset) -> Res<()> {
+    let cfg = ChunkerConfig {
+        max_chars: 400,
+        overlap_chars: 60,
+    };
+    let mut base: Vec<String> = Vec::new();
+    for (_, text) in &ds.docs {
+        for c in chunk(&parse_plain(text), cfg)? {
+            base.push(c.index_text());
+        }
+    }
+    let mut idx = Bm25Index::new(key(), Bm25Params::default())?.with_default_lang(Some(Lang::En));
+    let (mut n, mut rep) = (0usize, 0usize);
+    let c0 = thread_cpu();
+    while n < 100_000 {
+        for (i, text) in base.iter().enumerate() {
+            let id = format!("r{rep}-{i}");
+            idx.add(NewChunk {
+                id: &id,
+                document: &id,
+                text,
+                lang: Some(Lang::En),
+                labels: &acl_labels(&id),
+            })?;
+            n += 1;
+        }
+        rep += 1;
+    }
+    let index_cpu = thread_cpu() - c0;
+    let mut rows = Vec::new();
+    for pct_sel in [100u32, 10, 1] {
+        let principal =
+            (0..pct_sel).fold(Principal::new("t"), |p, g| p.with_group(format!("g{g}")));
+        let (mut cpu, mut wall) = (Vec::new(), Vec::new());
+        let mut short = 0usize;
+        for (_, text) in &ds.queries {
+            let q = Query {
+                text,
+                lang: Some(Lang::En),
+                k: 10,
+                min_score: 0.0,
+            };
+            let (w0, c0) = (Instant::now(), thread_cpu());
+            let r = idx.search(&q, &principal);
+            cpu.push((thread_cpu() - c0) * 1e6);
+            wall.push(w0.elapsed().as_secs_f64() * 1e6);
+            short += usize::from(r.hits.len() < 10);
+        }
+        rows.push(format!(
+            "| {n} ({} base chunks × {rep}) | {pct_sel} % | {:.0} / {:.0} | {:.0} / {:.0} | {short} |",
+            base.len(),
+            pct(&mut cpu, 0.5),
+            pct(&mut cpu, 0.95),
+            pct(&mut wall, 0.5),
+            pct(&mut wall, 0.95),
+        ));
+    }
+    println!(
+        "\nIndexing {n} chunks: {:.0} chunks/s (thread CPU)\n",
+        n as f64 / index_cpu
+    );
+    println!(
+        "| chunks | eligible | query µs p50 / p95 (CPU) | wall p50 / p95 | queries with < 10 hits |"
+    );
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root: PathBuf = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .or_else(|| std::env::var("REMPART_DATASETS").ok())
+        .ok_or("usage: rag_bench DATASETS_DIR [--skip-100k] (or set REMPART_DATASETS)")?
+        .into();
+    let scifact = load(&root.join("beir-scifact"), "SciFact (test)", Lang::En)?;
+    let piaf = load(
+        &root.join("piaf-fr/beir-piaf-v1.1"),
+        "PIAF v1.1 (fr)",
+        Lang::Fr,
+    )?;
+    let xquad = load(&root.join("xquad/beir-de"), "XQuAD (de)", Lang::De)?;
+
+    println!("## Quality (BM25 k1 = 1.2, b = 0.75, language guessed per chunk and query)\n");
+    println!(
+        "| data set | docs | queries | nDCG@10 | R@10 | R@100 | docs guessed in its language | index docs/s (CPU) | index MB/s | query µs p50 / p95 (CPU) | wall p50 / p95 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for ds in [&scifact, &piaf, &xquad] {
+        quality(ds)?;
+    }
+
+    println!("\n## Permission suite (SciFact test, top 100, ACL group per document)\n");
+    println!(
+        "| eligible | eligible docs | queries with an eligible relevant doc | ineligible returned | denied candidates (sum) | top 100 identical to brute force over the eligible subset | eligible relevant found: filtered / unfiltered-over-subset | top-10 overlap with subset search | nDCG@10 filtered / subset | mean hits in top 10 (filtered) | mean hits in top 10 if post-filtered | query µs p50 / p95 (CPU) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    permission_suite(&scifact)?;
+
+    if !args.iter().any(|a| a == "--skip-100k") {
+        latency_100k(&scifact)?;
+    }
+    Ok(())
+}
