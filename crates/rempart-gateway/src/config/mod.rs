@@ -57,6 +57,12 @@ pub struct Config {
     pub pii_budget: Duration,
     /// Audit log settings.
     pub audit: Audit,
+    /// Secret reference of the database URL (`None`: SQLite in the data dir).
+    pub store_url: Option<rempart_crypto::SecretRef>,
+    /// The key provider.
+    pub keys: rempart_crypto::KeysConfig,
+    /// The data-subject registry.
+    pub subjects: rempart_store::registry::Settings,
     /// SHA-256 of the configuration source: the policy version in force.
     pub policy_hash: String,
 }
@@ -470,9 +476,49 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
             }
         },
     };
+    let store_url = raw.store.url.as_deref().and_then(|u| match rempart_crypto::SecretRef::parse(u) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            c.err("store.url", e.to_string());
+            None
+        }
+    });
+    let mut subjects = rempart_store::registry::Settings {
+        default_region: server.site_country.to_string(),
+        ..Default::default()
+    };
+    if let Some(r) = &raw.subjects.default_region {
+        if r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()) {
+            subjects.default_region = r.to_ascii_uppercase();
+        } else {
+            c.err("subjects.default_region", format!("`{r}` is not an ISO 3166-1 alpha-2 code"));
+        }
+    }
+    for (path, value, slot) in [
+        ("subjects.index_bits", raw.subjects.index_bits, &mut subjects.index_bits),
+        ("subjects.token_bits", raw.subjects.token_bits, &mut subjects.token_bits),
+    ] {
+        if let Some(bits) = value {
+            if (8..=256).contains(&bits) && bits % 8 == 0 {
+                *slot = bits;
+            } else {
+                c.err(path, format!("{bits} is not a multiple of 8 between 8 and 256"));
+            }
+        }
+    }
+    if let Some(days) = raw.subjects.conversation_retention_days {
+        if days == 0 {
+            c.err("subjects.conversation_retention_days", "must be at least 1");
+        } else {
+            subjects.conversation_ttl = time::Duration::days(days.min(36_500) as i64);
+        }
+    }
     if c.errors.is_empty() {
         Ok(Config {
             audit,
+            store_url,
+            keys: raw.keys.unwrap_or_default(),
+            subjects,
             server,
             deployments,
             aliases,

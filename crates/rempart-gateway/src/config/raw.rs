@@ -29,6 +29,39 @@ pub struct RawConfig {
     /// `[audit]`.
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: RawStore,
+    /// `[keys]`: the key provider (KMS). Default: a local keyring file.
+    #[serde(default)]
+    pub keys: Option<rempart_crypto::KeysConfig>,
+    /// `[subjects]`.
+    #[serde(default)]
+    pub subjects: RawSubjects,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// Secret reference of the database URL (`env:REMPART_DATABASE_URL`):
+    /// `postgres://…` connects as the application role; absent: SQLite in
+    /// the data directory.
+    pub url: Option<String>,
+}
+
+/// `[subjects]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubjects {
+    /// Region for phone numbers without a country code (default: the site country).
+    pub default_region: Option<String>,
+    /// Width of the equality blind indexes, in bits.
+    pub index_bits: Option<u16>,
+    /// Width of the partial-name tokens, in bits.
+    pub token_bits: Option<u16>,
+    /// Keep conversations (turns, pseudonym maps) this many days.
+    pub conversation_retention_days: Option<u64>,
 }
 
 /// `[audit]`.
