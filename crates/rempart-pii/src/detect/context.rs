@@ -373,6 +373,58 @@ pub(crate) fn last_cue(ac: &AhoCorasick, window: &str) -> Option<(usize, usize)>
     last
 }
 
+/// The first ASCII digit at or after `from`. Eight bytes at a time: most
+/// of a text is letters and spaces, and a per-byte loop cost more than
+/// every detector that runs on the digits it finds.
+pub(crate) fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        // "Has a byte between 0x2f and 0x3a, exclusive" (Anderson's bit
+        // hacks), exact per byte: no carry crosses a byte boundary.
+        let low = x & LO;
+        let hit = (ONES * (127 + 0x3a)).wrapping_sub(low) & !x & (low + ONES * (127 - 0x2f)) & HI;
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
+}
+
+/// Digit chunks: every match of `[0-9]+(?:[ .\-/][0-9]+)*`, leftmost
+/// first and non-overlapping (what `Regex::find_iter` gives), found with
+/// one byte loop. The number-shaped detectors (national IDs, cards, IPv4)
+/// look only inside these chunks: each of their patterns is made of digits
+/// and a subset of these separators, so every match lies inside one chunk.
+pub(crate) fn digit_chunks(text: &str, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(p) = next_digit(b, i) {
+        i = p;
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        while i + 1 < b.len()
+            && matches!(b[i], b' ' | b'.' | b'-' | b'/')
+            && b[i + 1].is_ascii_digit()
+        {
+            i += 2;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        out.push((s, i));
+    }
+}
+
 /// Compiles a static pattern with room for the lazy DFA's cache (the
 /// Unicode classes of the address and name patterns need more than the
 /// default, or matching falls back to the slow engine).

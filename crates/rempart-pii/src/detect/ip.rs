@@ -16,10 +16,20 @@ static V6: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
-pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
-    if text.contains('.') {
-        for m in V4.find_iter(text) {
-            let (s, e) = (m.start(), m.end());
+/// `chunks`: the text's [`context::digit_chunks`]; a dotted quad lies
+/// inside one chunk with at least three dots.
+pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
+    for &(cs, ce) in chunks {
+        if text.as_bytes()[cs..ce]
+            .iter()
+            .filter(|&&b| b == b'.')
+            .count()
+            < 3
+        {
+            continue;
+        }
+        for m in V4.find_iter(&text[cs..ce]) {
+            let (s, e) = (cs + m.start(), cs + m.end());
             let prev = text[..s].chars().next_back();
             let next = text[e..].chars().next();
             let next2 = text[e..].chars().nth(1);
@@ -66,6 +76,12 @@ pub(crate) fn warm_up() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find(t: &str, out: &mut Vec<Cand>) {
+        let mut chunks = Vec::new();
+        context::digit_chunks(t, &mut chunks);
+        super::find(t, &chunks, out);
+    }
 
     #[test]
     fn v4_v6_and_versions() {

@@ -186,15 +186,18 @@ impl Detector {
         // Detectors of disabled types are skipped, except those whose
         // validated values must still win overlaps against other types.
         use EntityType as T;
+        // Digit chunks, found once, shared by the number-shaped detectors.
+        let mut chunks = Vec::with_capacity(64);
+        context::digit_chunks(text, &mut chunks);
         email::find(text, &mut c);
         iban::find(text, &mut c);
-        card::find(text, &mut c);
-        national_id::find(text, lang, &mut c);
+        card::find(text, &chunks, &mut c);
+        national_id::find(text, lang, &chunks, &mut c);
         if self.on(T::Passport) || self.on(T::Person) || self.on(T::DateOfBirth) {
             passport::find(text, lang, &mut c);
         }
         if self.on(T::IpAddress) {
-            ip::find(text, &mut c);
+            ip::find(text, &chunks, &mut c);
         }
         if self.on(T::Phone) {
             phone::find(text, lang, &mut c);
