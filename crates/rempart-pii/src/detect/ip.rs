@@ -53,7 +53,9 @@ pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
             out.push(Cand::new(EntityType::IpAddress, s, e, score));
         }
     }
-    if text.contains("::") || text.bytes().filter(|&b| b == b':').count() >= 5 {
+    if (text.contains("::") || text.bytes().filter(|&b| b == b':').count() >= 5)
+        && two_close_colons(text.as_bytes())
+    {
         for m in V6.find_iter(text) {
             let (s, e) = (m.start(), m.end());
             let v = m.as_str();
@@ -68,6 +70,26 @@ pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
 }
 
 /// Compiles this detector's automata now rather than on first use.
+/// Can [`V6`] match at all? Each match holds two colons with at most four
+/// hex digits between them; form labels and times (`Name:`, `10:30`)
+/// rarely do, and the whole-text pattern search is then skipped.
+fn two_close_colons(b: &[u8]) -> bool {
+    let mut last: Option<usize> = None;
+    for (i, &c) in b.iter().enumerate() {
+        if c != b':' {
+            continue;
+        }
+        if let Some(l) = last
+            && i - l <= 5
+            && b[l + 1..i].iter().all(u8::is_ascii_hexdigit)
+        {
+            return true;
+        }
+        last = Some(i);
+    }
+    false
+}
+
 pub(crate) fn warm_up() {
     LazyLock::force(&V4);
     LazyLock::force(&V6);

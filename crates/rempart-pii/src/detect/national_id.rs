@@ -352,7 +352,7 @@ fn alnum_in(text: &str, ws: usize, we: usize, lang: Option<Lang>, out: &mut Vec<
 
 /// `chunks`: the text's [`context::digit_chunks`].
 pub(crate) fn find(text: &str, lang: Option<Lang>, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
-    let mut near = Vec::new();
+    let mut near = Vec::with_capacity(chunks.len());
     digit_chunks(text, lang, chunks, out, &mut near);
     alnum(text, lang, out, &near);
 }

@@ -160,7 +160,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let mut ends = Vec::with_capacity(20);
     let mut digits = String::with_capacity(20);
     let mut intl: Vec<(usize, usize)> = Vec::new();
-    let mut rs = Vec::new();
+    let mut rs = Vec::with_capacity(text.len() / 64);
     runs(text, &mut rs);
     // An international number has a country code and at least four
     // digits of national number (the shortest plan in `PLANS`).
