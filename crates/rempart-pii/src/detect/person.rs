@@ -110,6 +110,25 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
             }
             continue;
         }
+        // Capitalised ASCII words (`Christian`, `Müller` is not one) are
+        // looked up as written in `capitalised`, which holds exactly the
+        // capitalised forms of the keys: no lower-casing.
+        let rb = raw.as_bytes();
+        if w.cap
+            && len > 5
+            && rb[0].is_ascii_uppercase()
+            && rb[1..]
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || *b == b'-' || *b == b'\'')
+        {
+            let bits = l.capitalised.get(raw).copied().unwrap_or(0);
+            let stop_bits = match raw.strip_suffix("'s") {
+                Some(bare) => l.capitalised.get(bare).copied().unwrap_or(0),
+                None => bits,
+            };
+            flag_word(w, bits, stop_bits, lists);
+            continue;
+        }
         let lw = lower(raw, buf);
         if len <= 5 && is_particle(lw) {
             w.flags |= PARTICLE;
@@ -127,15 +146,20 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
         } else {
             l.words.get(bare).copied().unwrap_or(0)
         };
-        if stop_bits & IN_STOP != 0 {
-            w.flags |= STOPW;
-        }
-        if lists {
-            if bits & IN_FIRST != 0 {
-                w.flags |= FIRST;
-            } else if bits & IN_LAST != 0 {
-                w.flags |= LAST;
-            }
+        flag_word(w, bits, stop_bits, lists);
+    }
+}
+
+/// Sets a capitalised word's flags from its list bits.
+fn flag_word(w: &mut Word, bits: u8, stop_bits: u8, lists: bool) {
+    if stop_bits & IN_STOP != 0 {
+        w.flags |= STOPW;
+    }
+    if lists {
+        if bits & IN_FIRST != 0 {
+            w.flags |= FIRST;
+        } else if bits & IN_LAST != 0 {
+            w.flags |= LAST;
         }
     }
 }
@@ -526,7 +550,6 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 i += 1;
                 continue;
             }
-            let lw = lower(&text[w.s..w.e], &mut buf);
             let particle = w.flags & PARTICLE != 0
                 && (!w.cap || w.upper)
                 && ws
@@ -538,7 +561,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
             let cued = (particle || titled)
                 && (cue_same_line(text, w.s, &mut cue_buf)
                     || cue_line_above(text, w.s, &mut cue_buf));
-            if !cued || !particle && TITLES.contains(&lw) {
+            if !cued || !particle && TITLES.contains(&lower(&text[w.s..w.e], &mut buf)) {
                 i += 1;
                 continue;
             }
