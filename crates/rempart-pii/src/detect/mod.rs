@@ -190,7 +190,7 @@ impl Detector {
         let mut chunks = Vec::with_capacity(64);
         context::digit_chunks(text, &mut chunks);
         email::find(text, &mut c);
-        iban::find(text, &mut c);
+        iban::find(text, &chunks, &mut c);
         card::find(text, &chunks, &mut c);
         national_id::find(text, lang, &chunks, &mut c);
         // Birth cues, passport cues and street keywords: one automaton pass.
