@@ -9,7 +9,6 @@
 
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -151,10 +150,12 @@ fn extend(text: &str, mut end: usize) -> (usize, bool) {
     (end, with_city)
 }
 
-/// Street-type keywords: the prefilter that decides where the (costly)
-/// street pattern runs. Kind 0: before the name (`rue`, `via`), 1: a
-/// suffix (`-straße`), 2: English type after the name, 3: German prefix.
-static KEYWORDS: LazyLock<(AhoCorasick, Vec<u8>)> = LazyLock::new(|| {
+/// Street-type keywords and their kinds: the prefilter that decides where
+/// the (costly) street pattern runs. Kind 0: before the name (`rue`,
+/// `via`), 1: a suffix (`-straße`), 2: English type after the name, 3:
+/// German prefix. They are searched (ASCII case-insensitively, overlapping)
+/// in the same pass as the birth and passport cues: `context::Keywords`.
+pub(crate) fn keywords() -> Vec<(String, u8)> {
     let mut words: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
     for (kind, list) in [(0u8, PREFIX_TYPES), (1, SUFFIX_TYPES), (2, EN_TYPES)] {
@@ -194,14 +195,8 @@ static KEYWORDS: LazyLock<(AhoCorasick, Vec<u8>)> = LazyLock::new(|| {
         words.push(w.to_string());
         kinds.push(3);
     }
-    let ac = AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&words)
-        .expect("static keyword list builds");
-    (ac, kinds)
-});
+    words.into_iter().zip(kinds).collect()
+}
 
 fn is_letter_at(text: &str, i: usize) -> bool {
     text[i..].chars().next().is_some_and(char::is_alphabetic)
@@ -217,16 +212,13 @@ fn letter_before(text: &str, i: usize) -> bool {
 /// Plausible street keywords: a prefix type at a word start, a suffix type
 /// at a word end followed by a number, an English type as a whole word.
 /// Each gives the pattern to try (0 prefix, 1 suffix, 2 English) and the
-/// keyword's span.
-fn hits(text: &str, out: &mut Vec<(usize, usize, usize)>) {
+/// keyword's span. `found`: every keyword occurrence, by end.
+fn hits(text: &str, found: &[(usize, usize, u8)], out: &mut Vec<(usize, usize, usize)>) {
     let b = text.as_bytes();
-    let (ac, kinds) = &*KEYWORDS;
-    for m in ac.find_overlapping_iter(text) {
-        let (s, e) = (m.start(), m.end());
+    for &(s, e, kind) in found {
         if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
             continue;
         }
-        let kind = kinds[m.pattern().as_usize()];
         let word_start = !letter_before(text, s);
         let word_end = !is_letter_at(text, e);
         let rest = &b[e..];
@@ -323,10 +315,16 @@ fn starts(text: &str, slot: usize, s: usize, out: &mut Vec<usize>) {
     out.dedup();
 }
 
-pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
+/// `keywords`: the text's street keywords (`context::Keywords::street`).
+pub(crate) fn find(
+    text: &str,
+    lang: Option<Lang>,
+    keywords: &[(usize, usize, u8)],
+    out: &mut Vec<Cand>,
+) {
     let _ = lang;
     let mut found = Vec::new();
-    hits(text, &mut found);
+    hits(text, keywords, &mut found);
     let mut cands = Vec::with_capacity(8);
     let mut done = 0usize;
     for (slot, ks, ke) in found {
@@ -444,7 +442,6 @@ pub(crate) fn warm_up() {
     LazyLock::force(&POSTCITY);
     LazyLock::force(&UKTAIL);
     LazyLock::force(&LEADING);
-    LazyLock::force(&KEYWORDS);
 }
 
 #[cfg(test)]
@@ -453,7 +450,8 @@ mod tests {
 
     fn addrs(t: &str) -> Vec<&str> {
         let mut c = Vec::new();
-        find(t, None, &mut c);
+        let k = context::Keywords::find(t);
+        find(t, None, &k.street, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
     }
 

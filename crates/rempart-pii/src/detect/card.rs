@@ -41,29 +41,42 @@ fn issuer_ok(d: &str) -> bool {
     }
 }
 
-pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
-    for m in RE.find_iter(text) {
-        let (s, e) = (m.start(), m.end());
-        if !context::bounded(text, s, e) || text[..s].ends_with('+') {
+/// `chunks`: the text's [`context::digit_chunks`]. A card number is digits
+/// with single spaces or dashes, so it lies inside one chunk, and only
+/// chunks with at least 12 digits can hold one.
+pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
+    for &(cs, ce) in chunks {
+        if ce - cs < 12
+            || text.as_bytes()[cs..ce]
+                .iter()
+                .filter(|b| b.is_ascii_digit())
+                .count()
+                < 12
+        {
             continue;
         }
-        let mut buf = [0u8; 24];
-        let mut n = 0;
-        for b in m.as_str().bytes().filter(u8::is_ascii_digit) {
-            if n == buf.len() {
-                break;
+        for m in RE.find_iter(&text[cs..ce]) {
+            let (s, e) = (cs + m.start(), cs + m.end());
+            if !context::bounded(text, s, e) || text[..s].ends_with('+') {
+                continue;
             }
-            buf[n] = b;
-            n += 1;
-        }
-        let d = std::str::from_utf8(&buf[..n]).unwrap_or("");
-        if (12..=19).contains(&n) && issuer_ok(d) && checksum::luhn(d) {
-            out.push(Cand::new(EntityType::CreditCard, s, e, 0.95).checked(None));
+            let mut buf = [0u8; 24];
+            let mut n = 0;
+            for b in m.as_str().bytes().filter(u8::is_ascii_digit) {
+                if n == buf.len() {
+                    break;
+                }
+                buf[n] = b;
+                n += 1;
+            }
+            let d = std::str::from_utf8(&buf[..n]).unwrap_or("");
+            if (12..=19).contains(&n) && issuer_ok(d) && checksum::luhn(d) {
+                out.push(Cand::new(EntityType::CreditCard, s, e, 0.95).checked(None));
+            }
         }
     }
 }
 
-/// Compiles this detector's automata now rather than on first use.
 pub(crate) fn warm_up() {
     LazyLock::force(&RE);
 }
@@ -71,6 +84,12 @@ pub(crate) fn warm_up() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find(t: &str, out: &mut Vec<Cand>) {
+        let mut chunks = Vec::new();
+        context::digit_chunks(t, &mut chunks);
+        super::find(t, &chunks, out);
+    }
 
     #[test]
     fn cards() {

@@ -178,86 +178,88 @@ pub(crate) static NATIONAL_ID: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 /// Birth-date cue words, in each language (form labels included).
-pub(crate) static BIRTH: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    automaton(&[
-        "né le",
-        "née le",
-        "né(e) le",
-        "ne(e) le",
-        "ne le",
-        "nee le",
-        "né à",
-        "née à",
-        "naissance",
-        "date de naiss",
-        "geb.",
-        "geb ",
-        "geboren",
-        "geburtsdatum",
-        "geburtstag",
-        "geb.-datum",
-        "nacido",
-        "nacida",
-        "nacimiento",
-        "f. nac",
-        "fecha nac",
-        "nato",
-        "nata",
-        "nascita",
-        "data di nasc",
-        "geboortedatum",
-        "geb. datum",
-        "geboren op",
-        "born",
-        "birth",
-        "dob",
-        "d.o.b",
-        "date of birth",
-        "urodzon",
-        "urodzenia",
-        "ur.",
-        "data ur",
-        "nascimento",
-        "nascido",
-        "nascida",
-        "född",
-        "født",
-        "fødselsdato",
-        "syntynyt",
-        "syntymäaika",
-        "°",
-        "geb.datum",
-        "date naiss",
-        "birthday",
-        "fecha de nac",
-        "data de nasc",
-        "geburt",
-        "fecha de nac",
-        "data de nasc",
-    ])
-});
+pub(crate) static BIRTH: LazyLock<AhoCorasick> = LazyLock::new(|| automaton(BIRTH_WORDS));
+
+/// The words of [`BIRTH`].
+pub(crate) const BIRTH_WORDS: &[&str] = &[
+    "né le",
+    "née le",
+    "né(e) le",
+    "ne(e) le",
+    "ne le",
+    "nee le",
+    "né à",
+    "née à",
+    "naissance",
+    "date de naiss",
+    "geb.",
+    "geb ",
+    "geboren",
+    "geburtsdatum",
+    "geburtstag",
+    "geb.-datum",
+    "nacido",
+    "nacida",
+    "nacimiento",
+    "f. nac",
+    "fecha nac",
+    "nato",
+    "nata",
+    "nascita",
+    "data di nasc",
+    "geboortedatum",
+    "geb. datum",
+    "geboren op",
+    "born",
+    "birth",
+    "dob",
+    "d.o.b",
+    "date of birth",
+    "urodzon",
+    "urodzenia",
+    "ur.",
+    "data ur",
+    "nascimento",
+    "nascido",
+    "nascida",
+    "född",
+    "født",
+    "fødselsdato",
+    "syntynyt",
+    "syntymäaika",
+    "°",
+    "geb.datum",
+    "date naiss",
+    "birthday",
+    "fecha de nac",
+    "data de nasc",
+    "geburt",
+    "fecha de nac",
+    "data de nasc",
+];
 
 /// Passport cue words.
-pub(crate) static PASSPORT: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    automaton(&[
-        "passeport",
-        "passport",
-        "reisepass",
-        "pass-nr",
-        "passnummer",
-        "pasaporte",
-        "passaporto",
-        "paspoort",
-        "paszport",
-        "passaporte",
-        "pass nr",
-        "pass no",
-        "reisepas",
-        "pas nr",
-        "passi",
-        "pas",
-    ])
-});
+pub(crate) static PASSPORT: LazyLock<AhoCorasick> = LazyLock::new(|| automaton(PASSPORT_WORDS));
+
+/// The words of [`PASSPORT`].
+pub(crate) const PASSPORT_WORDS: &[&str] = &[
+    "passeport",
+    "passport",
+    "reisepass",
+    "pass-nr",
+    "passnummer",
+    "pasaporte",
+    "passaporto",
+    "paspoort",
+    "paszport",
+    "passaporte",
+    "pass nr",
+    "pass no",
+    "reisepas",
+    "pas nr",
+    "passi",
+    "pas",
+];
 
 /// IP cue words.
 pub(crate) static IP: LazyLock<AhoCorasick> = LazyLock::new(|| {
@@ -321,6 +323,7 @@ pub(crate) fn warm_up() {
     for a in [&PHONE, &NATIONAL_ID, &BIRTH, &PASSPORT, &IP, &VERSION] {
         LazyLock::force(a);
     }
+    LazyLock::force(&KEYWORDS);
 }
 
 /// Some cue of `ac` occurs in `window` at a word start (and, for cues of at
@@ -373,6 +376,58 @@ pub(crate) fn last_cue(ac: &AhoCorasick, window: &str) -> Option<(usize, usize)>
     last
 }
 
+/// The first ASCII digit at or after `from`. Eight bytes at a time: most
+/// of a text is letters and spaces, and a per-byte loop cost more than
+/// every detector that runs on the digits it finds.
+pub(crate) fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        // "Has a byte between 0x2f and 0x3a, exclusive" (Anderson's bit
+        // hacks), exact per byte: no carry crosses a byte boundary.
+        let low = x & LO;
+        let hit = (ONES * (127 + 0x3a)).wrapping_sub(low) & !x & (low + ONES * (127 - 0x2f)) & HI;
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
+}
+
+/// Digit chunks: every match of `[0-9]+(?:[ .\-/][0-9]+)*`, leftmost
+/// first and non-overlapping (what `Regex::find_iter` gives), found with
+/// one byte loop. The number-shaped detectors (national IDs, cards, IPv4)
+/// look only inside these chunks: each of their patterns is made of digits
+/// and a subset of these separators, so every match lies inside one chunk.
+pub(crate) fn digit_chunks(text: &str, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(p) = next_digit(b, i) {
+        i = p;
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        while i + 1 < b.len()
+            && matches!(b[i], b' ' | b'.' | b'-' | b'/')
+            && b[i + 1].is_ascii_digit()
+        {
+            i += 2;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        out.push((s, i));
+    }
+}
+
 /// Compiles a static pattern with room for the lazy DFA's cache (the
 /// Unicode classes of the address and name patterns need more than the
 /// default, or matching falls back to the slow engine).
@@ -384,27 +439,36 @@ pub(crate) fn re(pattern: &str) -> regex::Regex {
         .expect("static regex")
 }
 
-/// Merged byte regions `[cue start, cue end + reach]` after every cue of
-/// `ac` (at a word start): where a value announced by the cue can sit.
+/// Merged byte regions `[cue start, cue end + reach]` after every cue
+/// (at a word start): where a value announced by the cue can sit.
 /// Detectors that need a cue scan only these regions.
+///
+/// `cues`: every occurrence of one cue list in the text (overlapping, from
+/// [`Keywords`]). The cues kept are those a leftmost-longest,
+/// non-overlapping search over the text would give: earliest start first,
+/// the longest at that start, the next one starting at or after its end.
 pub(crate) fn regions_after(
-    ac: &AhoCorasick,
+    cues: &mut [(usize, usize)],
     text: &str,
     reach: usize,
     out: &mut Vec<(usize, usize)>,
 ) {
     out.clear();
-    for m in ac.find_iter(text) {
-        if !has_cue(ac, &text[m.start()..m.end()])
-            || text[..m.start()]
-                .chars()
-                .next_back()
-                .is_some_and(char::is_alphanumeric)
+    cues.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut next = 0;
+    for &(s, e) in cues.iter() {
+        if s < next {
+            continue;
+        }
+        next = e;
+        if text[..s]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
         {
             continue;
         }
-        let s = m.start();
-        let mut e = (m.end() + reach).min(text.len());
+        let mut e = (e + reach).min(text.len());
         while !text.is_char_boundary(e) {
             e -= 1;
         }
@@ -412,5 +476,77 @@ pub(crate) fn regions_after(
             Some(last) if s <= last.1 => last.1 = last.1.max(e),
             _ => out.push((s, e)),
         }
+    }
+}
+
+/// Which list a keyword of [`KEYWORDS`] comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum List {
+    /// [`BIRTH_WORDS`].
+    Birth,
+    /// [`PASSPORT_WORDS`].
+    Passport,
+    /// A street-type keyword of the given kind (see `address`).
+    Street(u8),
+}
+
+/// The birth cues, passport cues and street-type keywords in one
+/// automaton: one overlapping pass over the text finds them all (three
+/// passes, one per list, cost about three times as much).
+static KEYWORDS: LazyLock<(AhoCorasick, Vec<List>)> = LazyLock::new(|| {
+    let mut words: Vec<String> = Vec::new();
+    let mut lists = Vec::new();
+    for w in BIRTH_WORDS {
+        words.push((*w).to_string());
+        lists.push(List::Birth);
+    }
+    for w in PASSPORT_WORDS {
+        words.push((*w).to_string());
+        lists.push(List::Passport);
+    }
+    for (w, kind) in super::address::keywords() {
+        words.push(w);
+        lists.push(List::Street(kind));
+    }
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&words)
+        .expect("static keyword list builds");
+    (ac, lists)
+});
+
+/// Every occurrence of the birth cues, passport cues and street keywords
+/// in a text, split by list, each list in the order of an overlapping
+/// search (by end).
+#[derive(Default)]
+pub(crate) struct Keywords {
+    /// Birth cues.
+    pub birth: Vec<(usize, usize)>,
+    /// Passport cues.
+    pub passport: Vec<(usize, usize)>,
+    /// Street keywords: (start, end, kind).
+    pub street: Vec<(usize, usize, u8)>,
+}
+
+impl Keywords {
+    /// Scans `text` once.
+    pub(crate) fn find(text: &str) -> Keywords {
+        let (ac, lists) = &*KEYWORDS;
+        let mut k = Keywords {
+            birth: Vec::with_capacity(8),
+            passport: Vec::with_capacity(8),
+            street: Vec::with_capacity(text.len() / 32),
+        };
+        for m in ac.find_overlapping_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            match lists[m.pattern().as_usize()] {
+                List::Birth => k.birth.push((s, e)),
+                List::Passport => k.passport.push((s, e)),
+                List::Street(kind) => k.street.push((s, e, kind)),
+            }
+        }
+        k
     }
 }

@@ -87,12 +87,18 @@ fn birth_context(text: &str, start: usize) -> bool {
     false
 }
 
-pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
+/// `cues`: every birth cue in the text (`context::Keywords::birth`).
+pub(crate) fn find(
+    text: &str,
+    lang: Option<Lang>,
+    cues: &mut [(usize, usize)],
+    out: &mut Vec<Cand>,
+) {
     let _ = lang;
     // Dates are only looked for after a birth cue (same line, or the next
-    // line for a label above its value): one automaton pass finds the cues.
+    // line for a label above its value).
     let mut regions = Vec::new();
-    context::regions_after(&context::BIRTH, text, 160, &mut regions);
+    context::regions_after(cues, text, 160, &mut regions);
     let mut done = 0;
     for (rs, re_) in regions {
         let from = rs.max(done);
@@ -134,7 +140,7 @@ mod tests {
 
     fn dobs(t: &str) -> Vec<&str> {
         let mut c = Vec::new();
-        find(t, None, &mut c);
+        find(t, None, &mut context::Keywords::find(t).birth, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
     }
 

@@ -120,9 +120,34 @@ pub fn is_valid_iban(iban: &str) -> bool {
     b.len() == 4 + spec_len(spec) && matches_structure(&b[4..], spec) && checksum::iban_mod97(iban)
 }
 
-pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
-    for m in RE.find_iter(text) {
-        let s = m.start();
+/// [`RE`] anchored at the start of the haystack.
+static ANCHORED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("^(?:{})", RE.as_str())).expect("static regex"));
+
+/// `chunks`: the text's [`context::digit_chunks`]. Every IBAN starts with
+/// two upper-case letters right before a digit chunk of at least two
+/// digits; trying the anchored pattern at those places, earliest first and
+/// past the previous match, gives exactly the matches of a whole-text
+/// search (which is leftmost-first), without scanning the rest.
+pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
+    let b = text.as_bytes();
+    let mut next = 0;
+    for &(cs, ce) in chunks {
+        if cs < 2
+            || cs - 2 < next
+            || ce - cs < 2
+            || !b[cs + 1].is_ascii_digit()
+            || !b[cs - 2].is_ascii_uppercase()
+            || !b[cs - 1].is_ascii_uppercase()
+        {
+            continue;
+        }
+        let Some(m) = ANCHORED.find(&text[cs - 2..]) else {
+            continue;
+        };
+        let s = cs - 2;
+        next = s + m.end();
+        let m_end = s + m.end();
         if !context::left_boundary(text, s) {
             continue;
         }
@@ -133,7 +158,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
         let mut buf = [0u8; 40];
         let mut n = 0usize;
         let mut end = s;
-        for (i, ch) in text[s..m.end()].char_indices() {
+        for (i, ch) in text[s..m_end].char_indices() {
             if ch == ' ' || ch == '\u{a0}' {
                 continue;
             }
@@ -157,6 +182,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
 /// Compiles this detector's automata now rather than on first use.
 pub(crate) fn warm_up() {
     LazyLock::force(&RE);
+    LazyLock::force(&ANCHORED);
 }
 
 #[cfg(test)]
@@ -177,7 +203,9 @@ mod tests {
     fn spaced_form_in_text() {
         let t = "IBAN: DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX";
         let mut c = Vec::new();
-        find(t, &mut c);
+        let mut chunks = Vec::new();
+        context::digit_chunks(t, &mut chunks);
+        find(t, &chunks, &mut c);
         assert_eq!(c.len(), 1);
         assert_eq!(&t[c[0].start..c[0].end], "DE89 3704 0044 0532 0130 00");
     }

@@ -16,10 +16,20 @@ static V6: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
-pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
-    if text.contains('.') {
-        for m in V4.find_iter(text) {
-            let (s, e) = (m.start(), m.end());
+/// `chunks`: the text's [`context::digit_chunks`]; a dotted quad lies
+/// inside one chunk with at least three dots.
+pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
+    for &(cs, ce) in chunks {
+        if text.as_bytes()[cs..ce]
+            .iter()
+            .filter(|&&b| b == b'.')
+            .count()
+            < 3
+        {
+            continue;
+        }
+        for m in V4.find_iter(&text[cs..ce]) {
+            let (s, e) = (cs + m.start(), cs + m.end());
             let prev = text[..s].chars().next_back();
             let next = text[e..].chars().next();
             let next2 = text[e..].chars().nth(1);
@@ -43,7 +53,9 @@ pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
             out.push(Cand::new(EntityType::IpAddress, s, e, score));
         }
     }
-    if text.contains("::") || text.bytes().filter(|&b| b == b':').count() >= 5 {
+    if (text.contains("::") || text.bytes().filter(|&b| b == b':').count() >= 5)
+        && two_close_colons(text.as_bytes())
+    {
         for m in V6.find_iter(text) {
             let (s, e) = (m.start(), m.end());
             let v = m.as_str();
@@ -58,6 +70,26 @@ pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
 }
 
 /// Compiles this detector's automata now rather than on first use.
+/// Can [`V6`] match at all? Each match holds two colons with at most four
+/// hex digits between them; form labels and times (`Name:`, `10:30`)
+/// rarely do, and the whole-text pattern search is then skipped.
+fn two_close_colons(b: &[u8]) -> bool {
+    let mut last: Option<usize> = None;
+    for (i, &c) in b.iter().enumerate() {
+        if c != b':' {
+            continue;
+        }
+        if let Some(l) = last
+            && i - l <= 5
+            && b[l + 1..i].iter().all(u8::is_ascii_hexdigit)
+        {
+            return true;
+        }
+        last = Some(i);
+    }
+    false
+}
+
 pub(crate) fn warm_up() {
     LazyLock::force(&V4);
     LazyLock::force(&V6);
@@ -66,6 +98,12 @@ pub(crate) fn warm_up() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find(t: &str, out: &mut Vec<Cand>) {
+        let mut chunks = Vec::new();
+        context::digit_chunks(t, &mut chunks);
+        super::find(t, &chunks, out);
+    }
 
     #[test]
     fn v4_v6_and_versions() {

@@ -186,24 +186,37 @@ impl Detector {
         // Detectors of disabled types are skipped, except those whose
         // validated values must still win overlaps against other types.
         use EntityType as T;
+        // Digit chunks, found once, shared by the number-shaped detectors.
+        let mut chunks = Vec::with_capacity(64);
+        context::digit_chunks(text, &mut chunks);
         email::find(text, &mut c);
-        iban::find(text, &mut c);
-        card::find(text, &mut c);
-        national_id::find(text, lang, &mut c);
+        iban::find(text, &chunks, &mut c);
+        card::find(text, &chunks, &mut c);
+        national_id::find(text, lang, &chunks, &mut c);
+        // Birth cues, passport cues and street keywords: one automaton pass.
+        let mut keywords = if self.on(T::Passport)
+            || self.on(T::Person)
+            || self.on(T::DateOfBirth)
+            || self.on(T::Address)
+        {
+            context::Keywords::find(text)
+        } else {
+            context::Keywords::default()
+        };
         if self.on(T::Passport) || self.on(T::Person) || self.on(T::DateOfBirth) {
-            passport::find(text, lang, &mut c);
+            passport::find(text, lang, &mut keywords.passport, &mut c);
         }
         if self.on(T::IpAddress) {
-            ip::find(text, &mut c);
+            ip::find(text, &chunks, &mut c);
         }
         if self.on(T::Phone) {
             phone::find(text, lang, &mut c);
         }
         if self.on(T::DateOfBirth) {
-            date::find(text, lang, &mut c);
+            date::find(text, lang, &mut keywords.birth, &mut c);
         }
         if self.on(T::Address) || self.on(T::Person) {
-            address::find(text, lang, &mut c);
+            address::find(text, lang, &keywords.street, &mut c);
         }
         if self.on(T::Person) {
             person::find(text, lang, self.config.name_lists, &mut c);

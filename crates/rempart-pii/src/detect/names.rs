@@ -453,6 +453,10 @@ pub(crate) type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 /// on the hot path): [`IN_STOP`] | [`IN_FIRST`] | [`IN_LAST`].
 pub(crate) struct Lists {
     pub words: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>>,
+    /// The ASCII keys of `words` written capitalised (`christian` ->
+    /// `Christian`), same bits: a capitalised ASCII word is found without
+    /// lower-casing it first.
+    pub capitalised: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>>,
 }
 
 /// A stop word (never a name on its own).
@@ -482,7 +486,16 @@ pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
     for w in &stop {
         *words.entry((*w).to_string()).or_default() |= IN_STOP;
     }
-    Lists { words }
+    let capitalised = words
+        .iter()
+        .filter(|(k, _)| k.is_ascii() && k.bytes().all(|b| !b.is_ascii_uppercase()))
+        .map(|(k, &bits)| {
+            let mut c = k.clone();
+            c[..1].make_ascii_uppercase();
+            (c, bits)
+        })
+        .collect();
+    Lists { words, capitalised }
 });
 
 /// Forces the lists to load.

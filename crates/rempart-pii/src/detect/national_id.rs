@@ -13,9 +13,6 @@ use crate::entity::EntityType;
 use regex::Regex;
 use std::sync::LazyLock;
 
-static DIGITS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[0-9]+(?:[ .\-/][0-9]+)*").expect("static regex"));
-
 static ALNUM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?P<cf>[A-Za-z]{6}[0-9LMNPQRSTUV]{2}[A-Za-z][0-9LMNPQRSTUV]{2}[A-Za-z][0-9LMNPQRSTUV]{3}[A-Za-z])",
@@ -45,6 +42,30 @@ const DIGIT_SCHEMES: &[(&str, &[&[usize]])] = &[
     ("DK_CPR", &[&[10], &[6, 4]]),
     ("SE_PNR", &[&[6, 4], &[8, 4], &[12], &[10]]),
 ];
+
+/// The fewest digits any grouping in [`DIGIT_SCHEMES`] holds.
+const MIN_SCHEME_DIGITS: usize = {
+    let mut min = usize::MAX;
+    let mut i = 0;
+    while i < DIGIT_SCHEMES.len() {
+        let shapes = DIGIT_SCHEMES[i].1;
+        let mut j = 0;
+        while j < shapes.len() {
+            let mut sum = 0;
+            let mut k = 0;
+            while k < shapes[j].len() {
+                sum += shapes[j][k];
+                k += 1;
+            }
+            if sum < min {
+                min = sum;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    min
+};
 
 fn lang_fits(sub: &str, lang: Option<Lang>) -> bool {
     matches!(
@@ -116,17 +137,19 @@ fn strong(sub: &str) -> bool {
 fn digit_chunks(
     text: &str,
     lang: Option<Lang>,
+    chunks: &[(usize, usize)],
     out: &mut Vec<Cand>,
     near: &mut Vec<(usize, usize)>,
 ) {
     let mut groups: Vec<(usize, usize)> = Vec::with_capacity(16);
     let mut buf = String::with_capacity(24);
-    for m in DIGITS.find_iter(text) {
-        let mut ws = m.start().saturating_sub(10);
+    for &(m_start, m_end) in chunks {
+        let chunk = &text[m_start..m_end];
+        let mut ws = m_start.saturating_sub(10);
         while !text.is_char_boundary(ws) {
             ws += 1;
         }
-        let mut we = (m.end() + 12).min(text.len());
+        let mut we = (m_end + 12).min(text.len());
         while !text.is_char_boundary(we) {
             we -= 1;
         }
@@ -134,12 +157,17 @@ fn digit_chunks(
             Some(last) if ws <= last.1 => last.1 = last.1.max(we),
             _ => near.push((ws, we)),
         }
-        if !context::left_boundary(text, m.start()) || text[..m.start()].ends_with('+') {
+        if !context::left_boundary(text, m_start) || text[..m_start].ends_with('+') {
+            continue;
+        }
+        // Fewer digits than the shortest grouping of any scheme: nothing
+        // to check (most chunks: years, amounts, house numbers, dates).
+        if chunk.bytes().filter(u8::is_ascii_digit).count() < MIN_SCHEME_DIGITS {
             continue;
         }
         groups.clear();
-        let base = m.start();
-        let bytes = m.as_str().as_bytes();
+        let base = m_start;
+        let bytes = chunk.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
             let st = i;
@@ -151,14 +179,13 @@ fn digit_chunks(
         }
         // A dotted quad is an IPv4 address; digits after `+CC` or
         // `+CC (0)` are a phone number.
-        let chunk = m.as_str();
         if groups.len() == 4
             && chunk.bytes().filter(|&b| b == b'.').count() == 3
             && groups.iter().all(|g| g.1 - g.0 <= 3)
         {
             continue;
         }
-        let head = context::before(text, m.start(), 10).trim_end();
+        let head = context::before(text, m_start, 10).trim_end();
         let head = head.strip_suffix("(0)").unwrap_or(head).trim_end();
         let cc = head.trim_end_matches(|c: char| c.is_ascii_digit());
         if cc.ends_with('+') && head.len() - cc.len() <= 3 && head.len() > cc.len()
@@ -166,7 +193,7 @@ fn digit_chunks(
         {
             continue;
         }
-        let window = context::before(text, m.start(), 70);
+        let window = context::before(text, m_start, 70);
         let mut generic: Option<bool> = None;
         let mut generic_cue =
             || *generic.get_or_insert_with(|| context::has_cue(&context::NATIONAL_ID, window));
@@ -240,8 +267,53 @@ fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>, near: &[(usize, us
     }
 }
 
+/// Can [`ALNUM`] match in `w` at all? Each of its schemes needs one of:
+/// six digits in a row with at most single spaces between them (NINO's
+/// pairs, the NIR's head before `2A`, and the longer runs of DNI, NIE,
+/// PT CC, HETU, PPS), the dotted DNI `12.345.678`, or the codice fiscale's
+/// six letters followed by two of `[0-9LMNPQRSTUV]`. Most windows (years,
+/// amounts, dates, house numbers) have none, and the regex call costs
+/// thousands of instructions even when it finds nothing.
+fn alnum_possible(w: &[u8]) -> bool {
+    let cf_tail = |b: u8| b.is_ascii_digit() || matches!(b, b'L'..=b'N' | b'P'..=b'V');
+    let (mut digits, mut letters) = (0usize, 0usize);
+    for (i, &b) in w.iter().enumerate() {
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits >= 6 {
+                return true;
+            }
+        } else if !(b == b' ' && digits > 0 && w.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+            digits = 0;
+        }
+        // `letters`: ASCII letters right before `b`.
+        if letters >= 6 && cf_tail(b) && w.get(i + 1).is_some_and(|&n| cf_tail(n)) {
+            return true;
+        }
+        if b.is_ascii_alphabetic() {
+            letters += 1;
+        } else {
+            letters = 0;
+        }
+        if b == b'.'
+            && i >= 2
+            && w[i - 2..i].iter().all(u8::is_ascii_digit)
+            && w.len() >= i + 8
+            && w[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+            && w[i + 4] == b'.'
+            && w[i + 5..i + 8].iter().all(u8::is_ascii_digit)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 fn alnum_in(text: &str, ws: usize, we: usize, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let _ = lang;
+    if !alnum_possible(&text.as_bytes()[ws..we]) {
+        return;
+    }
     for m in ALNUM.find_iter(&text[ws..we]) {
         let (s, e) = (ws + m.start(), ws + m.end());
         if !context::bounded(text, s, e) {
@@ -278,15 +350,15 @@ fn alnum_in(text: &str, ws: usize, we: usize, lang: Option<Lang>, out: &mut Vec<
     }
 }
 
-pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
-    let mut near = Vec::new();
-    digit_chunks(text, lang, out, &mut near);
+/// `chunks`: the text's [`context::digit_chunks`].
+pub(crate) fn find(text: &str, lang: Option<Lang>, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
+    let mut near = Vec::with_capacity(chunks.len());
+    digit_chunks(text, lang, chunks, out, &mut near);
     alnum(text, lang, out, &near);
 }
 
 /// Compiles this detector's automata now rather than on first use.
 pub(crate) fn warm_up() {
-    LazyLock::force(&DIGITS);
     LazyLock::force(&ALNUM);
 }
 
@@ -296,7 +368,9 @@ mod tests {
 
     fn subs(t: &str, lang: Option<Lang>) -> Vec<(&'static str, String)> {
         let mut c = Vec::new();
-        find(t, lang, &mut c);
+        let mut chunks = Vec::new();
+        context::digit_chunks(t, &mut chunks);
+        find(t, lang, &chunks, &mut c);
         c.iter()
             .map(|x| (x.subtype.unwrap(), t[x.start..x.end].to_string()))
             .collect()

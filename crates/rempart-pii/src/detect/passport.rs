@@ -66,11 +66,17 @@ fn mrz(text: &str, out: &mut Vec<Cand>) {
     }
 }
 
-pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
+/// `cues`: every passport cue in the text (`context::Keywords::passport`).
+pub(crate) fn find(
+    text: &str,
+    lang: Option<Lang>,
+    cues: &mut [(usize, usize)],
+    out: &mut Vec<Cand>,
+) {
     let _ = lang;
     mrz(text, out);
     let mut regions = Vec::new();
-    context::regions_after(&context::PASSPORT, text, 90, &mut regions);
+    context::regions_after(cues, text, 90, &mut regions);
     for (rs, re_) in regions {
         for m in TOKEN.find_iter(&text[rs..re_]) {
             let (s, e) = (rs + m.start(), rs + m.end());
@@ -104,7 +110,7 @@ mod tests {
         // ICAO Doc 9303 part 4 specimen (Utopia), check digits intact.
         let t = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10\n";
         let mut c = Vec::new();
-        find(t, None, &mut c);
+        find(t, None, &mut context::Keywords::find(t).passport, &mut c);
         let kinds: Vec<_> = c.iter().map(|x| (x.kind, &t[x.start..x.end])).collect();
         assert!(
             kinds.contains(&(EntityType::Passport, "L898902C3")),
@@ -115,7 +121,12 @@ mod tests {
         // Corrupt every check digit: nothing.
         let bad = t.replace("C36UTO7408122F1204159", "C35UTO7408121F1204158");
         let mut c = Vec::new();
-        find(&bad, None, &mut c);
+        find(
+            &bad,
+            None,
+            &mut context::Keywords::find(&bad).passport,
+            &mut c,
+        );
         assert!(
             c.iter()
                 .all(|x| x.kind == EntityType::Passport && !x.validated)
@@ -127,7 +138,12 @@ mod tests {
     fn number_after_cue() {
         let t = "Document présenté : passeport n° 12AB34567.";
         let mut c = Vec::new();
-        find(t, Some(Lang::Fr), &mut c);
+        find(
+            t,
+            Some(Lang::Fr),
+            &mut context::Keywords::find(t).passport,
+            &mut c,
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(&t[c[0].start..c[0].end], "12AB34567");
     }

@@ -15,8 +15,8 @@
 //! by a street type is not a person.
 
 use super::names::{
-    CLOSING_SET, FastSet, IN_FIRST, IN_LAST, IN_STOP, LABEL_SET, LABELS, LISTS, PARTICLES,
-    TITLE_SET, TITLES,
+    CLOSING_SET, CLOSINGS, FastSet, IN_FIRST, IN_LAST, IN_STOP, LABEL_SET, LABELS, LISTS,
+    PARTICLES, TITLE_SET, TITLES,
 };
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
@@ -105,13 +105,32 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
         let raw = &text[w.s..w.e];
         if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
             // Already lower case: only the particle check applies.
-            if PARTICLES.contains(&raw) {
+            if is_particle(raw) {
                 w.flags |= PARTICLE;
             }
             continue;
         }
+        // Capitalised ASCII words (`Christian`, `Müller` is not one) are
+        // looked up as written in `capitalised`, which holds exactly the
+        // capitalised forms of the keys: no lower-casing.
+        let rb = raw.as_bytes();
+        if w.cap
+            && len > 5
+            && rb[0].is_ascii_uppercase()
+            && rb[1..]
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || *b == b'-' || *b == b'\'')
+        {
+            let bits = l.capitalised.get(raw).copied().unwrap_or(0);
+            let stop_bits = match raw.strip_suffix("'s") {
+                Some(bare) => l.capitalised.get(bare).copied().unwrap_or(0),
+                None => bits,
+            };
+            flag_word(w, bits, stop_bits, lists);
+            continue;
+        }
         let lw = lower(raw, buf);
-        if len <= 5 && PARTICLES.contains(&lw) {
+        if len <= 5 && is_particle(lw) {
             w.flags |= PARTICLE;
         }
         if !w.cap {
@@ -127,17 +146,59 @@ fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
         } else {
             l.words.get(bare).copied().unwrap_or(0)
         };
-        if stop_bits & IN_STOP != 0 {
-            w.flags |= STOPW;
-        }
-        if lists {
-            if bits & IN_FIRST != 0 {
-                w.flags |= FIRST;
-            } else if bits & IN_LAST != 0 {
-                w.flags |= LAST;
-            }
+        flag_word(w, bits, stop_bits, lists);
+    }
+}
+
+/// Sets a capitalised word's flags from its list bits.
+fn flag_word(w: &mut Word, bits: u8, stop_bits: u8, lists: bool) {
+    if stop_bits & IN_STOP != 0 {
+        w.flags |= STOPW;
+    }
+    if lists {
+        if bits & IN_FIRST != 0 {
+            w.flags |= FIRST;
+        } else if bits & IN_LAST != 0 {
+            w.flags |= LAST;
         }
     }
+}
+
+/// `w` is one of [`PARTICLES`] (a `match` compiles to a length switch and
+/// a few compares; `PARTICLES.contains` compared against every entry).
+fn is_particle(w: &str) -> bool {
+    let hit = matches!(
+        w,
+        "de" | "del"
+            | "della"
+            | "di"
+            | "da"
+            | "dal"
+            | "dos"
+            | "das"
+            | "do"
+            | "du"
+            | "des"
+            | "la"
+            | "le"
+            | "van"
+            | "von"
+            | "der"
+            | "den"
+            | "ter"
+            | "ten"
+            | "zu"
+            | "y"
+            | "i"
+            | "e"
+            | "'t"
+            | "op"
+            | "het"
+            | "mac"
+            | "af"
+    );
+    debug_assert_eq!(hit, PARTICLES.contains(&w));
+    hit
 }
 
 /// The char at byte `j` and its length, ASCII first.
@@ -402,6 +463,47 @@ fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
     .any(|t| ends_with_word(low, t))
 }
 
+/// Last alphabetic word of every label and closing: a line whose last
+/// word is not one of these holds neither (see [`line_cue_possible`]).
+static LINE_CUE_LAST: LazyLock<FastSet<&'static str>> = LazyLock::new(|| {
+    LABELS
+        .iter()
+        .chain(CLOSINGS.iter())
+        .filter_map(|t| {
+            t.rsplit(|c: char| !c.is_alphabetic())
+                .find(|w| !w.is_empty())
+        })
+        .collect()
+});
+
+/// Exact pre-check for [`cue_line_above`]: every label or closing the full
+/// check can find ends the line (after punctuation) and starts at a word
+/// boundary, so its last alphabetic word is the line's. Lines whose tail
+/// is not ASCII go to the full check (lower-casing may change them).
+fn line_cue_possible(prev: &str, buf: &mut String) -> bool {
+    let t = prev.trim();
+    let mut end = None;
+    let mut start = 0;
+    for (i, c) in t.char_indices().rev() {
+        if c.is_alphabetic() {
+            if end.is_none() {
+                end = Some(i + c.len_utf8());
+            }
+            start = i;
+        } else if end.is_some() {
+            break;
+        } else if !c.is_ascii() {
+            return true;
+        }
+    }
+    // No word at all: no key (each has a letter) can match.
+    let Some(end) = end else {
+        return false;
+    };
+    let w = &t[start..end];
+    !w.is_ascii() || LINE_CUE_LAST.contains(lower(w, buf))
+}
+
 /// The line above holds only a label, or ends with a closing.
 fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
     let line = context::line_before(text, s);
@@ -412,6 +514,9 @@ fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
     let prev = context::line_before(text, prev_end);
     // Labels and closings are short lines.
     if prev.len() > 64 {
+        return false;
+    }
+    if !line_cue_possible(prev, buf) {
         return false;
     }
     let low = lower(prev.trim(), buf);
@@ -445,7 +550,6 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 i += 1;
                 continue;
             }
-            let lw = lower(&text[w.s..w.e], &mut buf);
             let particle = w.flags & PARTICLE != 0
                 && (!w.cap || w.upper)
                 && ws
@@ -457,7 +561,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
             let cued = (particle || titled)
                 && (cue_same_line(text, w.s, &mut cue_buf)
                     || cue_line_above(text, w.s, &mut cue_buf));
-            if !cued || !particle && TITLES.contains(&lw) {
+            if !cued || !particle && TITLES.contains(&lower(&text[w.s..w.e], &mut buf)) {
                 i += 1;
                 continue;
             }
@@ -499,7 +603,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         }
         let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
         let after = &text[e..];
-        let speaker = context::line_before(text, s).trim().is_empty() && after.starts_with(':');
+        let speaker = after.starts_with(':') && context::line_before(text, s).trim().is_empty();
         // `SURNAME, Firstname`: the second part inherits the cue.
         let cue = (might_have_cue(text, s, i, &ws, &mut buf)
             && cue_same_line(text, s, &mut cue_buf))
@@ -701,6 +805,7 @@ pub(crate) fn warm_up() {
     LazyLock::force(&COMPANY);
     LazyLock::force(&COMPANY_NEAR);
     LazyLock::force(&TITLE_LAST);
+    LazyLock::force(&LINE_CUE_LAST);
     LazyLock::force(&MAX_KEY);
 }
 

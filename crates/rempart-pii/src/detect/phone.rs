@@ -105,13 +105,69 @@ fn end_ok(text: &str, e: usize) -> bool {
         && (!rest.starts_with(['.', ',']) || !rest[1..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
+/// A maximal run of the bytes phone numbers are written with
+/// (`[+0-9 .\-/()]`): every [`INTL`] and [`NATIONAL`] match lies inside
+/// one, so the patterns run only over runs that can hold a match.
+struct Run {
+    start: usize,
+    end: usize,
+    digits: usize,
+    /// Holds `+` or `00` (an international prefix).
+    intl: bool,
+}
+
+fn phone_byte(b: u8) -> bool {
+    matches!(
+        b,
+        b'+' | b'0'..=b'9' | b' ' | b'.' | b'-' | b'/' | b'(' | b')'
+    )
+}
+
+/// The runs that hold a digit, found from each digit outwards.
+fn runs(text: &str, out: &mut Vec<Run>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(first) = context::next_digit(b, i) {
+        let mut start = first;
+        while start > i && phone_byte(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = first;
+        let (mut digits, mut intl) = (0, false);
+        while end < b.len() && phone_byte(b[end]) {
+            match b[end] {
+                b'0'..=b'9' => {
+                    digits += 1;
+                    intl |= b[end] == b'0' && end > start && b[end - 1] == b'0';
+                }
+                b'+' => intl = true,
+                _ => {}
+            }
+            end += 1;
+        }
+        intl |= b[start..first].contains(&b'+');
+        out.push(Run {
+            start,
+            end,
+            digits,
+            intl,
+        });
+        i = end;
+    }
+}
+
 pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let mut ends = Vec::with_capacity(20);
     let mut digits = String::with_capacity(20);
     let mut intl: Vec<(usize, usize)> = Vec::new();
-    if text.contains('+') || text.contains("00") {
-        for m in INTL.find_iter(text) {
-            let s = m.start();
+    let mut rs = Vec::with_capacity(text.len() / 64);
+    runs(text, &mut rs);
+    // An international number has a country code and at least four
+    // digits of national number (the shortest plan in `PLANS`).
+    for r in rs.iter().filter(|r| r.intl && r.digits >= 5) {
+        for m in INTL.find_iter(&text[r.start..r.end]) {
+            let m_end = r.start + m.end();
+            let s = r.start + m.start();
             if !context::left_boundary(text, s) || inside_digit_run(text, s) {
                 continue;
             }
@@ -120,7 +176,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
                 .strip_prefix('+')
                 .or_else(|| raw.strip_prefix("00"))
                 .unwrap_or(raw);
-            let base = m.end() - body.len();
+            let base = m_end - body.len();
             digit_ends(body, base, &mut ends, &mut digits);
             let Some((cc, min, max)) = plan(&digits) else {
                 continue;
@@ -145,54 +201,59 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
             }
         }
     }
-    for m in NATIONAL.find_iter(text) {
-        let (s, e0) = (m.start(), m.end());
-        if intl.iter().any(|&(a, b)| s < b && e0 > a)
-            || !context::left_boundary(text, s)
-            || inside_digit_run(text, s)
-        {
-            continue;
-        }
-        if text[..s].ends_with(['+', '/', '.', ',']) {
-            continue;
-        }
-        digit_ends(m.as_str(), s, &mut ends, &mut digits);
-        let mut e = e0;
-        while text[s..e].ends_with([' ', '.', '-', '/', '(']) {
-            e -= 1;
-        }
-        if !end_ok(text, e) {
-            continue;
-        }
-        let n = digits.len();
-        let raw = &text[s..e];
-        let cue = context::cue_before(&context::PHONE, text, s, 45);
-        let trunk = digits.starts_with('0') && !digits.starts_with("00");
-        let grouped = raw.contains([' ', '-', '.', '/']);
-        // Plans without a trunk prefix (PL, ES, PT, DK) never start with 0;
-        // dots as separators are a French/Belgian habit.
-        let no_trunk_plan = matches!(lang, Some(Lang::Pl | Lang::Es | Lang::Pt | Lang::Da));
-        let dotted = raw.contains('.') && !matches!(lang, Some(Lang::Fr) | None);
-        let ok = if trunk {
-            (9..=12).contains(&n) && (cue || (!no_trunk_plan && !dotted && (grouped || n >= 10)))
-        } else {
-            let shape = match lang {
-                Some(Lang::Es) => {
-                    n == 9 && matches!(digits.as_bytes()[0], b'6' | b'7' | b'8' | b'9')
-                }
-                Some(Lang::It) => (9..=10).contains(&n) && digits.starts_with('3'),
-                Some(Lang::Pl) => n == 9 && grouped,
-                Some(Lang::Pt) => n == 9 && matches!(digits.as_bytes()[0], b'2' | b'9'),
-                Some(Lang::Da) => n == 8 && grouped,
-                _ => false,
+    // Every national number accepted below has at least eight digits; a
+    // shorter run can only hold rejected matches.
+    for r in rs.iter().filter(|r| r.digits >= 8) {
+        for m in NATIONAL.find_iter(&text[r.start..r.end]) {
+            let (s, e0) = (r.start + m.start(), r.start + m.end());
+            if intl.iter().any(|&(a, b)| s < b && e0 > a)
+                || !context::left_boundary(text, s)
+                || inside_digit_run(text, s)
+            {
+                continue;
+            }
+            if text[..s].ends_with(['+', '/', '.', ',']) {
+                continue;
+            }
+            digit_ends(m.as_str(), s, &mut ends, &mut digits);
+            let mut e = e0;
+            while text[s..e].ends_with([' ', '.', '-', '/', '(']) {
+                e -= 1;
+            }
+            if !end_ok(text, e) {
+                continue;
+            }
+            let n = digits.len();
+            let raw = &text[s..e];
+            let cue = context::cue_before(&context::PHONE, text, s, 45);
+            let trunk = digits.starts_with('0') && !digits.starts_with("00");
+            let grouped = raw.contains([' ', '-', '.', '/']);
+            // Plans without a trunk prefix (PL, ES, PT, DK) never start with 0;
+            // dots as separators are a French/Belgian habit.
+            let no_trunk_plan = matches!(lang, Some(Lang::Pl | Lang::Es | Lang::Pt | Lang::Da));
+            let dotted = raw.contains('.') && !matches!(lang, Some(Lang::Fr) | None);
+            let ok = if trunk {
+                (9..=12).contains(&n)
+                    && (cue || (!no_trunk_plan && !dotted && (grouped || n >= 10)))
+            } else {
+                let shape = match lang {
+                    Some(Lang::Es) => {
+                        n == 9 && matches!(digits.as_bytes()[0], b'6' | b'7' | b'8' | b'9')
+                    }
+                    Some(Lang::It) => (9..=10).contains(&n) && digits.starts_with('3'),
+                    Some(Lang::Pl) => n == 9 && grouped,
+                    Some(Lang::Pt) => n == 9 && matches!(digits.as_bytes()[0], b'2' | b'9'),
+                    Some(Lang::Da) => n == 8 && grouped,
+                    _ => false,
+                };
+                (8..=10).contains(&n) && (cue || (shape && grouped))
             };
-            (8..=10).contains(&n) && (cue || (shape && grouped))
-        };
-        // Dates and times are never phones.
-        let date_like = n <= 8 && raw.split(['.', '/', '-']).count() == 3;
-        if ok && !date_like {
-            let score = if cue { 0.9 } else { 0.75 };
-            out.push(Cand::new(EntityType::Phone, s, e, score));
+            // Dates and times are never phones.
+            let date_like = n <= 8 && raw.split(['.', '/', '-']).count() == 3;
+            if ok && !date_like {
+                let score = if cue { 0.9 } else { 0.75 };
+                out.push(Cand::new(EntityType::Phone, s, e, score));
+            }
         }
     }
 }
