@@ -40,9 +40,43 @@ pub fn signing_key(data_dir: &Path) -> Result<ed25519_dalek::SigningKey, String>
     Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
 }
 
+/// The tombstone recording a data subject's erasure.
+pub fn subject_tombstone(subject: &str) -> rempart_audit::Tombstone {
+    rempart_audit::Tombstone {
+        id: uuid::Uuid::now_v7().to_string(),
+        ts: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        erases: format!("subject:{subject}"),
+        reason: "gdpr_art17_request".into(),
+    }
+}
+
+/// Ids of the records in the log at `dir` whose `subject_ref` is `subject`.
+pub fn records_of_subject(
+    dir: &Path,
+    key: &ed25519_dalek::VerifyingKey,
+    subject: &str,
+) -> Result<Vec<String>, String> {
+    if !dir.join("segments").exists() {
+        return Ok(Vec::new());
+    }
+    Ok(rempart_audit::read_entries(dir, key)
+        .map_err(|e| format!("audit log: {e}"))?
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            rempart_audit::EntryBody::Record(r) if r.subject_ref.as_deref() == Some(subject) => {
+                Some(r.id)
+            }
+            _ => None,
+        })
+        .collect())
+}
+
 /// The gateway's handle on the audit log.
 pub struct Auditor {
     log: Arc<AuditLog>,
+    dir: PathBuf,
     /// Metrics, observed from each record.
     pub metrics: Metrics,
 }
@@ -64,6 +98,7 @@ impl Auditor {
             .map_err(|e| format!("audit log: {e}"))?;
         Ok(Auditor {
             log: Arc::new(log),
+            dir: audit_dir(dir),
             metrics: Metrics::new(),
         })
     }
@@ -82,6 +117,39 @@ impl Auditor {
                 })
             }
         }
+    }
+
+    /// Append an erasure tombstone for a data subject (GDPR Art. 17): the
+    /// log keeps its records (they hold no content) and states, verifiably,
+    /// when the subject's data was erased. Returns the tombstone's id.
+    pub async fn tombstone_subject(&self, subject: &str) -> Result<String, ApiError> {
+        let log = self.log.clone();
+        let t = subject_tombstone(subject);
+        tokio::task::spawn_blocking(move || log.append_tombstone(t))
+            .await
+            .map_err(|_| ApiError::Internal {
+                what: "audit writer task failed".into(),
+            })?
+            .map(|r| r.id)
+            .map_err(|e| {
+                tracing::error!(error = %e, "Audit tombstone failed.");
+                ApiError::Internal {
+                    what: "the audit log is unavailable".into(),
+                }
+            })
+    }
+
+    /// Ids of the audit records that name a data subject (`subject_ref`).
+    pub async fn records_of_subject(&self, subject: &str) -> Result<Vec<String>, ApiError> {
+        let dir = self.dir.clone();
+        let key = self.log.public_key();
+        let subject = subject.to_owned();
+        tokio::task::spawn_blocking(move || records_of_subject(&dir, &key, &subject))
+            .await
+            .map_err(|_| ApiError::Internal {
+                what: "audit reader task failed".into(),
+            })?
+            .map_err(|e| ApiError::Internal { what: e })
     }
 
     /// Sign a checkpoint now (on shutdown).

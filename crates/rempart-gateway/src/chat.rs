@@ -423,6 +423,7 @@ pub fn outcome_of(e: &ApiError) -> Outcome {
         | ApiError::Unauthorized
         | ApiError::ModelNotFound { .. }
         | ApiError::NotFound
+        | ApiError::Missing { .. }
         | ApiError::MethodNotAllowed
         | ApiError::PayloadTooLarge { .. } => Outcome::BadRequest,
     }

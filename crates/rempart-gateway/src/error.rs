@@ -23,6 +23,11 @@ pub enum ApiError {
     },
     /// 401: missing or unknown API key.
     Unauthorized,
+    /// 404: a named resource (a data subject...) does not exist or is gone.
+    Missing {
+        /// What is missing (no personal data).
+        what: String,
+    },
     /// 404: no such model alias.
     ModelNotFound {
         /// The alias asked for.
@@ -81,7 +86,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::ModelNotFound { .. } | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::ModelNotFound { .. } | ApiError::NotFound | ApiError::Missing { .. } => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PolicyRefusal { .. } | ApiError::PiiRefusal { .. } => StatusCode::FORBIDDEN,
@@ -116,7 +123,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => "invalid_request",
             ApiError::Unauthorized => "invalid_api_key",
             ApiError::ModelNotFound { .. } => "model_not_found",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::Missing { .. } => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::PolicyRefusal { .. } => "policy_refusal",
@@ -133,7 +140,9 @@ impl ApiError {
             ApiError::BadRequest { .. }
             | ApiError::PayloadTooLarge { .. }
             | ApiError::ModelNotFound { .. } => "invalid_request_error",
-            ApiError::NotFound | ApiError::MethodNotAllowed => "invalid_request_error",
+            ApiError::NotFound | ApiError::Missing { .. } | ApiError::MethodNotAllowed => {
+                "invalid_request_error"
+            }
             ApiError::Unauthorized => "authentication_error",
             ApiError::PolicyRefusal { .. } | ApiError::PiiRefusal { .. } => "permission_error",
             ApiError::NoneHealthy { .. }
@@ -154,6 +163,7 @@ impl ApiError {
                 format!("model `{model}` does not exist; GET /v1/models lists the aliases you can use")
             }
             ApiError::NotFound => "no such route".into(),
+            ApiError::Missing { what } => what.clone(),
             ApiError::MethodNotAllowed => {
                 "method not allowed on this route; the `Allow` header lists the allowed ones".into()
             }

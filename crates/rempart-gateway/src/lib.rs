@@ -20,6 +20,7 @@ mod reidentify;
 pub mod request;
 mod state;
 mod stream;
+pub mod subjects;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,7 +40,7 @@ use rempart_upstream::wire::{ChatRequest, EmbeddingsRequest};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-pub use state::{AppState, Backend, BuildError, run_health_checks};
+pub use state::{AppState, Backend, BuildError, open_key_provider, open_store, run_health_checks};
 
 use crate::chat::{ChatOutcome, ResponseMeta};
 use crate::error::{ApiError, json_error};
@@ -56,6 +57,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(chat_handler))
         .route("/v1/embeddings", post(embeddings_handler))
         .route("/v1/models", get(models_handler))
+        .route("/v1/subjects", post(subjects::add))
+        .route("/v1/subjects/search", post(subjects::search))
+        .route(
+            "/v1/subjects/{id}",
+            get(subjects::get).delete(subjects::erase),
+        )
+        .route("/v1/subjects/{id}/export", get(subjects::export))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));

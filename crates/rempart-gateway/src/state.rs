@@ -34,6 +34,8 @@ pub struct AppState {
     pub client: Client,
     /// Persistence.
     pub store: Store,
+    /// The data-subject registry (encrypted, searchable; GDPR rights).
+    pub registry: Arc<rempart_store::registry::Registry>,
     /// PII inspection.
     pub inspector: Arc<dyn Inspector>,
     /// The audit log.
@@ -87,6 +89,66 @@ pub enum BuildError {
     Other(String),
 }
 
+/// The store the config names: PostgreSQL (as the application role) when
+/// `[store] url` is set, else SQLite in the data directory.
+pub async fn open_store(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Store, BuildError> {
+    let dir = &config.server.data_dir;
+    let res = match &config.store_url {
+        None => Store::open(dir).await,
+        Some(r) => {
+            let url = r
+                .resolve(env)
+                .map_err(|e| BuildError::Other(format!("store.url: {e}")))?;
+            Store::connect(&url).await
+        }
+    };
+    res.map_err(|source| BuildError::Store {
+        dir: match &config.store_url {
+            None => dir.display().to_string(),
+            Some(_) => "store.url".into(),
+        },
+        source,
+    })
+}
+
+/// The key provider the config names (`[keys]`; default: a keyring file in
+/// the data directory, created with a warning).
+pub async fn open_key_provider(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<rempart_crypto::KeyProvider, BuildError> {
+    // The provider reads its secret references once, here; snapshot the
+    // variables they name (the caller's `env` need not be `Sync`).
+    let names: Vec<&str> = match &config.keys {
+        rempart_crypto::KeysConfig::Local { .. } => vec![],
+        rempart_crypto::KeysConfig::Env { key, previous } => std::iter::once(key.as_str())
+            .chain(previous.as_deref())
+            .collect(),
+        rempart_crypto::KeysConfig::Transit { token, .. } => vec![token.as_str()],
+    };
+    let vars: HashMap<String, String> = names
+        .iter()
+        .filter_map(|r| r.strip_prefix("env:"))
+        .filter_map(|n| env(n).map(|v| (n.to_owned(), v)))
+        .collect();
+    let env = move |n: &str| vars.get(n).cloned();
+    let opened =
+        rempart_crypto::KeyProvider::from_config(&config.keys, &config.server.data_dir, &env)
+            .await
+            .map_err(|e| BuildError::Other(format!("keys: {e}")))?;
+    if let Some(path) = &opened.created {
+        tracing::warn!(
+            path = %path.display(),
+            "Created a local keyring (mode 0600) for personal-data encryption keys. Back it up; production keeps keys in a KMS ([keys] kind = \"transit\")."
+        );
+    }
+    tracing::info!(keys = %opened.provider.describe(), "Key provider ready.");
+    Ok(opened.provider)
+}
+
 impl AppState {
     /// Build the runtime from a validated config. `env` reads environment
     /// variables (tests pass a map).
@@ -104,10 +166,13 @@ impl AppState {
             breakers.insert(id.clone(), Breaker::new(BreakerConfig::default()));
         }
         let dir = &config.server.data_dir;
-        let store = Store::open(dir).await.map_err(|source| BuildError::Store {
-            dir: dir.display().to_string(),
-            source,
-        })?;
+        let store = open_store(&config, env).await?;
+        let registry = Arc::new(rempart_store::registry::Registry::new(
+            store.clone(),
+            Arc::new(open_key_provider(&config, env).await?),
+            config.subjects.clone(),
+        ));
+        let _ = dir;
         let geoip = match &config.server.geoip_db {
             None => None,
             Some(p) => {
@@ -126,6 +191,7 @@ impl AppState {
             breakers,
             client,
             store,
+            registry,
             inspector,
             auditor,
             geoip,

@@ -30,3 +30,6 @@ mod routing;
 /// SSE, usage chunk, tool calls, image parts, reasoning budget.
 #[path = "gateway/streaming.rs"]
 mod streaming;
+/// Issue 5: the data-subject registry over HTTP.
+#[path = "gateway/subjects.rs"]
+mod subjects;

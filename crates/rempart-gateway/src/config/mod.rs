@@ -476,13 +476,17 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
             }
         },
     };
-    let store_url = raw.store.url.as_deref().and_then(|u| match rempart_crypto::SecretRef::parse(u) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            c.err("store.url", e.to_string());
-            None
-        }
-    });
+    let store_url =
+        raw.store
+            .url
+            .as_deref()
+            .and_then(|u| match rempart_crypto::SecretRef::parse(u) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    c.err("store.url", e.to_string());
+                    None
+                }
+            });
     let mut subjects = rempart_store::registry::Settings {
         default_region: server.site_country.to_string(),
         ..Default::default()
@@ -491,18 +495,32 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
         if r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()) {
             subjects.default_region = r.to_ascii_uppercase();
         } else {
-            c.err("subjects.default_region", format!("`{r}` is not an ISO 3166-1 alpha-2 code"));
+            c.err(
+                "subjects.default_region",
+                format!("`{r}` is not an ISO 3166-1 alpha-2 code"),
+            );
         }
     }
     for (path, value, slot) in [
-        ("subjects.index_bits", raw.subjects.index_bits, &mut subjects.index_bits),
-        ("subjects.token_bits", raw.subjects.token_bits, &mut subjects.token_bits),
+        (
+            "subjects.index_bits",
+            raw.subjects.index_bits,
+            &mut subjects.index_bits,
+        ),
+        (
+            "subjects.token_bits",
+            raw.subjects.token_bits,
+            &mut subjects.token_bits,
+        ),
     ] {
         if let Some(bits) = value {
             if (8..=256).contains(&bits) && bits % 8 == 0 {
                 *slot = bits;
             } else {
-                c.err(path, format!("{bits} is not a multiple of 8 between 8 and 256"));
+                c.err(
+                    path,
+                    format!("{bits} is not a multiple of 8 between 8 and 256"),
+                );
             }
         }
     }

@@ -1,0 +1,195 @@
+//! `/v1/subjects`: the data-subject registry over HTTP, scoped to the
+//! caller's tenant (the API key's). Personal data travels only in request
+//! and response bodies — never in URLs, so never in access logs.
+//!
+//! | method and path | what |
+//! |---|---|
+//! | `POST /v1/subjects` | register (body: a profile) → `{"id"}` |
+//! | `POST /v1/subjects/search` | find by one of `email`, `phone`, `iban`, `national_id`, `external_ref`, `name` (partial) |
+//! | `GET /v1/subjects/{id}` | the profile, decrypted |
+//! | `GET /v1/subjects/{id}/export` | everything held (GDPR Art. 15), with audit record ids |
+//! | `DELETE /v1/subjects/{id}` | erase (Art. 17): crypto-shred, delete, tombstone → the receipt |
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use rempart_store::registry::{Lookup, Profile, RegistryError};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::request::Principal;
+
+/// The one mapping from registry errors to API errors (no values inside).
+fn api_error(e: RegistryError) -> ApiError {
+    match e {
+        RegistryError::NotFound(id) => ApiError::Missing {
+            what: format!("no data subject {id} for this tenant"),
+        },
+        RegistryError::Erased(id) => ApiError::Missing {
+            what: format!("data subject {id} was erased"),
+        },
+        RegistryError::Invalid(message) => ApiError::BadRequest {
+            message,
+            param: None,
+        },
+        other => {
+            tracing::error!(error = %other, "Registry failure.");
+            ApiError::Internal {
+                what: "the subject registry is unavailable".into(),
+            }
+        }
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde's messages may quote the offending value: keep the category
+        // and the place only.
+        let what = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!(
+                    "malformed JSON at line {} column {}",
+                    inner.line(),
+                    inner.column()
+                )
+            }
+            _ => format!("invalid field `{path}` (wrong type or unknown field)"),
+        };
+        ApiError::BadRequest {
+            message: what,
+            param: (path != ".").then_some(path),
+        }
+    })
+}
+
+fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| ApiError::BadRequest {
+        message: "the subject id is not a UUID".into(),
+        param: Some("id".into()),
+    })
+}
+
+/// `POST /v1/subjects`.
+pub async fn add(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let profile: Profile = parse_json(&body)?;
+    let id = state
+        .registry
+        .add(&p.tenant, &profile)
+        .await
+        .map_err(api_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "object": "subject"})),
+    )
+        .into_response())
+}
+
+/// Body of `POST /v1/subjects/search`: exactly one key.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Search {
+    email: Option<String>,
+    phone: Option<String>,
+    iban: Option<String>,
+    national_id: Option<String>,
+    external_ref: Option<String>,
+    name: Option<String>,
+}
+
+/// `POST /v1/subjects/search`.
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let s: Search = parse_json(&body)?;
+    let mut lookups: Vec<Lookup> = [
+        s.email.map(Lookup::Email),
+        s.phone.map(Lookup::Phone),
+        s.iban.map(Lookup::Iban),
+        s.national_id.map(Lookup::NationalId),
+        s.external_ref.map(Lookup::ExternalRef),
+        s.name.map(Lookup::Name),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if lookups.len() != 1 {
+        return Err(ApiError::BadRequest {
+            message: "give exactly one of email, phone, iban, national_id, external_ref, name"
+                .into(),
+            param: None,
+        });
+    }
+    let lookup = lookups.remove(0);
+    let found = state
+        .registry
+        .find(&p.tenant, &lookup)
+        .await
+        .map_err(api_error)?;
+    Ok(Json(json!({"object": "list", "data": found})))
+}
+
+/// `GET /v1/subjects/{id}`.
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let found = state
+        .registry
+        .get(&p.tenant, parse_id(&id)?)
+        .await
+        .map_err(api_error)?;
+    Ok(Json(json!(found)))
+}
+
+/// `GET /v1/subjects/{id}/export`.
+pub async fn export(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let audit = state.auditor.records_of_subject(&id.to_string()).await?;
+    let export = state
+        .registry
+        .export(&p.tenant, id, audit)
+        .await
+        .map_err(api_error)?;
+    Ok(Json(json!(export)))
+}
+
+/// `DELETE /v1/subjects/{id}`.
+pub async fn erase(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let mut receipt = state
+        .registry
+        .erase(&p.tenant, id)
+        .await
+        .map_err(|e| match e {
+            RegistryError::Store(rempart_store::Error::NotFound(_)) => ApiError::Missing {
+                what: format!("no data subject {id} for this tenant"),
+            },
+            e => api_error(e),
+        })?;
+    receipt.audit_tombstone = Some(state.auditor.tombstone_subject(&id.to_string()).await?);
+    tracing::info!(subject = %id, removed = receipt.removed.total(), "Data subject erased.");
+    Ok(Json(json!(receipt)))
+}

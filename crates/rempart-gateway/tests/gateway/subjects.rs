@@ -1,0 +1,230 @@
+//! `/v1/subjects`: register, search, export and erase data subjects over
+//! HTTP, tenant-scoped; erasure leaves a tombstone in an audit log that
+//! still verifies.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+async fn gateway() -> Gateway {
+    let mock = rempart_test::MockUpstream::start().await;
+    let toml = Toml::new()
+        .deployment("eu-paris", Dep::eu(&mock))
+        .alias("assistant", &["eu-paris"])
+        .tenant("acme", "region = \"FR\"")
+        .tenant("globex", "region = \"FR\"")
+        .build();
+    let gw = Gateway::start_with_keys(&toml, &["acme", "globex"]).await;
+    std::mem::forget(mock); // lives as long as the test process
+    gw
+}
+
+async fn json_of(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn register_search_export_erase() {
+    let gw = gateway().await;
+    let profile = json!({
+        "name": "Anne-Sophie Lefèvre",
+        "emails": ["as.lefevre@example.fr"],
+        "phones": ["+33 6 98 76 54 32"],
+        "ibans": ["FR76 3000 6000 0112 3456 7890 189"],
+    });
+    let (status, created) =
+        json_of(gw.post("/v1/subjects").json(&profile).send().await.unwrap()).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // A chat about the subject: its audit record names the subject.
+    let mut body = chat_body("assistant", "Bonjour");
+    body["rempart"] = json!({"subject_ref": id, "purpose": "support"});
+    let resp = gw.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    let audit_id = header(&resp, "x-rempart-audit-id").to_owned();
+
+    // Search by each kind, formatted differently from registration.
+    for q in [
+        json!({"email": "AS.Lefevre@Example.FR"}),
+        json!({"phone": "06 98 76 54 32"}),
+        json!({"iban": "fr7630006000011234567890189"}),
+        json!({"name": "lefev"}),
+    ] {
+        let (status, found) = json_of(
+            gw.post("/v1/subjects/search")
+                .json(&q)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{q} → {found}");
+        assert_eq!(found["data"].as_array().unwrap().len(), 1, "{q} → {found}");
+        assert_eq!(found["data"][0]["id"], json!(id));
+    }
+    // Another tenant sees nothing.
+    let (_, other) = json_of(
+        gw.post_as(gw.key_of("globex"), "/v1/subjects/search")
+            .json(&json!({"email": "as.lefevre@example.fr"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(other["data"], json!([]));
+    let resp = gw
+        .http
+        .get(format!("{}/v1/subjects/{id}", gw.url))
+        .bearer_auth(gw.key_of("globex"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    // Export: the profile, decrypted, and the audit reference.
+    let (status, export) = json_of(
+        gw.get(&format!("/v1/subjects/{id}/export"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(
+        export["profile"]["emails"],
+        json!(["as.lefevre@example.fr"])
+    );
+    assert_eq!(export["audit_records"], json!([audit_id]));
+
+    // Erase: the receipt, with nothing remaining and a tombstone id.
+    let resp = gw
+        .http
+        .delete(format!("{}/v1/subjects/{id}", gw.url))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    let (status, receipt) = json_of(resp).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["removed"]["data_keys"], json!(1));
+    assert_eq!(receipt["removed"]["index_rows"], json!(3));
+    assert_eq!(receipt["lookup_hits_after"], json!(0));
+    assert!(
+        receipt["remaining"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == 0),
+        "{receipt}"
+    );
+    let tombstone = receipt["audit_tombstone"].as_str().unwrap().to_owned();
+
+    // Afterwards: export 404, search empty.
+    let resp = gw
+        .get(&format!("/v1/subjects/{id}/export"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let (_, found) = json_of(
+        gw.post("/v1/subjects/search")
+            .json(&json!({"email": "as.lefevre@example.fr"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(found["data"], json!([]));
+
+    // The audit log verifies and holds the tombstone.
+    let dir = gw.stop_keeping_data().await;
+    let key = rempart_gateway::audit::signing_key(dir.path()).unwrap();
+    let entries = rempart_audit::read_entries(
+        &rempart_gateway::audit::audit_dir(dir.path()),
+        &key.verifying_key(),
+    )
+    .expect("the log verifies after the erasure");
+    assert!(entries.iter().any(|(_, e)| matches!(e,
+        rempart_audit::EntryBody::Tombstone(t) if t.id == tombstone && t.erases == format!("subject:{id}"))));
+    // No planted value in the audit log or the SQLite store files.
+    for f in walk(dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        for v in ["lefevre", "Lefèvre", "698765432", "30006000011234567890189"] {
+            assert!(
+                !bytes.windows(v.len()).any(|w| w == v.as_bytes()),
+                "{v} in {}",
+                f.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_problem_not_the_value() {
+    let gw = gateway().await;
+    let (status, err) = json_of(
+        gw.post("/v1/subjects")
+            .json(&json!({"ibans": ["FR76 BADBAD 1234"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    let msg = err["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("iban") && !msg.contains("BADBAD"), "{msg}");
+    let (status, err) = json_of(
+        gw.post("/v1/subjects")
+            .json(&json!({"emails": "x@y.z"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["param"], json!("emails"), "{err}");
+    assert!(!err.to_string().contains("x@y.z"), "{err}");
+    let (status, _) = json_of(
+        gw.post("/v1/subjects/search")
+            .json(&json!({"email": "a@b.c", "name": "x"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let resp = gw.get("/v1/subjects/not-a-uuid").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = gw
+        .http
+        .delete(format!("{}/v1/subjects/{}", gw.url, uuid::Uuid::now_v7()))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    // Unauthenticated: 401.
+    let resp = gw
+        .http
+        .post(format!("{}/v1/subjects", gw.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
