@@ -50,6 +50,9 @@ enum Command {
     /// The audit log: verify, export, prove, reports.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCmd),
+    /// Data subjects: register, find, export (GDPR Art. 15), erase (Art. 17).
+    #[command(subcommand)]
+    Subjects(crate::subjects_cmd::SubjectsCmd),
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +151,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(k) => keys(k),
         Command::Audit(a) => crate::audit_cmd::run(a),
         Command::Pii(p) => crate::pii_cmd::run(p),
+        Command::Subjects(s) => crate::subjects_cmd::run(s),
         Command::Config(ConfigCmd::Check { common }) => {
             let (config, source) = load(&common, None)?;
             println!(
@@ -299,14 +303,16 @@ fn keys(cmd: KeysCmd) -> Result<ExitCode> {
                         known.join(", ")
                     )));
                 }
-                let store = rempart_store::Store::open(&config.server.data_dir).await?;
+                let store =
+                    rempart_gateway::open_store(&config, &|n| std::env::var(n).ok()).await?;
                 let key = store.create_key(&tenant, label.as_deref()).await?;
                 println!("{}", key.reveal());
                 store.close().await;
             }
             KeysCmd::List { common, tenant } => {
                 let (config, _) = load(&common, None)?;
-                let store = rempart_store::Store::open(&config.server.data_dir).await?;
+                let store =
+                    rempart_gateway::open_store(&config, &|n| std::env::var(n).ok()).await?;
                 for k in store.list_keys(tenant.as_deref()).await? {
                     println!(
                         "{}\t{}\t{}\t{}{}",
@@ -321,7 +327,8 @@ fn keys(cmd: KeysCmd) -> Result<ExitCode> {
             }
             KeysCmd::Revoke { common, id } => {
                 let (config, _) = load(&common, None)?;
-                let store = rempart_store::Store::open(&config.server.data_dir).await?;
+                let store =
+                    rempart_gateway::open_store(&config, &|n| std::env::var(n).ok()).await?;
                 let found = store.revoke_key(&id).await?;
                 store.close().await;
                 if !found {

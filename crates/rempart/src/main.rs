@@ -6,6 +6,7 @@
 mod audit_cmd;
 mod cli;
 mod pii_cmd;
+mod subjects_cmd;
 
 use std::process::ExitCode;
 

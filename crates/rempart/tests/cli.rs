@@ -409,3 +409,92 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subjects_add_find_export_erase_and_the_log_still_verifies() {
+    let eu = MockUpstream::start().await;
+    let us = MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &eu.url(), &us.url());
+    let c = cfg.to_str().unwrap();
+    let out = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let added = out(rempart(&[
+        "subjects",
+        "add",
+        "--config",
+        c,
+        "--tenant",
+        "acme",
+        "--name",
+        "Lukas Müller",
+        "--email",
+        "lukas.mueller@beispiel.de",
+        "--iban",
+        "DE89 3704 0044 0532 0130 00",
+    ]));
+    let id = serde_json::from_str::<serde_json::Value>(&added).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let found = out(rempart(&[
+        "subjects", "find", "--config", c, "--tenant", "acme", "--name", "mull",
+    ]));
+    assert!(found.contains(&id), "{found}");
+    let found = out(rempart(&[
+        "subjects",
+        "find",
+        "--config",
+        c,
+        "--tenant",
+        "acme",
+        "--iban",
+        "de89370400440532013000",
+    ]));
+    assert!(found.contains("lukas.mueller@beispiel.de"), "{found}");
+    let export = out(rempart(&[
+        "subjects", "export", "--config", c, "--tenant", "acme", &id,
+    ]));
+    assert!(export.contains("Lukas Müller"), "{export}");
+
+    // With the gateway running, the CLI refuses to erase (it cannot write
+    // the tombstone) and says where to erase instead; nothing is erased.
+    let server = Server::start(&cfg);
+    let refused = rempart(&["subjects", "erase", "--config", c, "--tenant", "acme", &id]);
+    assert_eq!(refused.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(msg.contains("DELETE /v1/subjects/"), "{msg}");
+    server.stop();
+    let still = out(rempart(&[
+        "subjects", "find", "--config", c, "--tenant", "acme", "--name", "mull",
+    ]));
+    assert!(still.contains(&id), "nothing erased while refused");
+
+    let receipt: serde_json::Value = serde_json::from_str(&out(rempart(&[
+        "subjects", "erase", "--config", c, "--tenant", "acme", &id,
+    ])))
+    .unwrap();
+    assert_eq!(receipt["removed"]["data_keys"], 1, "{receipt}");
+    assert_eq!(receipt["lookup_hits_after"], 0);
+    assert!(receipt["audit_tombstone"].is_string());
+    let gone = out(rempart(&[
+        "subjects", "find", "--config", c, "--tenant", "acme", "--name", "mull",
+    ]));
+    assert!(gone.trim().is_empty(), "{gone}");
+    let export = rempart(&["subjects", "export", "--config", c, "--tenant", "acme", &id]);
+    assert!(!export.status.success());
+    assert!(String::from_utf8_lossy(&export.stderr).contains("erased"));
+    // The audit log, with its tombstone, verifies.
+    out(rempart(&["audit", "verify", "--config", c]));
+    // Bad usage exits 2.
+    let bad = rempart(&[
+        "subjects", "export", "--config", c, "--tenant", "acme", "nope",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = rempart(&[
+        "subjects", "find", "--config", c, "--tenant", "nobody", "--name", "x",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
