@@ -29,6 +29,23 @@ pub struct RawConfig {
     /// `[audit]`.
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[telemetry]`.
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
+}
+
+/// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP (needs a binary built
+/// with the `otlp` feature).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// OTLP/HTTP collector base URL (`http://collector:4318`); traces go to
+    /// `<url>/v1/traces`. Absent: no traces.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the resource (default `rempart`).
+    pub service_name: Option<String>,
+    /// Share of requests traced, 0.0 to 1.0 (default 1.0).
+    pub sample_ratio: Option<f64>,
 }
 
 /// `[audit]`.
