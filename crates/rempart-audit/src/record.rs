@@ -120,3 +120,38 @@ pub enum Outcome {
     /// Client error (bad request) after authentication.
     BadRequest,
 }
+
+impl Outcome {
+    /// The wire name (as serialised): `served`, `refused_policy`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Served => "served",
+            Outcome::RefusedPolicy => "refused_policy",
+            Outcome::RefusedPii => "refused_pii",
+            Outcome::Unavailable => "unavailable",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::RefusedNoEvidence => "refused_no_evidence",
+            Outcome::BadRequest => "bad_request",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn outcome_names_are_the_serialised_ones() {
+        for o in [
+            Outcome::Served,
+            Outcome::RefusedPolicy,
+            Outcome::RefusedPii,
+            Outcome::Unavailable,
+            Outcome::UpstreamError,
+            Outcome::RefusedNoEvidence,
+            Outcome::BadRequest,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+    }
+}

@@ -107,14 +107,27 @@ impl Auditor {
     /// commit). If the log cannot take it, the request fails: no answer
     /// leaves without its record.
     pub async fn record(&self, rec: AuditRecord) -> Result<String, ApiError> {
+        self.submit(rec).await
+    }
+
+    /// Hand a record to the log writer now; the returned future resolves
+    /// once it is durable. Work that does not release the answer (encoding
+    /// the response) can overlap the write.
+    pub fn submit(
+        &self,
+        rec: AuditRecord,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send + 'static {
         self.metrics.observe(&rec);
-        match self.log.submit(rec).await {
-            Ok(receipt) => Ok(receipt.id),
-            Err(e) => {
-                tracing::error!(error = %e, "Audit append failed.");
-                Err(ApiError::Internal {
-                    what: "the audit log is unavailable; the answer was withheld".into(),
-                })
+        let pending = self.log.submit(rec);
+        async move {
+            match pending.await {
+                Ok(receipt) => Ok(receipt.id),
+                Err(e) => {
+                    tracing::error!(error = %e, "Audit append failed.");
+                    Err(ApiError::Internal {
+                        what: "the audit log is unavailable; the answer was withheld".into(),
+                    })
+                }
             }
         }
     }

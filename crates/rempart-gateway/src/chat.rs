@@ -18,11 +18,12 @@ use crate::reidentify::Reidentifier;
 use crate::request::RequestCtx;
 use crate::state::{AppState, Backend};
 use crate::stream::{StreamJob, spawn_stream};
+use crate::telemetry::Trace;
 
 /// What the handler turns into a response.
 pub enum ChatOutcome {
-    /// A whole completion.
-    Json(ChatResponse, ResponseMeta),
+    /// A whole completion, encoded (JSON).
+    Json(bytes::Bytes, ResponseMeta),
     /// An SSE body fed by a tracked task.
     Stream(tokio::sync::mpsc::Receiver<bytes::Bytes>, ResponseMeta),
 }
@@ -57,7 +58,8 @@ pub async fn chat(
     // The whole-request timeout bounds every step, failover included; for a
     // stream, until its first chunk.
     let limit = state.config.server.request_timeout;
-    let steps = tokio::time::timeout(limit, steps(state, &ctx, req, &mut rec)).await;
+    let mut trace = Trace::default();
+    let steps = tokio::time::timeout(limit, steps(state, &ctx, req, &mut rec, &mut trace)).await;
     match steps.unwrap_or_else(|_| {
         Err(ApiError::RequestTimeout {
             secs: limit.as_secs(),
@@ -67,24 +69,68 @@ pub async fn chat(
             rec.outcome = Outcome::Served;
             rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
             price(state, &mut rec);
-            state.auditor.record(rec).await?;
-            Ok(ChatOutcome::Json(resp, meta))
+            // The record goes to the writer first; the answer is encoded
+            // while it is written, and released only once it is durable.
+            let traced = state.telemetry.enabled().then(|| rec.clone());
+            let durable = state.auditor.submit(rec);
+            let body = serde_json::to_vec(&resp).map_err(|_| ApiError::Internal {
+                what: "cannot encode the answer".into(),
+            });
+            let durable = durable.await;
+            if let Some(rec) = traced {
+                state.telemetry.request(state, ctx.started, &rec, &trace);
+            }
+            durable?;
+            Ok(ChatOutcome::Json(body?.into(), meta))
         }
         Ok(Served::Stream(job)) => {
             let meta = job.meta.clone();
-            let rx = spawn_stream(state.clone(), ctx, rec, *job);
+            let rx = spawn_stream(state.clone(), ctx, rec, trace, *job);
             Ok(ChatOutcome::Stream(rx, meta))
         }
         Err(e) => {
             rec.outcome = outcome_of(&e);
             rec.error_code = Some(e.code().to_owned());
             rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
-            state.auditor.record(rec).await?;
+            record(state, &ctx, rec, &trace).await?;
             Err(e)
         }
     }
 }
 
+/// Step 9: the record, durable before the answer is released; then the
+/// request's trace, when traces are on (built from the record: no text).
+pub(crate) async fn record(
+    state: &AppState,
+    ctx: &RequestCtx,
+    rec: AuditRecord,
+    trace: &Trace,
+) -> Result<String, ApiError> {
+    let traced = state.telemetry.enabled().then(|| rec.clone());
+    let id = state.auditor.submit(rec).await;
+    if let Some(rec) = traced {
+        state.telemetry.request(state, ctx.started, &rec, trace);
+    }
+    id
+}
+
+/// A short code for an upstream failure (span attribute `error.type`).
+pub(crate) fn upstream_error_code(e: &UpstreamError) -> &'static str {
+    match e {
+        UpstreamError::Setup(_) => "setup",
+        UpstreamError::NotAdmitted { .. } => "not_admitted",
+        UpstreamError::Connect { .. } => "connect",
+        UpstreamError::Timeout { .. } => "timeout",
+        UpstreamError::Status { .. } => "http_status",
+        UpstreamError::Broken { .. } => "broken",
+        UpstreamError::Protocol { .. } => "protocol",
+        _ => "other",
+    }
+}
+
+// Made and moved once per request: boxing the common variant would only add
+// an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Served {
     Json(ChatResponse, ResponseMeta),
     Stream(Box<StreamJob>),
@@ -95,6 +141,7 @@ async fn steps(
     ctx: &RequestCtx,
     req: ChatRequest,
     rec: &mut AuditRecord,
+    trace: &mut Trace,
 ) -> Result<Served, ApiError> {
     // 1. Authenticate: done by the auth layer; the principal names the tenant.
     let tenant = state
@@ -123,7 +170,9 @@ async fn steps(
     let region = ctx.region;
 
     // 3. Inspect every text part for personal data; classify sensitivity.
+    let t_inspect = Instant::now();
     let inspection = inspect(&req, state.inspector.as_ref(), state.config.pii_budget)?;
+    trace.inspected(t_inspect);
     rec.pii_counts = inspection.counts_by_name();
     rec.sensitivity = inspection.sensitivity.as_str().to_owned();
 
@@ -174,7 +223,13 @@ async fn steps(
         rec.decision.attempted.push(admitted.id().0.clone());
         let breaker = state.breakers.get(admitted.id());
         let t0 = Instant::now();
-        match call(state, ctx, admitted, &outbound).await {
+        let called = call(state, ctx, admitted, &outbound).await;
+        trace.attempt(
+            &admitted.id().0,
+            t0,
+            called.as_ref().err().map(upstream_error_code),
+        );
+        match called {
             Ok(reply) => {
                 if let Some(b) = breaker {
                     b.success(t0.elapsed());
@@ -193,10 +248,8 @@ async fn steps(
             }
             Err(e) => {
                 let retry = e.is_retryable();
-                if e.counts_as_failure() {
-                    if let Some(b) = breaker {
-                        b.failure(Instant::now());
-                    }
+                if let Some(b) = breaker.filter(|_| e.counts_as_failure()) {
+                    b.failure(Instant::now());
                 }
                 tracing::warn!(deployment = %admitted.id(), error = %e, retry, "Upstream call failed.");
                 failures.push(e);

@@ -234,16 +234,14 @@ impl IntoResponse for ApiError {
             );
         }
         let mut resp = (status, Json(self.body())).into_response();
-        if let ApiError::Upstream { failures } = &self {
-            if let Some(UpstreamError::Status {
+        if let ApiError::Upstream { failures } = &self
+            && let Some(UpstreamError::Status {
                 retry_after: Some(s),
                 ..
             }) = failures.last()
-            {
-                if let Ok(v) = http::HeaderValue::from_str(&s.to_string()) {
-                    resp.headers_mut().insert(http::header::RETRY_AFTER, v);
-                }
-            }
+            && let Ok(v) = http::HeaderValue::from_str(&s.to_string())
+        {
+            resp.headers_mut().insert(http::header::RETRY_AFTER, v);
         }
         resp
     }

@@ -21,6 +21,7 @@ pub mod request;
 mod state;
 mod stream;
 pub mod subjects;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use crate::chat::{ChatOutcome, ResponseMeta};
 use crate::error::{ApiError, json_error};
 use crate::headers::*;
 use crate::request::{Principal, RegionSource, RequestCtx, locate};
+use crate::telemetry::Trace;
 
 /// The whole HTTP surface. Layers, outermost first:
 /// 1. request id — every response carries `X-Rempart-Request-Id`;
@@ -127,13 +129,13 @@ async fn principal(state: &AppState, token: &str) -> Result<Option<Principal>, A
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     {
         let cache = state.key_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((rec, at)) = cache.get(&digest) {
-            if at.elapsed() < TTL {
-                return Ok(Some(Principal {
-                    tenant: rec.tenant.clone(),
-                    key_id: rec.id.clone(),
-                }));
-            }
+        if let Some((rec, at)) = cache.get(&digest)
+            && at.elapsed() < TTL
+        {
+            return Ok(Some(Principal {
+                tenant: rec.tenant.clone(),
+                key_id: rec.id.clone(),
+            }));
         }
     }
     let Some(presented) = PresentedKey::parse(token) else {
@@ -235,6 +237,11 @@ fn parse_body<T: serde::de::DeserializeOwned>(
             }
         }
     })?;
+    // The common case parses at full speed; only a body that fails is
+    // parsed again, tracking the path, to name the offending field.
+    if let Ok(v) = serde_json::from_slice(&body) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(&body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -254,7 +261,14 @@ async fn chat_handler(
         Err(e) => return with_region(e.into_response(), &region),
     };
     let resp = match chat::chat(&state, ctx, req).await {
-        Ok(ChatOutcome::Json(body, meta)) => with_meta(Json(body).into_response(), &meta),
+        Ok(ChatOutcome::Json(body, meta)) => {
+            let mut resp = Response::new(Body::from(body));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            with_meta(resp, &meta)
+        }
         Ok(ChatOutcome::Stream(rx, meta)) => {
             let stream = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv()
@@ -335,7 +349,8 @@ async fn embeddings(
 ) -> Result<(serde_json::Value, ResponseMeta), ApiError> {
     let req: EmbeddingsRequest = parse_body(body, state.config.server.max_body_bytes)?;
     let mut rec = ctx.audit_draft(&state.config, "embeddings", &req.model);
-    let result = embeddings_steps(state, &ctx, &req, &mut rec).await;
+    let mut trace = Trace::default();
+    let result = embeddings_steps(state, &ctx, &req, &mut rec, &mut trace).await;
     rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
     match &result {
         Ok(_) => rec.outcome = rempart_audit::Outcome::Served,
@@ -344,7 +359,7 @@ async fn embeddings(
             rec.error_code = Some(e.code().to_owned());
         }
     }
-    state.auditor.record(rec).await?;
+    chat::record(state, &ctx, rec, &trace).await?;
     result
 }
 
@@ -353,6 +368,7 @@ async fn embeddings_steps(
     ctx: &RequestCtx,
     req: &EmbeddingsRequest,
     rec: &mut rempart_audit::AuditRecord,
+    trace: &mut Trace,
 ) -> Result<(serde_json::Value, ResponseMeta), ApiError> {
     let tenant = state
         .config
@@ -369,8 +385,10 @@ async fn embeddings_steps(
     let texts = req.texts();
     // Step 3. Vectors of pseudonymised text are worthless, so texts are not
     // pseudonymised: their sensitivity restricts where they may go instead.
+    let t_inspect = Instant::now();
     let inspection =
         inspect::inspect_texts(&texts, state.inspector.as_ref(), state.config.pii_budget)?;
+    trace.inspected(t_inspect);
     rec.pii_counts = inspection.counts_by_name();
     rec.sensitivity = inspection.sensitivity.as_str().into();
     // Step 5.
@@ -416,6 +434,11 @@ async fn embeddings_steps(
             }
             None => continue,
         };
+        trace.attempt(
+            &admitted.id().0,
+            t0,
+            result.as_ref().err().map(chat::upstream_error_code),
+        );
         match result {
             Ok(body) => {
                 if let Some(b) = state.breakers.get(admitted.id()) {
@@ -437,10 +460,10 @@ async fn embeddings_steps(
                 return Ok((body, meta));
             }
             Err(e) => {
-                if e.counts_as_failure() {
-                    if let Some(b) = state.breakers.get(admitted.id()) {
-                        b.failure(Instant::now());
-                    }
+                if e.counts_as_failure()
+                    && let Some(b) = state.breakers.get(admitted.id())
+                {
+                    b.failure(Instant::now());
                 }
                 let retry = e.is_retryable();
                 failures.push(e);
@@ -533,6 +556,12 @@ pub async fn serve(
     let app = router(state.clone());
     let health = tokio::spawn(run_health_checks(state.clone()));
     let retention = tokio::spawn(run_retention(state.clone()));
+    // TCP_NODELAY: a response is written whole; never hold it for Nagle.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "Cannot set TCP_NODELAY.");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -544,7 +573,12 @@ pub async fn serve(
     health.abort();
     retention.abort();
     let st = state.clone();
-    let _ = tokio::task::spawn_blocking(move || st.auditor.checkpoint()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        st.auditor.checkpoint();
+        // Export the spans still queued.
+        st.telemetry.shutdown();
+    })
+    .await;
     state.store.close().await;
     Ok(())
 }

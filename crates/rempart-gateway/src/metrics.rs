@@ -146,10 +146,7 @@ impl Metrics {
     /// Count one request from its audit record.
     pub fn observe(&self, rec: &AuditRecord) {
         let deployment = rec.deployment.clone().unwrap_or_else(|| "none".into());
-        let outcome = serde_json::to_value(rec.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let outcome = rec.outcome.as_str().to_owned();
         self.requests
             .get_or_create(&RequestLabels {
                 tenant: rec.tenant.clone(),

@@ -110,16 +110,14 @@ pub fn locate(
             }
         }
     }
-    if let (Some(reader), Some(ip)) = (geoip, peer) {
-        if let Ok(Some(country)) = reader.lookup::<maxminddb::geoip2::Country>(ip) {
-            if let Some(code) = country
-                .country
-                .and_then(|c| c.iso_code)
-                .and_then(Country::parse)
-            {
-                return (Some(code), RegionSource::GeoIp);
-            }
-        }
+    if let (Some(reader), Some(ip)) = (geoip, peer)
+        && let Ok(Some(country)) = reader.lookup::<maxminddb::geoip2::Country>(ip)
+        && let Some(code) = country
+            .country
+            .and_then(|c| c.iso_code)
+            .and_then(Country::parse)
+    {
+        return (Some(code), RegionSource::GeoIp);
     }
     (None, RegionSource::Unknown)
 }

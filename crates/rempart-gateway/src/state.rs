@@ -44,6 +44,8 @@ pub struct AppState {
     pub geoip: Option<maxminddb::Reader<Vec<u8>>>,
     /// Background work the shutdown path waits for (audit, stream pumps).
     pub tracker: TaskTracker,
+    /// OpenTelemetry traces (a no-op unless configured and built in).
+    pub telemetry: crate::telemetry::Telemetry,
     /// Recently authenticated keys: SHA-256 of the presented key → record.
     pub key_cache: Mutex<HashMap<[u8; 32], (KeyRecord, Instant)>>,
 }
@@ -185,7 +187,10 @@ impl AppState {
             }
         };
         let auditor = Auditor::open(&config).map_err(|e| BuildError::Other(e.to_string()))?;
+        let telemetry =
+            crate::telemetry::Telemetry::from_config(&config).map_err(BuildError::Other)?;
         Ok(AppState {
+            telemetry,
             config,
             backends,
             breakers,

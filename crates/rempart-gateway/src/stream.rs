@@ -18,6 +18,7 @@ use crate::chat::ResponseMeta;
 use crate::reidentify::Reidentifier;
 use crate::request::RequestCtx;
 use crate::state::AppState;
+use crate::telemetry::Trace;
 
 /// A stream ready to pump.
 pub struct StreamJob {
@@ -64,11 +65,12 @@ pub fn spawn_stream(
     state: Arc<AppState>,
     ctx: RequestCtx,
     rec: AuditRecord,
+    trace: Trace,
     job: StreamJob,
 ) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let tracker = state.tracker.clone();
-    tracker.spawn(pump(state, ctx, rec, job, tx));
+    tracker.spawn(pump(state, ctx, rec, trace, job, tx));
     rx
 }
 
@@ -76,6 +78,7 @@ async fn pump(
     state: Arc<AppState>,
     ctx: RequestCtx,
     mut rec: AuditRecord,
+    trace: Trace,
     job: StreamJob,
     tx: mpsc::Sender<Bytes>,
 ) {
@@ -195,13 +198,12 @@ async fn pump(
         Some(e) => {
             rec.outcome = Outcome::UpstreamError;
             rec.error_code = Some("upstream_stream_broken".into());
-            if e.counts_as_failure() {
-                if let Some(b) = state
+            if e.counts_as_failure()
+                && let Some(b) = state
                     .breakers
                     .get(&rempart_policy::DeploymentId(meta.deployment.clone()))
-                {
-                    b.failure(Instant::now());
-                }
+            {
+                b.failure(Instant::now());
             }
             tracing::warn!(deployment = %meta.deployment, error = %e, "Upstream stream broke.");
         }
@@ -209,7 +211,7 @@ async fn pump(
     if client_gone {
         rec.error_code = Some("client_disconnected".into());
     }
-    let recorded = state.auditor.record(rec).await;
+    let recorded = crate::chat::record(&state, &ctx, rec, &trace).await;
     if client_gone {
         return;
     }

@@ -63,6 +63,8 @@ pub struct Config {
     pub keys: rempart_crypto::KeysConfig,
     /// The data-subject registry.
     pub subjects: rempart_store::registry::Settings,
+    /// Traces.
+    pub telemetry: Telemetry,
     /// SHA-256 of the configuration source: the policy version in force.
     pub policy_hash: String,
 }
@@ -78,6 +80,27 @@ pub struct Audit {
     pub retention: Duration,
     /// Fsync every group commit before answering (else: at checkpoints).
     pub fsync_each_commit: bool,
+}
+
+/// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Telemetry {
+    /// Collector base URL; `None`: no traces.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name`.
+    pub service_name: String,
+    /// Share of requests traced (0.0 to 1.0).
+    pub sample_ratio: f64,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry {
+            otlp_endpoint: None,
+            service_name: "rempart".into(),
+            sample_ratio: 1.0,
+        }
+    }
 }
 
 /// Server settings.
@@ -531,9 +554,11 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
             subjects.conversation_ttl = time::Duration::days(days.min(36_500) as i64);
         }
     }
+    let telemetry = telemetry(&mut c, &raw.telemetry);
     if c.errors.is_empty() {
         Ok(Config {
             audit,
+            telemetry,
             store_url,
             keys: raw.keys.unwrap_or_default(),
             subjects,
@@ -547,6 +572,49 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
     } else {
         Err(c.errors)
     }
+}
+
+/// `[telemetry]`: a URL the exporter can use, a ratio in [0, 1], and a
+/// binary that has the exporter.
+fn telemetry(c: &mut Check, raw: &raw::RawTelemetry) -> Telemetry {
+    let mut t = Telemetry::default();
+    if let Some(name) = &raw.service_name {
+        if name.trim().is_empty() {
+            c.err("telemetry.service_name", "must not be empty");
+        } else {
+            t.service_name = name.clone();
+        }
+    }
+    if let Some(r) = raw.sample_ratio {
+        if (0.0..=1.0).contains(&r) {
+            t.sample_ratio = r;
+        } else {
+            c.err(
+                "telemetry.sample_ratio",
+                format!("{r} is not between 0.0 and 1.0"),
+            );
+        }
+    }
+    if let Some(url) = &raw.otlp_endpoint {
+        let parsed = url
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+        if parsed.is_none() {
+            c.err(
+                "telemetry.otlp_endpoint",
+                "must be an http:// or https:// URL with a host (the collector's OTLP/HTTP port, e.g. http://127.0.0.1:4318)",
+            );
+        } else if !cfg!(feature = "otlp") {
+            c.err(
+                "telemetry.otlp_endpoint",
+                "this rempart binary was built without OpenTelemetry support: build it with `--features otlp`, or remove [telemetry] otlp_endpoint",
+            );
+        } else {
+            t.otlp_endpoint = Some(url.clone());
+        }
+    }
+    t
 }
 
 fn deployment(

@@ -38,6 +38,9 @@ pub struct RawConfig {
     /// `[subjects]`.
     #[serde(default)]
     pub subjects: RawSubjects,
+    /// `[telemetry]`.
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
 }
 
 /// `[store]`.
@@ -62,6 +65,20 @@ pub struct RawSubjects {
     pub token_bits: Option<u16>,
     /// Keep conversations (turns, pseudonym maps) this many days.
     pub conversation_retention_days: Option<u64>,
+}
+
+/// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP (needs a binary built
+/// with the `otlp` feature).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// OTLP/HTTP collector base URL (`http://collector:4318`); traces go to
+    /// `<url>/v1/traces`. Absent: no traces.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the resource (default `rempart`).
+    pub service_name: Option<String>,
+    /// Share of requests traced, 0.0 to 1.0 (default 1.0).
+    pub sample_ratio: Option<f64>,
 }
 
 /// `[audit]`.

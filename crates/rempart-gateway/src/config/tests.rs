@@ -142,3 +142,43 @@ fn cloud_act_without_the_tier_is_flagged() {
     let errs = Config::from_toml(src, &no_overrides()).unwrap_err();
     assert_eq!(errs[0].path, "tenants.t.policy.allow_cloud_act");
 }
+
+#[test]
+fn telemetry_is_off_by_default_and_checked_with_its_paths() {
+    let c = Config::from_toml(GOOD, &no_overrides()).unwrap();
+    assert_eq!(c.telemetry, Telemetry::default());
+    assert_eq!(c.telemetry.otlp_endpoint, None);
+
+    let bad = format!(
+        "{GOOD}\n[telemetry]\notlp_endpoint = \"collector:4318\"\nsample_ratio = 1.5\nservice_name = \" \"\n"
+    );
+    let errs = Config::from_toml(&bad, &no_overrides()).unwrap_err();
+    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    let has = |p: &str| text.iter().any(|t| t.starts_with(p));
+    assert!(has("telemetry.otlp_endpoint: must be an http"), "{text:?}");
+    assert!(
+        has("telemetry.sample_ratio: 1.5 is not between"),
+        "{text:?}"
+    );
+    assert!(has("telemetry.service_name: must not be empty"), "{text:?}");
+    assert_eq!(errs.len(), 3, "{text:?}");
+}
+
+#[test]
+fn an_otlp_endpoint_needs_a_binary_with_the_otlp_feature() {
+    let with = format!(
+        "{GOOD}\n[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318\"\nservice_name = \"gw-paris\"\nsample_ratio = 0.25\n"
+    );
+    let result = Config::from_toml(&with, &no_overrides());
+    if cfg!(feature = "otlp") {
+        let t = result.expect("valid with the otlp feature").telemetry;
+        assert_eq!(t.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+        assert_eq!(t.service_name, "gw-paris");
+        assert_eq!(t.sample_ratio, 0.25);
+    } else {
+        let errs = result.unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].path, "telemetry.otlp_endpoint");
+        assert!(errs[0].message.contains("--features otlp"), "{errs:?}");
+    }
+}

@@ -15,6 +15,15 @@ const PARIS_USAGE: (u64, u64) = (10, 5);
 const LONDON_USAGE: (u64, u64) = (20, 7);
 const MISTRAL_USAGE: (u64, u64) = (30, 11);
 
+/// Where a served request went: (deployment, operator, dc country, tier, usage).
+type Served = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    (u64, u64),
+);
+
 /// One request the test sends and what must happen to it.
 struct Case {
     tenant: &'static str,
@@ -23,13 +32,7 @@ struct Case {
     text: &'static str,
     stream: bool,
     /// `Some((deployment, operator, dc country, tier, usage))` when served.
-    served: Option<(
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        (u64, u64),
-    )>,
+    served: Option<Served>,
     /// The request's legal cluster in the record.
     cluster: Option<&'static str>,
 }
