@@ -357,6 +357,32 @@ impl Store {
         dispatch!(self.find_by_tokens(tenant, &tokens))
     }
 
+    /// The subjects (rows, erased ones included) whose index `name` holds
+    /// exactly `value`, in id order: [`Store::find_by_index`] and
+    /// [`Store::get_subject`] of each candidate in one query (one
+    /// transaction instead of one per candidate).
+    pub async fn find_subjects_by_index(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<Vec<Subject>, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.find_subjects_by_index(tenant, name, value))
+    }
+
+    /// The subjects (rows) holding **all** the given name tokens, in id
+    /// order, in one query. An empty token list is refused.
+    pub async fn find_subjects_by_tokens(
+        &self,
+        tenant: &str,
+        tokens: &[Vec<u8>],
+    ) -> Result<Vec<Subject>, Error> {
+        check_tenant(tenant)?;
+        let tokens = query_tokens(tokens)?;
+        dispatch!(self.find_subjects_by_tokens(tenant, &tokens))
+    }
+
     // === Conversations, turns, pseudonym maps ===
 
     /// Insert or update a conversation (subject link and expiry).

@@ -440,6 +440,46 @@ impl Postgres {
         Ok(ids)
     }
 
+    pub(crate) async fn find_subjects_by_index(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<Vec<Subject>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
+             WHERE tenant = $1 AND id IN (SELECT subject_id FROM subject_index
+                                          WHERE tenant = $1 AND name = $2 AND value = $3)
+             ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(value)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(subject).collect()
+    }
+
+    pub(crate) async fn find_subjects_by_tokens(
+        &self,
+        tenant: &str,
+        tokens: &[Vec<u8>],
+    ) -> Result<Vec<Subject>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
+             WHERE tenant = $1 AND name_tokens @> $2 ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(tokens)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(subject).collect()
+    }
+
     // === Conversations, turns, pseudonym maps ===
 
     pub(crate) async fn put_conversation(

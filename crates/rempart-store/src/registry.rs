@@ -509,21 +509,37 @@ impl Registry {
             .get_subject(tenant, id)
             .await?
             .ok_or(RegistryError::NotFound(id))?;
-        let Some(wrapped) = &s.wrapped_key else {
-            return Err(RegistryError::Erased(id));
-        };
-        let dek = self
-            .kms
-            .unwrap(
-                &WrappedKey::parse(wrapped)?,
-                &key_context(tenant, "subject", &id.to_string()),
-            )
-            .await?;
+        let dek = self.unwrap_subject_key(tenant, &s).await?;
         Ok((dek, s))
     }
 
+    /// Unwrap the data key of a subject row (`Erased` once shredded).
+    async fn unwrap_subject_key(&self, tenant: &str, s: &crate::Subject) -> Result<DataKey> {
+        let Some(wrapped) = &s.wrapped_key else {
+            return Err(RegistryError::Erased(s.id));
+        };
+        Ok(self
+            .kms
+            .unwrap(
+                &WrappedKey::parse(wrapped)?,
+                &key_context(tenant, "subject", &s.id.to_string()),
+            )
+            .await?)
+    }
+
     async fn decrypt_profile(&self, tenant: &str, id: Uuid) -> Result<Found> {
-        let (dek, s) = self.subject_key(tenant, id).await?;
+        let s = self
+            .store
+            .get_subject(tenant, id)
+            .await?
+            .ok_or(RegistryError::NotFound(id))?;
+        self.decrypt_subject(tenant, &s).await
+    }
+
+    /// The profile of a subject row, decrypted.
+    async fn decrypt_subject(&self, tenant: &str, s: &crate::Subject) -> Result<Found> {
+        let id = s.id;
+        let dek = self.unwrap_subject_key(tenant, s).await?;
         let ct = s.profile.as_ref().ok_or(RegistryError::Erased(id))?;
         let row = id.to_string();
         let plain = open(
@@ -562,7 +578,7 @@ impl Registry {
                     .tokens(&root, tenant)?
                     .query(q)
                     .map_err(|e| RegistryError::Invalid(format!("name: {e}")))?;
-                self.store.find_by_tokens(tenant, &tokens).await?
+                self.store.find_subjects_by_tokens(tenant, &tokens).await?
             }
             Lookup::Email(v)
             | Lookup::Phone(v)
@@ -574,12 +590,16 @@ impl Registry {
                     .index(&root, tenant, name)?
                     .compute(&[v])
                     .map_err(|e| RegistryError::Invalid(format!("{name}: {e}")))?;
-                self.store.find_by_index(tenant, name, &value).await?
+                self.store
+                    .find_subjects_by_index(tenant, name, &value)
+                    .await?
             }
         };
+        // Candidates come with their rows (one query, whatever their
+        // number): only the key unwrap and the decryption remain per row.
         let mut out = Vec::with_capacity(candidates.len());
-        for id in candidates {
-            let found = match self.decrypt_profile(tenant, id).await {
+        for s in &candidates {
+            let found = match self.decrypt_subject(tenant, s).await {
                 Ok(f) => f,
                 Err(RegistryError::Erased(_) | RegistryError::NotFound(_)) => continue,
                 Err(e) => return Err(e),

@@ -263,6 +263,50 @@ impl Sqlite {
         Ok(ids)
     }
 
+    pub(crate) async fn find_subjects_by_index(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<Vec<Subject>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
+             WHERE tenant = ? AND id IN (SELECT subject_id FROM subject_index
+                                         WHERE tenant = ? AND name = ? AND value = ?)
+             ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(tenant)
+        .bind(name)
+        .bind(value)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(subject).collect()
+    }
+
+    pub(crate) async fn find_subjects_by_tokens(
+        &self,
+        tenant: &str,
+        tokens: &[Vec<u8>],
+    ) -> Result<Vec<Subject>, Error> {
+        let mut q = QueryBuilder::new(
+            "SELECT id, wrapped_key, profile, created, erased_at FROM subjects WHERE tenant = ",
+        );
+        q.push_bind(tenant)
+            .push(" AND id IN (SELECT subject_id FROM subject_tokens WHERE tenant = ")
+            .push_bind(tenant)
+            .push(" AND token IN (");
+        let mut sep = q.separated(", ");
+        for t in tokens {
+            sep.push_bind(t.as_slice());
+        }
+        q.push(") GROUP BY subject_id HAVING COUNT(DISTINCT token) = ")
+            .push_bind(tokens.len() as i64)
+            .push(") ORDER BY id");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(subject).collect()
+    }
+
     // === Conversations, turns, pseudonym maps ===
 
     pub(crate) async fn put_conversation(

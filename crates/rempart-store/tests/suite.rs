@@ -20,6 +20,7 @@ on_both_backends!(
     subjects_crud,
     exact_lookup,
     token_search,
+    lookups_with_rows,
     conversations_turns_maps,
     ttl_purge,
     erasure,
@@ -317,6 +318,96 @@ async fn token_search(store: &Store) {
             ..
         })
     ));
+}
+
+/// `find_subjects_by_*` return, in one query, exactly the rows that
+/// `find_by_*` + `get_subject` would: same ids, same order, same tenant
+/// isolation, erased subjects included (with their key gone).
+async fn lookups_with_rows(store: &Store) {
+    store
+        .insert_subject(A, &subject(1, b"e1", &["jean", "dupont"]))
+        .await
+        .unwrap();
+    store
+        .insert_subject(A, &subject(2, b"e2", &["pierre", "dupont"]))
+        .await
+        .unwrap();
+    store
+        .insert_subject(B, &subject(3, b"e1", &["jean", "dupont"]))
+        .await
+        .unwrap();
+    let rows_of = |ids: Vec<Uuid>, tenant: &'static str| async move {
+        let mut out = Vec::new();
+        for i in ids {
+            out.push(store.get_subject(tenant, i).await.unwrap().unwrap());
+        }
+        out
+    };
+    for (tenant, name, value) in [
+        (A, "email", &b"e1"[..]),
+        (A, "email", b"e2"),
+        (B, "email", b"e1"),
+        (A, "name+dob", b"same-name-dob"),
+        (A, "phone", b"e1"),
+        (A, "email", b"e3"),
+    ] {
+        let ids = store.find_by_index(tenant, name, value).await.unwrap();
+        let rows = store
+            .find_subjects_by_index(tenant, name, value)
+            .await
+            .unwrap();
+        assert!(rows == rows_of(ids, tenant).await, "{tenant} {name}");
+    }
+    let both = store
+        .find_subjects_by_index(A, "name+dob", b"same-name-dob")
+        .await
+        .unwrap();
+    assert_eq!(
+        both.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![id(1), id(2)]
+    );
+    assert_eq!(both[0].wrapped_key.as_deref(), Some("wrapped-1"));
+    for (tenant, t) in [
+        (A, vec![tok("dupont")]),
+        (A, vec![tok("jean"), tok("dupont")]),
+        (B, vec![tok("jean"), tok("dupont")]),
+        (A, vec![tok("dupont"), tok("dupont")]),
+        (A, vec![tok("nobody")]),
+    ] {
+        let ids = store.find_by_tokens(tenant, &t).await.unwrap();
+        let rows = store.find_subjects_by_tokens(tenant, &t).await.unwrap();
+        assert!(rows == rows_of(ids, tenant).await, "{tenant} tokens");
+    }
+    assert!(matches!(
+        store.find_subjects_by_tokens(A, &[]).await,
+        Err(Error::Invalid {
+            what: "name tokens",
+            ..
+        })
+    ));
+    // Erased: the row stays (tombstone) without key or profile, and the
+    // index rows and tokens are gone, so no lookup returns it.
+    store
+        .erase_subject(A, id(1), t0(), r#"{"erased":1}"#)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_subjects_by_index(A, "email", b"e1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .find_subjects_by_tokens(A, &[tok("dupont")])
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        vec![id(2)]
+    );
 }
 
 async fn conversations_turns_maps(store: &Store) {
