@@ -51,6 +51,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "tenant_keys",
     "subjects",
     "subject_index",
+    "subject_tokens",
     "conversations",
     "turns",
     "pseudonym_maps",
@@ -153,7 +154,7 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
             format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), $1::text),
             format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), $1::text),
             format('GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_keys, subjects, subject_index,
-                    conversations, turns, pseudonym_maps, erasures TO %I', $1::text),
+                    subject_tokens, conversations, turns, pseudonym_maps, erasures TO %I', $1::text),
             format('GRANT SELECT, INSERT ON api_keys TO %I', $1::text),
             format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text)
         ])",
@@ -340,17 +341,27 @@ impl Postgres {
     pub(crate) async fn insert_subject(&self, tenant: &str, s: &NewSubject) -> Result<(), Error> {
         let mut tx = self.begin(tenant).await?;
         sqlx::query(
-            "INSERT INTO subjects (tenant, id, wrapped_key, profile, name_tokens, created)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO subjects (tenant, id, wrapped_key, profile, created)
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(tenant)
         .bind(s.id)
         .bind(&s.wrapped_key)
         .bind(&s.profile)
-        .bind(&s.tokens)
         .bind(s.created)
         .execute(&mut *tx)
         .await?;
+        if !s.tokens.is_empty() {
+            sqlx::query(
+                "INSERT INTO subject_tokens (tenant, subject_id, token)
+                 SELECT $1, $2, unnest($3::bytea[])",
+            )
+            .bind(tenant)
+            .bind(s.id)
+            .bind(&s.tokens)
+            .execute(&mut *tx)
+            .await?;
+        }
         if !s.index.is_empty() {
             let (names, values): (Vec<&str>, Vec<&[u8]>) = s
                 .index
@@ -430,7 +441,10 @@ impl Postgres {
     ) -> Result<Vec<Uuid>, Error> {
         let mut tx = self.begin(tenant).await?;
         let ids = sqlx::query_scalar(
-            "SELECT id FROM subjects WHERE tenant = $1 AND name_tokens @> $2 ORDER BY id",
+            "SELECT subject_id FROM subject_tokens
+             WHERE tenant = $1 AND token = ANY($2)
+             GROUP BY subject_id HAVING COUNT(DISTINCT token) = cardinality($2)
+             ORDER BY subject_id",
         )
         .bind(tenant)
         .bind(tokens)
@@ -470,7 +484,10 @@ impl Postgres {
         let mut tx = self.begin(tenant).await?;
         let rows = sqlx::query(
             "SELECT id, wrapped_key, profile, created, erased_at FROM subjects
-             WHERE tenant = $1 AND name_tokens @> $2 ORDER BY id",
+             WHERE tenant = $1 AND id IN (SELECT subject_id FROM subject_tokens
+                  WHERE tenant = $1 AND token = ANY($2)
+                  GROUP BY subject_id HAVING COUNT(DISTINCT token) = cardinality($2))
+             ORDER BY id",
         )
         .bind(tenant)
         .bind(tokens)
@@ -698,8 +715,7 @@ impl Postgres {
         let mut tx = self.begin(tenant).await?;
         // Lock the row: a concurrent insert of index rows cannot slip in.
         let row = sqlx::query(
-            "SELECT wrapped_key IS NOT NULL AS k, profile IS NOT NULL AS p,
-                    cardinality(name_tokens)::bigint AS t
+            "SELECT wrapped_key IS NOT NULL AS k, profile IS NOT NULL AS p
              FROM subjects WHERE tenant = $1 AND id = $2 FOR UPDATE",
         )
         .bind(tenant)
@@ -712,12 +728,10 @@ impl Postgres {
         let mut c = ErasureCounts {
             wrapped_keys: u64::from(row.try_get::<bool, _>("k")?),
             profiles: u64::from(row.try_get::<bool, _>("p")?),
-            tokens: row.try_get::<i64, _>("t")?.max(0) as u64,
             ..ErasureCounts::default()
         };
         sqlx::query(
-            "UPDATE subjects SET wrapped_key = NULL, profile = NULL, name_tokens = '{}',
-                    erased_at = $3
+            "UPDATE subjects SET wrapped_key = NULL, profile = NULL, erased_at = $3
              WHERE tenant = $1 AND id = $2",
         )
         .bind(tenant)
@@ -726,6 +740,10 @@ impl Postgres {
         .execute(&mut *tx)
         .await?;
         let del = |sql: &'static str| sqlx::query(sql).bind(tenant).bind(subject);
+        c.tokens = del("DELETE FROM subject_tokens WHERE tenant = $1 AND subject_id = $2")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         c.index_rows = del("DELETE FROM subject_index WHERE tenant = $1 AND subject_id = $2")
             .execute(&mut *tx)
             .await?
@@ -771,8 +789,7 @@ impl Postgres {
                (SELECT COUNT(*) FROM subjects WHERE tenant = $1 AND id = $2 AND wrapped_key IS NOT NULL) AS k,
                (SELECT COUNT(*) FROM subjects WHERE tenant = $1 AND id = $2 AND profile IS NOT NULL) AS p,
                (SELECT COUNT(*) FROM subject_index WHERE tenant = $1 AND subject_id = $2) AS i,
-               (SELECT COALESCE(SUM(cardinality(name_tokens)), 0)::bigint FROM subjects
-                  WHERE tenant = $1 AND id = $2) AS t,
+               (SELECT COUNT(*) FROM subject_tokens WHERE tenant = $1 AND subject_id = $2) AS t,
                (SELECT COUNT(*) FROM conversations WHERE tenant = $1 AND subject_id = $2) AS c,
                (SELECT COUNT(*) FROM turns WHERE tenant = $1 AND conversation_id IN
                   (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2)) AS tu,
