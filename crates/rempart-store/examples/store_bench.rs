@@ -1017,7 +1017,10 @@ async fn main() {
             "name-token search (Store::find_by_tokens), two words",
             explain(
                 &plain,
-                "SELECT id FROM subjects WHERE tenant = $1 AND name_tokens @> $2 ORDER BY id",
+                "SELECT subject_id FROM subject_tokens
+                 WHERE tenant = $1 AND token = ANY($2)
+                 GROUP BY subject_id HAVING COUNT(DISTINCT token) = cardinality($2)
+                 ORDER BY subject_id",
                 &[Bind::Text(TENANT), Bind::Arr(&t0s)],
             )
             .await,
