@@ -21,6 +21,19 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# What the tests need from Debian (CI's .ci/run installs the same): a venv
+# for the interop tests, a PostgreSQL server for the store tests, bc.
+missing=()
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v bc >/dev/null || missing+=(bc)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  step "Installing ${missing[*]} (Debian packages)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 step "Python venv for interop tests"
 python3 -m venv "${VENV:-$ROOT/.venv}"
 VENV=${VENV:-$ROOT/.venv}
