@@ -223,7 +223,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestParts {
 }
 
 /// Parse a JSON body, naming the offending field without quoting values.
-fn parse_body<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
     limit: usize,
 ) -> Result<T, ApiError> {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -46,30 +47,6 @@ fn api_error(e: RegistryError) -> ApiError {
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // serde's messages may quote the offending value: keep the category
-        // and the place only.
-        let what = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!(
-                    "malformed JSON at line {} column {}",
-                    inner.line(),
-                    inner.column()
-                )
-            }
-            _ => format!("invalid field `{path}` (wrong type or unknown field)"),
-        };
-        ApiError::BadRequest {
-            message: what,
-            param: (path != ".").then_some(path),
-        }
-    })
-}
-
 fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(id).map_err(|_| ApiError::BadRequest {
         message: "the subject id is not a UUID".into(),
@@ -81,9 +58,9 @@ fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
 pub async fn add(
     State(state): State<Arc<AppState>>,
     axum::Extension(p): axum::Extension<Principal>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let profile: Profile = parse_json(&body)?;
+    let profile: Profile = crate::parse_body(body, state.config.server.max_body_bytes)?;
     let id = state
         .registry
         .add(&p.tenant, &profile)
@@ -96,44 +73,14 @@ pub async fn add(
         .into_response())
 }
 
-/// Body of `POST /v1/subjects/search`: exactly one key.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Search {
-    email: Option<String>,
-    phone: Option<String>,
-    iban: Option<String>,
-    national_id: Option<String>,
-    external_ref: Option<String>,
-    name: Option<String>,
-}
-
-/// `POST /v1/subjects/search`.
+/// `POST /v1/subjects/search`: the body is one [`Lookup`], e.g.
+/// `{"email": "…"}` or `{"name": "dup"}`.
 pub async fn search(
     State(state): State<Arc<AppState>>,
     axum::Extension(p): axum::Extension<Principal>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let s: Search = parse_json(&body)?;
-    let mut lookups: Vec<Lookup> = [
-        s.email.map(Lookup::Email),
-        s.phone.map(Lookup::Phone),
-        s.iban.map(Lookup::Iban),
-        s.national_id.map(Lookup::NationalId),
-        s.external_ref.map(Lookup::ExternalRef),
-        s.name.map(Lookup::Name),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if lookups.len() != 1 {
-        return Err(ApiError::BadRequest {
-            message: "give exactly one of email, phone, iban, national_id, external_ref, name"
-                .into(),
-            param: None,
-        });
-    }
-    let lookup = lookups.remove(0);
+    let lookup: Lookup = crate::parse_body(body, state.config.server.max_body_bytes)?;
     let found = state
         .registry
         .find(&p.tenant, &lookup)

@@ -115,8 +115,10 @@ impl std::fmt::Debug for Profile {
     }
 }
 
-/// How to find a subject.
-#[derive(Clone, PartialEq, Eq)]
+/// How to find a subject. Deserialises from one key and its value, e.g.
+/// `{"email": "…"}`, `{"national_id": "…"}`, `{"name": "dup"}`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Lookup {
     /// Exact e-mail (case-insensitive).
     Email(String),
@@ -252,60 +254,14 @@ pub struct ErasureReceipt {
     #[serde(with = "time::serde::rfc3339")]
     pub erased_at: OffsetDateTime,
     /// Rows removed, per store.
-    pub removed: Counts,
+    pub removed: ErasureCounts,
     /// Rows found for the subject after the erasure (all zero).
-    pub remaining: Counts,
+    pub remaining: ErasureCounts,
     /// Blind-index lookups of the subject's former identifiers that still
     /// returned the subject after the erasure (zero).
     pub lookup_hits_after: u64,
     /// The audit tombstone id, when the caller recorded one.
     pub audit_tombstone: Option<String>,
-}
-
-/// Rows per store, as a receipt shows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    /// Wrapped data keys destroyed.
-    pub data_keys: u64,
-    /// Profile ciphertexts.
-    pub profiles: u64,
-    /// Blind-index rows.
-    pub index_rows: u64,
-    /// Name tokens.
-    pub name_tokens: u64,
-    /// Conversations.
-    pub conversations: u64,
-    /// Conversation turns.
-    pub turns: u64,
-    /// Pseudonym maps.
-    pub pseudonym_maps: u64,
-}
-
-impl From<ErasureCounts> for Counts {
-    fn from(c: ErasureCounts) -> Counts {
-        Counts {
-            data_keys: c.wrapped_keys,
-            profiles: c.profiles,
-            index_rows: c.index_rows,
-            name_tokens: c.tokens,
-            conversations: c.conversations,
-            turns: c.turns,
-            pseudonym_maps: c.pseudonym_maps,
-        }
-    }
-}
-
-impl Counts {
-    /// Sum.
-    pub fn total(&self) -> u64 {
-        self.data_keys
-            + self.profiles
-            + self.index_rows
-            + self.name_tokens
-            + self.conversations
-            + self.turns
-            + self.pseudonym_maps
-    }
 }
 
 /// The registry. Cheap to share behind `Arc`.
@@ -344,16 +300,6 @@ impl Registry {
             settings,
             tenant_keys: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// The store underneath.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The settings.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     /// A tenant key, unwrapped (created and stored wrapped on first use; a
@@ -442,6 +388,25 @@ impl Registry {
         out
     }
 
+    /// The blind-index rows of a profile: (index name, value) per identifier.
+    fn index_rows(
+        &self,
+        root: &DataKey,
+        tenant: &str,
+        p: &Profile,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        Self::identifiers(p)
+            .into_iter()
+            .map(|(name, value)| {
+                let v = self
+                    .index(root, tenant, name)?
+                    .compute(&[value])
+                    .map_err(|e| RegistryError::Invalid(format!("{name}: {e}")))?;
+                Ok((name.to_owned(), v))
+            })
+            .collect()
+    }
+
     /// Register a subject; returns its id. Values are validated and
     /// normalised for their index (an invalid IBAN or phone is refused,
     /// naming the field).
@@ -453,14 +418,7 @@ impl Registry {
             ));
         }
         let root = self.tenant_key(tenant, INDEX_ROOT).await?;
-        let mut index = Vec::with_capacity(ids.len());
-        for (name, value) in &ids {
-            let value = self
-                .index(&root, tenant, name)?
-                .compute(&[value])
-                .map_err(|e| RegistryError::Invalid(format!("{name}: {e}")))?;
-            index.push(((*name).to_owned(), value));
-        }
+        let index = self.index_rows(&root, tenant, profile)?;
         let tokens = match &profile.name {
             Some(n) => self
                 .tokens(&root, tenant)?
@@ -502,15 +460,16 @@ impl Registry {
         Ok(id)
     }
 
-    /// The data key of a live subject.
-    async fn subject_key(&self, tenant: &str, id: Uuid) -> Result<(DataKey, crate::Subject)> {
+    /// A live subject's row and its data key, unwrapped (`NotFound`,
+    /// `Erased` otherwise).
+    async fn live(&self, tenant: &str, id: Uuid) -> Result<(crate::Subject, DataKey)> {
         let s = self
             .store
             .get_subject(tenant, id)
             .await?
             .ok_or(RegistryError::NotFound(id))?;
         let dek = self.unwrap_subject_key(tenant, &s).await?;
-        Ok((dek, s))
+        Ok((s, dek))
     }
 
     /// Unwrap the data key of a subject row (`Erased` once shredded).
@@ -527,23 +486,13 @@ impl Registry {
             .await?)
     }
 
-    async fn decrypt_profile(&self, tenant: &str, id: Uuid) -> Result<Found> {
-        let s = self
-            .store
-            .get_subject(tenant, id)
-            .await?
-            .ok_or(RegistryError::NotFound(id))?;
-        self.decrypt_subject(tenant, &s).await
-    }
-
-    /// The profile of a subject row, decrypted.
-    async fn decrypt_subject(&self, tenant: &str, s: &crate::Subject) -> Result<Found> {
+    /// The profile of a subject row, decrypted with its data key.
+    fn open_profile(tenant: &str, s: &crate::Subject, dek: &DataKey) -> Result<Found> {
         let id = s.id;
-        let dek = self.unwrap_subject_key(tenant, s).await?;
         let ct = s.profile.as_ref().ok_or(RegistryError::Erased(id))?;
         let row = id.to_string();
         let plain = open(
-            &dek,
+            dek,
             &Aad {
                 tenant,
                 table: "subjects",
@@ -565,7 +514,8 @@ impl Registry {
 
     /// A subject by id, decrypted.
     pub async fn get(&self, tenant: &str, id: Uuid) -> Result<Found> {
-        self.decrypt_profile(tenant, id).await
+        let (s, dek) = self.live(tenant, id).await?;
+        Self::open_profile(tenant, &s, &dek)
     }
 
     /// Find subjects. Candidates from the blind index are decrypted and
@@ -599,9 +549,13 @@ impl Registry {
         // number): only the key unwrap and the decryption remain per row.
         let mut out = Vec::with_capacity(candidates.len());
         for s in &candidates {
-            let found = match self.decrypt_subject(tenant, s).await {
+            let opened = self
+                .unwrap_subject_key(tenant, s)
+                .await
+                .and_then(|dek| Self::open_profile(tenant, s, &dek));
+            let found = match opened {
                 Ok(f) => f,
-                Err(RegistryError::Erased(_) | RegistryError::NotFound(_)) => continue,
+                Err(RegistryError::Erased(_)) => continue,
                 Err(e) => return Err(e),
             };
             if self.matches(&found.profile, lookup)? {
@@ -652,7 +606,7 @@ impl Registry {
     /// shreds it), the tenant's conversation key otherwise.
     async fn conversation_key(&self, tenant: &str, subject: Option<Uuid>) -> Result<Arc<DataKey>> {
         match subject {
-            Some(id) => Ok(Arc::new(self.subject_key(tenant, id).await?.0)),
+            Some(id) => Ok(Arc::new(self.live(tenant, id).await?.1)),
             None => self.tenant_key(tenant, CONVERSATION_KEY).await,
         }
     }
@@ -680,7 +634,7 @@ impl Registry {
             None => {
                 if let Some(s) = subject {
                     // Must exist and be live.
-                    self.subject_key(tenant, s).await?;
+                    self.live(tenant, s).await?;
                 }
                 let c = Conversation {
                     id,
@@ -823,8 +777,8 @@ impl Registry {
         id: Uuid,
         audit_records: Vec<String>,
     ) -> Result<Export> {
-        let found = self.decrypt_profile(tenant, id).await?;
-        let (dek, _) = self.subject_key(tenant, id).await?;
+        let (s, dek) = self.live(tenant, id).await?;
+        let found = Self::open_profile(tenant, &s, &dek)?;
         let mut conversations = Vec::new();
         for c in self.store.list_conversations(tenant, id).await? {
             conversations.push(ExportedConversation {
@@ -872,7 +826,7 @@ impl Registry {
     /// [`ErasureReceipt::audit_tombstone`].
     pub async fn erase(&self, tenant: &str, id: Uuid) -> Result<ErasureReceipt> {
         // Read the identifiers first: the re-check looks them up again.
-        let before = match self.decrypt_profile(tenant, id).await {
+        let before = match self.get(tenant, id).await {
             Ok(f) => Some(f.profile),
             Err(RegistryError::Erased(_)) => None,
             Err(e) => return Err(e),
@@ -880,20 +834,18 @@ impl Registry {
         let erased_at = OffsetDateTime::now_utc();
         let note =
             serde_json::json!({"subject": id, "erased_at": erased_at.unix_timestamp()}).to_string();
-        let removed: Counts = self
+        let removed = self
             .store
             .erase_subject(tenant, id, erased_at, &note)
-            .await?
-            .into();
-        let remaining: Counts = self.store.remaining(tenant, id).await?.into();
+            .await?;
+        let remaining = self.store.remaining(tenant, id).await?;
         let mut lookup_hits_after = 0;
         if let Some(p) = &before {
             let root = self.tenant_key(tenant, INDEX_ROOT).await?;
-            for (name, value) in Self::identifiers(p) {
-                let value = self.index(&root, tenant, name)?.compute(&[value])?;
+            for (name, value) in self.index_rows(&root, tenant, p)? {
                 lookup_hits_after += self
                     .store
-                    .find_by_index(tenant, name, &value)
+                    .find_by_index(tenant, &name, &value)
                     .await?
                     .iter()
                     .filter(|&&s| s == id)

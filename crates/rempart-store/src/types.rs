@@ -182,15 +182,18 @@ pub struct Erasure {
 }
 
 /// Rows removed by an erasure, or still present ([`crate::Store::remaining`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Serialised as an erasure receipt shows it (`data_keys`, `name_tokens`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ErasureCounts {
     /// Wrapped data keys NULLed (0 or 1).
+    #[serde(rename = "data_keys")]
     pub wrapped_keys: u64,
     /// Profile ciphertexts deleted (0 or 1).
     pub profiles: u64,
     /// Blind-index rows.
     pub index_rows: u64,
     /// Name tokens.
+    #[serde(rename = "name_tokens")]
     pub tokens: u64,
     /// Conversations linked to the subject.
     pub conversations: u64,

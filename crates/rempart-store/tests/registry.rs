@@ -286,13 +286,13 @@ async fn erasure_reaches_every_copy(b: &Backend) {
         .clone();
 
     let receipt = reg.erase(A, m).await.unwrap();
-    assert_eq!(receipt.removed.data_keys, 1);
+    assert_eq!(receipt.removed.wrapped_keys, 1);
     assert_eq!(receipt.removed.profiles, 1);
     assert_eq!(
         receipt.removed.index_rows, 5,
         "email, phone, iban, national id, external ref"
     );
-    assert!(receipt.removed.name_tokens > 0);
+    assert!(receipt.removed.tokens > 0);
     assert_eq!(
         (
             receipt.removed.conversations,
