@@ -337,7 +337,12 @@ impl AuditLog {
 
     /// Appends an erasure tombstone (blocking, durable on return).
     pub fn append_tombstone(&self, tombstone: Tombstone) -> Result<AppendReceipt> {
-        self.submit_body(EntryBody::Tombstone(tombstone)).wait()
+        self.submit_tombstone(tombstone).wait()
+    }
+
+    /// Queues an erasure tombstone; the handle resolves once it is durable.
+    pub fn submit_tombstone(&self, tombstone: Tombstone) -> PendingAppend {
+        self.submit_body(EntryBody::Tombstone(tombstone))
     }
 
     fn submit_body(&self, body: EntryBody) -> PendingAppend {

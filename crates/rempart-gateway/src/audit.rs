@@ -40,6 +40,19 @@ pub fn signing_key(data_dir: &Path) -> Result<ed25519_dalek::SigningKey, String>
     Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
 }
 
+/// The log options the configuration asks for (checkpoints, durability);
+/// every writer of a data directory's log uses them.
+pub fn log_options(config: &Config) -> Options {
+    Options {
+        checkpoint: CheckpointPolicy {
+            every_records: config.audit.checkpoint_every_records,
+            every_secs: config.audit.checkpoint_every_secs,
+        },
+        fsync: config.audit.fsync_each_commit,
+        ..Options::default()
+    }
+}
+
 /// The tombstone recording a data subject's erasure.
 pub fn subject_tombstone(subject: &str) -> rempart_audit::Tombstone {
     rempart_audit::Tombstone {
@@ -86,15 +99,7 @@ impl Auditor {
     pub fn open(config: &Config) -> Result<Auditor, String> {
         let dir = &config.server.data_dir;
         let key = signing_key(dir)?;
-        let options = Options {
-            checkpoint: CheckpointPolicy {
-                every_records: config.audit.checkpoint_every_records,
-                every_secs: config.audit.checkpoint_every_secs,
-            },
-            fsync: config.audit.fsync_each_commit,
-            ..Options::default()
-        };
-        let log = AuditLog::open_with(audit_dir(dir), key, options)
+        let log = AuditLog::open_with(audit_dir(dir), key, log_options(config))
             .map_err(|e| format!("audit log: {e}"))?;
         Ok(Auditor {
             log: Arc::new(log),
@@ -136,20 +141,15 @@ impl Auditor {
     /// log keeps its records (they hold no content) and states, verifiably,
     /// when the subject's data was erased. Returns the tombstone's id.
     pub async fn tombstone_subject(&self, subject: &str) -> Result<String, ApiError> {
-        let log = self.log.clone();
-        let t = subject_tombstone(subject);
-        tokio::task::spawn_blocking(move || log.append_tombstone(t))
-            .await
-            .map_err(|_| ApiError::Internal {
-                what: "audit writer task failed".into(),
-            })?
-            .map(|r| r.id)
-            .map_err(|e| {
+        match self.log.submit_tombstone(subject_tombstone(subject)).await {
+            Ok(receipt) => Ok(receipt.id),
+            Err(e) => {
                 tracing::error!(error = %e, "Audit tombstone failed.");
-                ApiError::Internal {
+                Err(ApiError::Internal {
                     what: "the audit log is unavailable".into(),
-                }
-            })
+                })
+            }
+        }
     }
 
     /// Ids of the audit records that name a data subject (`subject_ref`).

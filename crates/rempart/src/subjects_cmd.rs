@@ -174,10 +174,10 @@ pub fn run(cmd: SubjectsCmd) -> Result<ExitCode> {
                 // is erased and the user is told where to go instead.
                 let dir = &config.server.data_dir;
                 let key = rempart_gateway::audit::signing_key(dir).map_err(anyhow::Error::msg)?;
-                let log = match rempart_audit::AuditLog::open(
+                let log = match rempart_audit::AuditLog::open_with(
                     rempart_gateway::audit::audit_dir(dir),
                     key,
-                    rempart_audit::CheckpointPolicy::default(),
+                    rempart_gateway::audit::log_options(&config),
                 ) {
                     Ok(log) => log,
                     Err(rempart_audit::Error::Locked(d)) => bail!(
@@ -188,12 +188,10 @@ pub fn run(cmd: SubjectsCmd) -> Result<ExitCode> {
                 };
                 let mut receipt = reg.erase(&tenant, id).await?;
                 let t = rempart_gateway::audit::subject_tombstone(&id.to_string());
-                // The log's API blocks; this is a multi-thread runtime.
-                let id = tokio::task::block_in_place(|| -> Result<String> {
-                    let id = log.append_tombstone(t)?.id;
-                    log.close()?;
-                    Ok(id)
-                })?;
+                let id = log.submit_tombstone(t).await?.id;
+                // `close` signs a final checkpoint and blocks; this is a
+                // multi-thread runtime.
+                tokio::task::block_in_place(|| log.close())?;
                 receipt.audit_tombstone = Some(id);
                 println!("{}", serde_json::to_string_pretty(&receipt)?);
             }
