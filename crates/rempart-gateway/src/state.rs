@@ -95,7 +95,7 @@ pub enum BuildError {
 /// `[store] url` is set, else SQLite in the data directory.
 pub async fn open_store(
     config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Store, BuildError> {
     let dir = &config.server.data_dir;
     let res = match &config.store_url {
@@ -120,25 +120,10 @@ pub async fn open_store(
 /// the data directory, created with a warning).
 pub async fn open_key_provider(
     config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<rempart_crypto::KeyProvider, BuildError> {
-    // The provider reads its secret references once, here; snapshot the
-    // variables they name (the caller's `env` need not be `Sync`).
-    let names: Vec<&str> = match &config.keys {
-        rempart_crypto::KeysConfig::Local { .. } => vec![],
-        rempart_crypto::KeysConfig::Env { key, previous } => std::iter::once(key.as_str())
-            .chain(previous.as_deref())
-            .collect(),
-        rempart_crypto::KeysConfig::Transit { token, .. } => vec![token.as_str()],
-    };
-    let vars: HashMap<String, String> = names
-        .iter()
-        .filter_map(|r| r.strip_prefix("env:"))
-        .filter_map(|n| env(n).map(|v| (n.to_owned(), v)))
-        .collect();
-    let env = move |n: &str| vars.get(n).cloned();
     let opened =
-        rempart_crypto::KeyProvider::from_config(&config.keys, &config.server.data_dir, &env)
+        rempart_crypto::KeyProvider::from_config(&config.keys, &config.server.data_dir, env)
             .await
             .map_err(|e| BuildError::Other(format!("keys: {e}")))?;
     if let Some(path) = &opened.created {
@@ -156,7 +141,7 @@ impl AppState {
     /// variables (tests pass a map).
     pub async fn build(
         config: Config,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
         inspector: Arc<dyn Inspector>,
     ) -> Result<AppState, BuildError> {
         let client = Client::new().map_err(|e| BuildError::Other(e.to_string()))?;
@@ -167,14 +152,12 @@ impl AppState {
             backends.insert(id.clone(), backend);
             breakers.insert(id.clone(), Breaker::new(BreakerConfig::default()));
         }
-        let dir = &config.server.data_dir;
         let store = open_store(&config, env).await?;
         let registry = Arc::new(rempart_store::registry::Registry::new(
             store.clone(),
             Arc::new(open_key_provider(&config, env).await?),
             config.subjects.clone(),
         ));
-        let _ = dir;
         let geoip = match &config.server.geoip_db {
             None => None,
             Some(p) => {
@@ -243,7 +226,7 @@ fn build_backend(
     id: &DeploymentId,
     d: &Deployment,
     config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Backend, BuildError> {
     if d.kind == Kind::Embedded {
         let path = if d.model.is_empty() {
