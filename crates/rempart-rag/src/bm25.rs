@@ -395,13 +395,7 @@ impl Bm25Index {
     }
 
     fn intern_labels(&mut self, labels: Labels) -> u32 {
-        if let Some(&i) = self.label_ids.get(&labels) {
-            return i;
-        }
-        let i = self.labels.len() as u32;
-        self.labels.push(labels.clone());
-        self.label_ids.insert(labels, i);
-        i
+        crate::labels::intern(&mut self.labels, &mut self.label_ids, &labels)
     }
 
     fn insert(

@@ -62,7 +62,8 @@ pub struct ExactDenseIndex {
     id_set: std::collections::HashSet<String>,
 }
 
-fn normalised(id: &str, v: &[f32], dim: usize) -> Result<Vec<f32>, Error> {
+/// `v` scaled to unit length (checked: dimension, finite, non-zero).
+pub(crate) fn normalised(id: &str, v: &[f32], dim: usize) -> Result<Vec<f32>, Error> {
     let bad = || Error::BadVector {
         id: id.to_owned(),
         expected: dim,
@@ -115,15 +116,7 @@ impl ExactDenseIndex {
                 return Err(e);
             }
         };
-        let l = match self.label_ids.get(labels) {
-            Some(&l) => l,
-            None => {
-                self.label_set.push(labels.clone());
-                let l = (self.label_set.len() - 1) as u32;
-                self.label_ids.insert(labels.clone(), l);
-                l
-            }
-        };
+        let l = crate::labels::intern(&mut self.label_set, &mut self.label_ids, labels);
         self.vectors.extend_from_slice(&v);
         self.ids.push(id.to_owned());
         self.documents.push(document.to_owned());

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::bm25::{Hit, Refusal, SearchResult, TopK};
-use crate::dense::DenseIndex;
+use crate::dense::{DenseIndex, normalised};
 use crate::error::Error;
 use crate::labels::Labels;
 
@@ -97,22 +97,6 @@ pub struct HnswIndex {
     /// Live chunk ids (rebuilt on load).
     #[serde(skip)]
     live_ids: std::collections::HashSet<String>,
-}
-
-fn normalised(id: &str, v: &[f32], dim: usize) -> Result<Vec<f32>, Error> {
-    let bad = || Error::BadVector {
-        id: id.to_owned(),
-        expected: dim,
-        got: v.len(),
-    };
-    if v.len() != dim || v.iter().any(|x| !x.is_finite()) {
-        return Err(bad());
-    }
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm == 0.0 {
-        return Err(bad());
-    }
-    Ok(v.iter().map(|x| x / norm).collect())
 }
 
 impl HnswIndex {
