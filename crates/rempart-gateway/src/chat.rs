@@ -345,15 +345,15 @@ fn finish(
     let reid = Reidentifier::new(outbound.mapping);
     match called.reply {
         Reply::Json(mut resp) => {
-            rec.output_hash = Some(sha256_json(&resp.choices));
+            let output = serde_json::to_vec(&resp.choices).unwrap_or_default();
+            rec.output_hash = Some(hex::encode(Sha256::digest(&output)));
             rec.upstream_model = Some(resp.model.clone());
             if let Some(u) = resp.usage {
                 rec.tokens_in = u.prompt_tokens;
                 rec.tokens_out = u.completion_tokens;
             } else {
                 rec.tokens_in = estimate_tokens(prompt_bytes);
-                rec.tokens_out =
-                    estimate_tokens(serde_json::to_vec(&resp.choices).map_or(0, |v| v.len()));
+                rec.tokens_out = estimate_tokens(output.len());
                 rec.tokens_estimated = true;
             }
             reid.response(&mut resp);
