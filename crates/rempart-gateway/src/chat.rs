@@ -12,6 +12,7 @@ use rempart_upstream::wire::{ChatChunk, ChatRequest, ChatResponse};
 use rempart_upstream::{ChatReply, ChunkStream, UpstreamError, prepare_chat};
 use sha2::{Digest, Sha256};
 
+use crate::conversation::{Exchange, Memory};
 use crate::error::ApiError;
 use crate::inspect::{Inspection, Outbound, inspect, prepare_outbound};
 use crate::reidentify::Reidentifier;
@@ -208,6 +209,13 @@ async fn steps(
     rec.decision = decision_record(&selection.label, &decision);
     refusal(&decision, &req.model, &ctx.principal.tenant)?;
 
+    // Conversation memory, when the request names a conversation: the
+    // placeholders of its earlier turns.
+    let memory =
+        crate::conversation::open(state, &ctx.principal.tenant, req.rempart.as_ref()).await?;
+    let no_memory = rempart_pii::Mapping::new();
+    let known = memory.as_ref().map_or(&no_memory, |m| &m.known);
+
     // 6–7. Pseudonymise for each admitted deployment's tier and call it,
     //      failing over only within the admitted list.
     let mut failures = Vec::new();
@@ -219,7 +227,7 @@ async fn steps(
             });
             break;
         }
-        let outbound = prepare_outbound(&req, &inspection, tenant, admitted)?;
+        let outbound = prepare_outbound(&req, &inspection, tenant, admitted, known)?;
         rec.decision.attempted.push(admitted.id().0.clone());
         let breaker = state.breakers.get(admitted.id());
         let t0 = Instant::now();
@@ -243,8 +251,23 @@ async fn steps(
                 );
                 describe_deployment(state, admitted, rec);
                 rec.request_hash = Some(reply.request_hash.clone());
-                // 8–9. Re-identify the answer, record, release.
-                return Ok(finish(reply, outbound, meta, req.wants_stream_usage(), rec));
+                // 8–9. Re-identify the answer, remember the turn, record,
+                //      release.
+                let memory = match memory {
+                    Some(m) => Some((m, exchange(&req, &outbound)?)),
+                    None => None,
+                };
+                let served = finish(reply, outbound, meta, req.wants_stream_usage(), rec, memory);
+                return match served {
+                    Finished::Served(s) => Ok(s),
+                    Finished::Remember(resp, meta, memory, exchange) => {
+                        let answer = answer_text(&resp);
+                        memory
+                            .save(state, &ctx.principal.tenant, &exchange, &answer)
+                            .await?;
+                        Ok(Served::Json(resp, meta))
+                    }
+                };
             }
             Err(e) => {
                 let retry = e.is_retryable();
@@ -334,13 +357,40 @@ async fn call(
     })
 }
 
+/// What this turn adds to its conversation: the mapping after the request
+/// and the caller's newest message.
+fn exchange(req: &ChatRequest, outbound: &Outbound) -> Result<Exchange, ApiError> {
+    Ok(Exchange {
+        mapping_json: crate::conversation::mapping_json(&outbound.mapping)?,
+        asked: req.messages.last().map(|m| m.text()).unwrap_or_default(),
+    })
+}
+
+/// The first choice's answer text, as the caller receives it.
+fn answer_text(resp: &ChatResponse) -> String {
+    resp.choices
+        .first()
+        .and_then(|c| c.pointer("/message/content"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A served reply; a whole answer in a conversation still to be saved.
+#[allow(clippy::large_enum_variant)]
+enum Finished {
+    Served(Served),
+    Remember(ChatResponse, ResponseMeta, Memory, Exchange),
+}
+
 fn finish(
     called: Called,
     outbound: Outbound,
     meta: ResponseMeta,
     wants_usage: bool,
     rec: &mut AuditRecord,
-) -> Served {
+    memory: Option<(Memory, Exchange)>,
+) -> Finished {
     let prompt_bytes = outbound.prompt_bytes();
     let reid = Reidentifier::new(outbound.mapping);
     match called.reply {
@@ -357,16 +407,20 @@ fn finish(
                 rec.tokens_estimated = true;
             }
             reid.response(&mut resp);
-            Served::Json(resp, meta)
+            match memory {
+                Some((m, x)) => Finished::Remember(resp, meta, m, x),
+                None => Finished::Served(Served::Json(resp, meta)),
+            }
         }
-        Reply::Stream(first, rest) => Served::Stream(Box::new(StreamJob {
+        Reply::Stream(first, rest) => Finished::Served(Served::Stream(Box::new(StreamJob {
             first,
             rest,
             reid,
             meta,
             wants_usage,
             prompt_tokens_estimate: estimate_tokens(prompt_bytes),
-        })),
+            memory,
+        }))),
     }
 }
 

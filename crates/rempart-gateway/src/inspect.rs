@@ -193,18 +193,22 @@ impl Outbound {
     }
 }
 
-/// Pseudonymise a request for a deployment of `admitted`'s tier.
+/// Pseudonymise a request for a deployment of `admitted`'s tier. `known`
+/// holds the placeholders of the conversation's earlier turns (empty
+/// without conversation memory): their values are replaced wherever they
+/// occur, detected or not, and keep their placeholders.
 pub fn prepare_outbound(
     req: &ChatRequest,
     inspection: &Inspection,
     tenant: &Tenant,
     admitted: &Admitted,
+    known: &Mapping,
 ) -> Result<Outbound, ApiError> {
     let tier = admitted.tier();
     let mode = tenant.pii_mode(tier);
-    let mut mapping = Mapping::new();
+    let mut mapping = known.clone();
     let mut request = req.clone();
-    if mode != PiiMode::None && !inspection.counts.is_empty() {
+    if mode != PiiMode::None && !(inspection.counts.is_empty() && mapping.is_empty()) {
         let mut i = 0usize;
         visit_texts(&mut request, |text| {
             let detected = inspection

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod chat;
 pub mod config;
+pub mod conversation;
 mod embedded;
 pub mod error;
 pub mod headers;

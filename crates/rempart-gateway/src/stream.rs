@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::chat::ResponseMeta;
+use crate::conversation::{Exchange, Memory};
 use crate::reidentify::Reidentifier;
 use crate::request::RequestCtx;
 use crate::state::AppState;
@@ -34,6 +35,8 @@ pub struct StreamJob {
     pub wants_usage: bool,
     /// Prompt tokens to record if the upstream reports no usage.
     pub prompt_tokens_estimate: u64,
+    /// The conversation to remember this turn in, if any.
+    pub memory: Option<(Memory, Exchange)>,
 }
 
 fn event(json: &impl serde::Serialize) -> Bytes {
@@ -58,6 +61,19 @@ fn carries_tokens(delta: &serde_json::Value) -> bool {
                     .iter()
                     .any(|c| nonempty(c.pointer("/function/arguments")))
             })
+}
+
+/// Append a chunk's first-choice content (already re-identified).
+fn collect_answer(chunk: &ChatChunk, answer: &mut String) {
+    if let Some(text) = chunk
+        .choices
+        .iter()
+        .find(|c| c.get("index").and_then(|i| i.as_u64()).unwrap_or(0) == 0)
+        .and_then(|c| c.pointer("/delta/content"))
+        .and_then(|v| v.as_str())
+    {
+        answer.push_str(text);
+    }
 }
 
 /// Start pumping; returns the body's receiver.
@@ -89,7 +105,11 @@ async fn pump(
         meta,
         wants_usage,
         prompt_tokens_estimate,
+        memory,
     } = job;
+    // The answer as the client receives it (first choice), for the
+    // conversation's stored turn.
+    let mut answer = String::new();
     let mut usage_reported = false;
     // Servers stream one token per delta; counted in case no usage comes.
     let mut deltas = 0u64;
@@ -140,6 +160,9 @@ async fn pump(
             }
         }
         reid.chunk(&mut chunk);
+        if memory.is_some() {
+            collect_answer(&chunk, &mut answer);
+        }
         if !wants_usage {
             if chunk.choices.is_empty() && chunk.usage.is_some() {
                 continue;
@@ -153,6 +176,7 @@ async fn pump(
         }
     }
     let held = reid.flush();
+    answer.push_str(&held);
     if !held.is_empty() && !client_gone && failure.is_none() {
         let _ = tx.send(event(&serde_json::json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": held}, "finish_reason": null}]}))).await;
     }
@@ -211,12 +235,22 @@ async fn pump(
     if client_gone {
         rec.error_code = Some("client_disconnected".into());
     }
+    // A complete answer is remembered before the record; if it cannot be,
+    // the stream ends with the error instead of `[DONE]`.
+    let mut remembered = Ok(());
+    if let (Some((m, x)), None) = (&memory, &failure) {
+        remembered = m.save(&state, &ctx.principal.tenant, x, &answer).await;
+        if remembered.is_err() {
+            rec.error_code = Some("conversation_not_saved".into());
+        }
+    }
     let recorded = crate::chat::record(&state, &ctx, rec, &trace).await;
     if client_gone {
         return;
     }
+    let recorded = remembered.and(recorded.map(|_| ()));
     match (failure, recorded) {
-        (None, Ok(_)) => {
+        (None, Ok(())) => {
             let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
         }
         (Some(e), _) => {

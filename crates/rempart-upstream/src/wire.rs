@@ -88,6 +88,13 @@ pub struct RempartExtension {
     /// Data-subject reference, recorded in the audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_ref: Option<String>,
+    /// Conversation memory: a UUID chosen by the client, the same for every
+    /// turn. The conversation's pseudonym mapping and turns are stored
+    /// sealed, so values stay pseudonymised (with the same placeholders)
+    /// across turns; linked to the data subject `subject_ref` names when
+    /// that is a registered subject's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
     /// Collections to retrieve from (private RAG).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collections: Option<Vec<String>>,

@@ -228,3 +228,170 @@ async fn bad_requests_name_the_problem_not_the_value() {
         .unwrap();
     assert_eq!(resp.status(), 401);
 }
+
+/// Conversation memory (`rempart.conversation_id`): a surname detected in
+/// the first turn is pseudonymised in a later turn where the detector alone
+/// misses it (in capitals, no cue), with the same placeholder, whole and
+/// streamed; without the conversation the same text reaches the upstream
+/// in clear. The turns are stored sealed under the subject's key: exported
+/// decrypted, gone after erasure, absent from the SQLite files.
+#[tokio::test]
+async fn conversation_memory_keeps_pseudonyms_across_turns_and_is_erasable() {
+    let mock = rempart_test::MockUpstream::builder()
+        .echo()
+        .split_chars(4)
+        .start()
+        .await;
+    let toml = Toml::new()
+        .deployment("mistral-paris", Dep::eu_sovereign(&mock))
+        .alias("assistant", &["mistral-paris"])
+        .default_tenant()
+        .build();
+    let gw = Gateway::start(&toml).await;
+    let (status, created) = json_of(
+        gw.post("/v1/subjects")
+            .json(&json!({"name": "Ewa Kwasniak", "emails": ["ewa.k@example.pl"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let subject = created["id"].as_str().unwrap().to_owned();
+    let conversation = uuid::Uuid::now_v7().to_string();
+    let ext = json!({"conversation_id": conversation, "subject_ref": subject});
+
+    // Turn 1: the detector finds the surname after "Madame".
+    let first = "Bonjour, je suis Madame Kwasniak, cliente depuis 2019.";
+    let mut body = chat_body("assistant", first);
+    body["rempart"] = ext.clone();
+    let resp = gw.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    let (_, answer1) = json_of(resp).await;
+    let answer1 = answer1["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(answer1.contains("Kwasniak"), "re-identified: {answer1}");
+    let sent1 = mock.last_request().unwrap().last_user_message().unwrap();
+    assert!(!sent1.contains("Kwasniak"), "upstream saw: {sent1}");
+    let placeholder = sent1
+        .split_whitespace()
+        .find(|w| w.contains("PERSON"))
+        .unwrap_or_else(|| panic!("a PERSON placeholder in {sent1}"))
+        .trim_end_matches(',')
+        .to_owned();
+
+    // The detector alone misses the surname in capitals with no cue: the
+    // same turn without conversation memory leaks it.
+    let second = "Le dossier KWASNIAK est urgent.";
+    let resp = gw.chat(&chat_body("assistant", second)).await;
+    assert_eq!(resp.status(), 200);
+    let sent = mock.last_request().unwrap().last_user_message().unwrap();
+    assert!(
+        sent.contains("KWASNIAK"),
+        "control: the detector alone misses it (else this test proves nothing): {sent}"
+    );
+
+    // Turn 2, streamed, in the conversation: caught, same placeholder.
+    let mut body = json!({"model": "assistant", "stream": true, "messages": [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": answer1},
+        {"role": "user", "content": second},
+    ]});
+    body["rempart"] = ext.clone();
+    let resp = gw.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let answer2 = streamed_text(&sse_json(&text));
+    // The placeholder stands for the value as first seen: the client gets
+    // its words back, in the first turn's spelling.
+    assert_eq!(answer2, "Le dossier Kwasniak est urgent.");
+    let req = mock.last_request().unwrap();
+    assert!(
+        !req.body_text().to_lowercase().contains("kwasniak"),
+        "upstream saw the surname: {}",
+        req.body_text()
+    );
+    assert_eq!(
+        req.last_user_message().unwrap(),
+        format!("Le dossier {placeholder} est urgent."),
+        "the first turn's placeholder"
+    );
+
+    // Export: the conversation's four turns, decrypted, and its map.
+    let (status, export) = json_of(
+        gw.get(&format!("/v1/subjects/{subject}/export"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{export}");
+    let conv = &export["conversations"][0];
+    assert_eq!(conv["id"], json!(conversation), "{export}");
+    let turns: Vec<(&str, &str)> = conv["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["role"].as_str().unwrap(), t["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            ("user", first),
+            ("assistant", answer1.as_str()),
+            ("user", second),
+            ("assistant", answer2.as_str()),
+        ]
+    );
+    assert!(
+        export["pseudonym_maps"][0]["mapping"]
+            .to_string()
+            .contains("Kwasniak"),
+        "{export}"
+    );
+
+    // Erase: the conversation goes with the subject; a later turn naming
+    // the erased subject is refused, and nothing is forwarded.
+    let resp = gw
+        .http
+        .delete(format!("{}/v1/subjects/{subject}", gw.url))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    let (status, receipt) = json_of(resp).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert!(
+        receipt["remaining"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == 0),
+        "{receipt}"
+    );
+    let before = mock.request_count();
+    let mut body = chat_body("assistant", "Et maintenant ?");
+    body["rempart"] = ext.clone();
+    let err = expect_error(gw.chat(&body).await, 400, "invalid_request").await;
+    assert_eq!(err["param"], json!("rempart.subject_ref"), "{err}");
+    assert_eq!(mock.request_count(), before);
+
+    // A conversation id that is not a UUID names the field.
+    let mut body = chat_body("assistant", "Bonjour");
+    body["rempart"] = json!({"conversation_id": "conv-1"});
+    let err = expect_error(gw.chat(&body).await, 400, "invalid_request").await;
+    assert_eq!(err["param"], json!("rempart.conversation_id"), "{err}");
+
+    let dir = gw.stop_keeping_data().await;
+    for f in walk(dir.path()) {
+        let bytes = std::fs::read(&f).unwrap().to_ascii_lowercase();
+        assert!(
+            !bytes.windows(8).any(|w| w == b"kwasniak"),
+            "the surname in {}",
+            f.display()
+        );
+    }
+}
