@@ -1,7 +1,7 @@
 //! Reads JSONL `{"id","text","lang"?}` on stdin, writes one JSONL result
 //! line per input line on stdout (the `rempart pii scan` format). Prints
 //! throughput to stderr.
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 
 fn main() {
     // `REMPART_PII_TYPES=EMAIL,IBAN` restricts the detector (profiling);
@@ -20,11 +20,19 @@ fn main() {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let lines: Vec<String> = stdin.lock().lines().map_while(Result::ok).collect();
+    // The whole input in one buffer, lines borrowed from it: one String
+    // per line, grown by doubling as it is read, cost ~7 instructions per
+    // byte of text (more than the IBAN detector).
+    let mut input = String::new();
+    stdin
+        .lock()
+        .read_to_string(&mut input)
+        .expect("UTF-8 input");
+    let lines: Vec<&str> = input.lines().collect();
     let t0 = std::time::Instant::now();
     let mut bytes = 0usize;
     let mut results = Vec::with_capacity(lines.len());
-    for line in &lines {
+    for line in lines.iter().copied() {
         if line.trim().is_empty() {
             continue;
         }

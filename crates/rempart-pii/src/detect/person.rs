@@ -223,8 +223,18 @@ fn alpha(c: char) -> bool {
 /// Words: runs of letters, with inner hyphens and apostrophes
 /// (`Jean-Pierre`, `O'Hora`).
 fn words(text: &str, out: &mut Vec<Word>) {
+    let b = text.as_bytes();
     let mut i = 0;
-    while let Some((c, len)) = char_at(text, i) {
+    while i < b.len() {
+        // ASCII bytes that are not letters (spaces, digits, punctuation)
+        // start no word: skipped without decoding a char.
+        if b[i] < 0x80 && !b[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        let Some((c, len)) = char_at(text, i) else {
+            break;
+        };
         if !alpha(c) {
             i += len;
             continue;
@@ -233,7 +243,23 @@ fn words(text: &str, out: &mut Vec<Word>) {
         let mut upper = cap;
         let mut n = 1;
         let mut e = i + len;
-        while let Some((d, dl)) = char_at(text, e) {
+        while e < b.len() {
+            // ASCII letters, the bulk of a word, byte by byte; an ASCII
+            // byte that is neither a letter nor a joiner ends the word.
+            // Both are what the char path below decides for them.
+            let d = b[e];
+            if d.is_ascii_alphabetic() {
+                upper &= !d.is_ascii_lowercase();
+                n += 1;
+                e += 1;
+                continue;
+            }
+            if d < 0x80 && d != b'-' && d != b'\'' {
+                break;
+            }
+            let Some((d, dl)) = char_at(text, e) else {
+                break;
+            };
             if alpha(d) {
                 upper &= !d.is_lowercase();
                 n += 1;
@@ -257,14 +283,24 @@ fn words(text: &str, out: &mut Vec<Word>) {
     }
 }
 
+/// `s` in lower case, written into `buf`.
 fn lower<'a>(s: &str, buf: &'a mut String) -> &'a str {
     buf.clear();
     if s.is_ascii() {
         buf.push_str(s);
         buf.make_ascii_lowercase();
     } else {
+        // Most chars of an accented word are ASCII: only the others go
+        // through the Unicode tables (`extend` with `to_lowercase` for
+        // every char cost ~50 instructions a char).
         for c in s.chars() {
-            buf.extend(c.to_lowercase());
+            if c.is_ascii() {
+                buf.push(c.to_ascii_lowercase());
+            } else {
+                for l in c.to_lowercase() {
+                    buf.push(l);
+                }
+            }
         }
     }
     buf.as_str()
