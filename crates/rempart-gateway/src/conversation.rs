@@ -16,8 +16,8 @@
 //! it: the detector still runs on every turn.
 
 use rempart_pii::Mapping;
-use rempart_store::registry::RegistryError;
 use rempart_store::Conversation;
+use rempart_store::registry::RegistryError;
 use rempart_upstream::wire::RempartExtension;
 use uuid::Uuid;
 use zeroize::Zeroizing;

@@ -37,6 +37,9 @@ pub struct StreamJob {
     pub prompt_tokens_estimate: u64,
     /// The conversation to remember this turn in, if any.
     pub memory: Option<(Memory, Exchange)>,
+    /// Citations of the retrieved sources, sent in a last chunk with no
+    /// choices (as the usage chunk is) before `[DONE]`.
+    pub citations: Option<serde_json::Value>,
 }
 
 fn event(json: &impl serde::Serialize) -> Bytes {
@@ -106,6 +109,7 @@ async fn pump(
         wants_usage,
         prompt_tokens_estimate,
         memory,
+        citations,
     } = job;
     // The answer as the client receives it (first choice), for the
     // conversation's stored turn.
@@ -205,6 +209,21 @@ async fn pump(
                 })))
                 .await;
         }
+    }
+    if let Some(c) = citations
+        && !client_gone
+        && failure.is_none()
+    {
+        let _ = tx
+            .send(event(&serde_json::json!({
+                "id": last_id,
+                "object": "chat.completion.chunk",
+                "created": last_created,
+                "model": rec.upstream_model.as_deref().unwrap_or_default(),
+                "choices": [],
+                "rempart": {"citations": c},
+            })))
+            .await;
     }
     rec.ttft_ms = ttft;
     rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
