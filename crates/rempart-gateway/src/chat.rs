@@ -338,7 +338,7 @@ async fn retrieve(
             crate::collections::CHAT_K,
         )
         .await
-        .map_err(crate::subjects::api_error)?;
+        .map_err(crate::collections::api_error)?;
     rec.retrieved_chunks = found.hits.iter().map(|h| h.chunk.clone()).collect();
     rec.denied_chunks = u32::try_from(found.denied).unwrap_or(u32::MAX);
     if found.hits.is_empty() {

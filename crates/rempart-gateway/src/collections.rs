@@ -443,14 +443,24 @@ pub fn citations(hits: &[Retrieved]) -> Value {
 
 // === HTTP ===
 
-/// Registry errors of the collection routes (no values inside).
-fn api_error(e: RegistryError) -> ApiError {
+/// Errors of the collections and the retriever as API errors (no values
+/// inside: they name fields).
+pub(crate) fn api_error(e: RegistryError) -> ApiError {
     match e {
         RegistryError::Store(rempart_store::Error::Invalid { what, why }) => ApiError::BadRequest {
             message: format!("invalid {what}: {why}"),
             param: Some(what.into()),
         },
-        e => crate::subjects::api_error(e),
+        RegistryError::Invalid(message) => ApiError::BadRequest {
+            message,
+            param: None,
+        },
+        other => {
+            tracing::error!(error = %other, "Collection failure.");
+            ApiError::Internal {
+                what: "the document collections are unavailable".into(),
+            }
+        }
     }
 }
 

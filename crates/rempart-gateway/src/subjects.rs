@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::request::Principal;
 
 /// The one mapping from registry errors to API errors (no values inside).
-pub(crate) fn api_error(e: RegistryError) -> ApiError {
+fn api_error(e: RegistryError) -> ApiError {
     match e {
         RegistryError::NotFound(id) => ApiError::Missing {
             what: format!("no data subject {id} for this tenant"),
