@@ -11,8 +11,11 @@
 //!
 //! The store is the source of truth: each (tenant, collection) has an
 //! in-memory BM25 index built from the decrypted chunks on first use and
-//! kept up to date by ingestion and deletion in this process; nothing is
-//! indexed on disk, so a deleted document leaves nothing behind.
+//! updated by this process's ingestions and deletions; nothing is indexed
+//! on disk, so a deleted document leaves nothing behind. Every search first
+//! reads the collection's version (bumped in the same transaction as every
+//! change, erasures included): an index built at an older version — a
+//! change by another replica or by `rempart ingest` — is rebuilt.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -58,10 +61,11 @@ struct Meta {
     text: String,
 }
 
-/// One (tenant, collection): its index and chunk texts.
+/// One (tenant, collection): its index and chunk texts, as of a version.
 struct Loaded {
     index: Bm25Index,
     chunks: HashMap<String, Meta>,
+    version: i64,
 }
 
 /// An admissible chunk, best first.
@@ -132,6 +136,7 @@ impl Loaded {
         Ok(Loaded {
             index: Bm25Index::new(key, Bm25Params::default()).map_err(rag_error)?,
             chunks: HashMap::new(),
+            version: 0,
         })
     }
 
@@ -183,20 +188,25 @@ impl Retriever {
         &self.collections
     }
 
-    /// Build the index of a collection unless it is in memory.
+    /// Build the index of a collection unless the one in memory is at the
+    /// store's current version.
     async fn ensure(&self, tenant: &str, collection: &str) -> Result<(), RegistryError> {
         let key = (tenant.to_owned(), collection.to_owned());
-        if self.indexes.read().await.contains_key(&key) {
+        let current = self.collections.version(tenant, collection).await?;
+        let fresh = |l: Option<&Loaded>| l.is_some_and(|l| l.version >= current);
+        if fresh(self.indexes.read().await.get(&key)) {
             return Ok(());
         }
         // Held while loading: an ingestion committed meanwhile updates the
         // index after this build, never before it.
         let mut indexes = self.indexes.write().await;
-        if indexes.contains_key(&key) {
+        if fresh(indexes.get(&key)) {
             return Ok(());
         }
+        let (version, chunks) = self.collections.load(tenant, collection).await?;
         let mut loaded = Loaded::new(self.term_key.clone())?;
-        for c in self.collections.load(tenant, collection).await? {
+        loaded.version = version;
+        for c in chunks {
             loaded.add(tenant, c)?;
         }
         indexes.insert(key, loaded);
@@ -255,10 +265,19 @@ impl Retriever {
             let key = (tenant.to_owned(), collection.to_owned());
             let mut indexes = self.indexes.write().await;
             let document = receipt.document_id.to_string();
+            // Only this change since the index was built: add it in place;
+            // otherwise rebuild from the store on next use.
+            if indexes
+                .get(&key)
+                .is_some_and(|l| l.version + 1 != receipt.version)
+            {
+                indexes.remove(&key);
+            }
             if let Some(loaded) = indexes
                 .get_mut(&key)
                 .filter(|l| !l.index.contains_document(&document))
             {
+                loaded.version = receipt.version;
                 let name: Arc<str> = Arc::from(name);
                 let labels = Arc::new(labels.clone());
                 for (seq, c) in texts.into_iter().enumerate() {
@@ -293,12 +312,15 @@ impl Retriever {
         if receipt.is_some() {
             let key = (tenant.to_owned(), collection.to_owned());
             let mut indexes = self.indexes.write().await;
+            let version = receipt.as_ref().map_or(0, |r| r.version);
             if let Some(loaded) = indexes.get_mut(&key) {
                 let document = id.to_string();
-                if loaded.index.delete_document(&document).is_err() {
+                if loaded.version + 1 != version || loaded.index.delete_document(&document).is_err()
+                {
                     // Rebuilt from the store on next use.
                     indexes.remove(&key);
                 } else {
+                    loaded.version = version;
                     loaded.chunks.retain(|_, m| m.document != id);
                 }
             }
@@ -307,7 +329,8 @@ impl Retriever {
     }
 
     /// Forget every in-memory index of a tenant (after a data subject's
-    /// erasure deleted documents): rebuilt from the store on next use.
+    /// erasure deleted documents, so their text leaves this process's
+    /// memory now, not at the next search): rebuilt on next use.
     pub async fn forget_tenant(&self, tenant: &str) {
         self.indexes.write().await.retain(|(t, _), _| t != tenant);
     }

@@ -107,6 +107,10 @@ pub struct IngestReceipt {
     /// False when the same content was already in the collection (nothing
     /// written).
     pub created: bool,
+    /// The collection's version after the ingestion (see
+    /// [`Collections::version`]).
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// A document as listed (name decrypted).
@@ -153,6 +157,9 @@ pub struct DeletionReceipt {
     pub removed: DocumentCounts,
     /// Rows of the document found after the deletion.
     pub remaining: DocumentCounts,
+    /// The collection's version after the deletion.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// A chunk decrypted for indexing.
@@ -343,6 +350,7 @@ impl Collections {
             document_id: inserted.id,
             chunks: inserted.chunks,
             created: inserted.created,
+            version: inserted.version,
         })
     }
 
@@ -400,7 +408,7 @@ impl Collections {
                 "the document is under legal hold: lift the hold before deleting it".into(),
             ));
         }
-        let Some(chunks) = store.delete_document(tenant, collection, id).await? else {
+        let Some(deleted) = store.delete_document(tenant, collection, id).await? else {
             return Ok(None);
         };
         let left = store.get_document(tenant, collection, id).await?;
@@ -409,7 +417,7 @@ impl Collections {
             collection: collection.to_owned(),
             removed: DocumentCounts {
                 documents: 1,
-                chunks,
+                chunks: deleted.chunks,
                 data_keys: u64::from(row.wrapped_key.is_some()),
             },
             remaining: DocumentCounts {
@@ -417,13 +425,28 @@ impl Collections {
                 chunks: left.as_ref().map_or(0, |d| d.chunks.max(0) as u64),
                 data_keys: u64::from(left.is_some_and(|d| d.wrapped_key.is_some())),
             },
+            version: deleted.version,
         }))
     }
 
+    /// The collection's version: every ingestion, deletion and erasure that
+    /// changes its documents bumps it (in the same transaction), so an
+    /// in-memory index built at version `v` is current while this returns
+    /// `v`.
+    pub async fn version(&self, tenant: &str, collection: &str) -> Result<i64> {
+        Ok(self
+            .registry
+            .store
+            .collection_version(tenant, collection)
+            .await?)
+    }
+
     /// Every chunk of a collection, decrypted, with its document's name and
-    /// labels: what an in-memory index is built from.
-    pub async fn load(&self, tenant: &str, collection: &str) -> Result<Vec<LoadedChunk>> {
+    /// labels (what an in-memory index is built from), and the version read
+    /// before them: a change made meanwhile shows as a newer version.
+    pub async fn load(&self, tenant: &str, collection: &str) -> Result<(i64, Vec<LoadedChunk>)> {
         let store = &self.registry.store;
+        let version = store.collection_version(tenant, collection).await?;
         let docs = store.list_documents(tenant, collection).await?;
         let rows = store.list_chunks(tenant, collection).await?;
         let mut keys = std::collections::HashMap::new();
@@ -456,6 +479,6 @@ impl Collections {
                 page_end: to_u32(c.page_end),
             });
         }
-        Ok(out)
+        Ok((version, out))
     }
 }

@@ -599,18 +599,26 @@ impl Store {
     }
 
     /// Delete a document in one transaction: NULL its wrapped data key
-    /// (crypto-shredding), delete its chunks, subject links and row.
-    /// Returns the number of chunks deleted, `None` if there is no such
-    /// document in the collection.
+    /// (crypto-shredding), delete its chunks, subject links and row, bump
+    /// the collection's version. `None` if there is no such document in the
+    /// collection.
     pub async fn delete_document(
         &self,
         tenant: &str,
         collection: &str,
         id: Uuid,
-    ) -> Result<Option<u64>, Error> {
+    ) -> Result<Option<Deleted>, Error> {
         check_tenant(tenant)?;
         check_collection(collection)?;
         dispatch!(self.delete_document(tenant, collection, id))
+    }
+
+    /// The version of a collection: bumped by every ingestion, deletion and
+    /// erasure that changes its documents (0 for a collection never written).
+    pub async fn collection_version(&self, tenant: &str, collection: &str) -> Result<i64, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        dispatch!(self.collection_version(tenant, collection))
     }
 
     // === Erasure (GDPR Art. 17) ===

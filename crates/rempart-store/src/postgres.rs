@@ -38,8 +38,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    ChunkRow, Conversation, DocumentRow, Erasure, ErasureCounts, Error, Inserted, KeyRecord,
-    NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
+    ChunkRow, Conversation, Deleted, DocumentRow, Erasure, ErasureCounts, Error, Inserted,
+    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -59,6 +59,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "documents",
     "document_subjects",
     "chunks",
+    "collections",
 ];
 
 fn options(url: &SecretString) -> Result<PgConnectOptions, Error> {
@@ -158,7 +159,7 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
             format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), $1::text),
             format('GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_keys, subjects, subject_index,
                     subject_tokens, conversations, turns, pseudonym_maps, erasures,
-                    documents, document_subjects, chunks TO %I', $1::text),
+                    documents, document_subjects, chunks, collections TO %I', $1::text),
             format('GRANT SELECT, INSERT ON api_keys TO %I', $1::text),
             format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text)
         ])",
@@ -771,8 +772,16 @@ impl Postgres {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        // Documents about the subject: chunks, then the rows (their data
-        // keys with them; the links cascade).
+        // Documents about the subject: their collections' versions move,
+        // then chunks, then the rows (their data keys with them; the links
+        // cascade).
+        del(
+            "UPDATE collections SET version = version + 1 WHERE tenant = $1 AND name IN
+             (SELECT collection FROM documents WHERE tenant = $1 AND id IN
+               (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2))",
+        )
+        .execute(&mut *tx)
+        .await?;
         c.chunks = del("DELETE FROM chunks WHERE tenant = $1 AND document_id IN
              (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)")
         .execute(&mut *tx)
@@ -879,6 +888,7 @@ impl Postgres {
                 id,
                 created: false,
                 chunks: chunks.max(0) as u64,
+                version: self.collection_version(tenant, &d.collection).await?,
             });
         }
         if !d.subjects.is_empty() {
@@ -924,11 +934,13 @@ impl Postgres {
             .execute(&mut *tx)
             .await?;
         }
+        let version = bump(&mut tx, tenant, &d.collection).await?;
         tx.commit().await?;
         Ok(Inserted {
             id: d.id,
             created: true,
             chunks: d.chunks.len() as u64,
+            version,
         })
     }
 
@@ -1013,7 +1025,7 @@ impl Postgres {
         tenant: &str,
         collection: &str,
         id: Uuid,
-    ) -> Result<Option<u64>, Error> {
+    ) -> Result<Option<Deleted>, Error> {
         let mut tx = self.begin(tenant).await?;
         let shredded = sqlx::query(
             "UPDATE documents SET wrapped_key = NULL
@@ -1040,8 +1052,25 @@ impl Postgres {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let version = bump(&mut tx, tenant, collection).await?;
         tx.commit().await?;
-        Ok(Some(chunks))
+        Ok(Some(Deleted { chunks, version }))
+    }
+
+    pub(crate) async fn collection_version(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<i64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM collections WHERE tenant = $1 AND name = $2")
+                .bind(tenant)
+                .bind(collection)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(v.unwrap_or(0))
     }
 
     pub(crate) async fn list_erasures(
@@ -1069,6 +1098,23 @@ impl Postgres {
             })
             .collect()
     }
+}
+
+/// Bump a collection's version inside `tx`; the new version.
+async fn bump(
+    tx: &mut Transaction<'static, Pg>,
+    tenant: &str,
+    collection: &str,
+) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO collections (tenant, name, version) VALUES ($1, $2, 1)
+         ON CONFLICT (tenant, name) DO UPDATE SET version = collections.version + 1
+         RETURNING version",
+    )
+    .bind(tenant)
+    .bind(collection)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 fn key_record(row: &PgRow) -> Result<KeyRecord, Error> {

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    ChunkRow, Conversation, DocumentRow, Erasure, ErasureCounts, Error, Inserted, KeyRecord,
-    NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
+    ChunkRow, Conversation, Deleted, DocumentRow, Erasure, ErasureCounts, Error, Inserted,
+    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -564,8 +564,16 @@ impl Sqlite {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        // Documents about the subject: chunks, then the rows (their data
-        // keys with them; the links cascade).
+        // Documents about the subject: their collections' versions move,
+        // then chunks, then the rows (their data keys with them; the links
+        // cascade).
+        del(
+            "UPDATE collections SET version = version + 1 WHERE tenant = ?1 AND name IN
+             (SELECT collection FROM documents WHERE tenant = ?1 AND id IN
+               (SELECT document_id FROM document_subjects WHERE tenant = ?1 AND subject_id = ?2))",
+        )
+        .execute(&mut *tx)
+        .await?;
         c.chunks = del("DELETE FROM chunks WHERE tenant = ?1 AND document_id IN
              (SELECT document_id FROM document_subjects WHERE tenant = ?1 AND subject_id = ?2)")
         .execute(&mut *tx)
@@ -669,6 +677,7 @@ impl Sqlite {
                 id,
                 created: false,
                 chunks: chunks.max(0) as u64,
+                version: self.collection_version(tenant, &d.collection).await?,
             });
         }
         for s in &d.subjects {
@@ -707,11 +716,13 @@ impl Sqlite {
             .execute(&mut *tx)
             .await?;
         }
+        let version = bump(&mut tx, tenant, &d.collection).await?;
         tx.commit().await?;
         Ok(Inserted {
             id: d.id,
             created: true,
             chunks: d.chunks.len() as u64,
+            version,
         })
     }
 
@@ -776,7 +787,7 @@ impl Sqlite {
         tenant: &str,
         collection: &str,
         id: Uuid,
-    ) -> Result<Option<u64>, Error> {
+    ) -> Result<Option<Deleted>, Error> {
         let mut tx = self.pool.begin().await?;
         let shredded = sqlx::query(
             "UPDATE documents SET wrapped_key = NULL
@@ -803,8 +814,23 @@ impl Sqlite {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let version = bump(&mut tx, tenant, collection).await?;
         tx.commit().await?;
-        Ok(Some(chunks))
+        Ok(Some(Deleted { chunks, version }))
+    }
+
+    pub(crate) async fn collection_version(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<i64, Error> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM collections WHERE tenant = ?1 AND name = ?2")
+                .bind(tenant)
+                .bind(collection)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(v.unwrap_or(0))
     }
 
     pub(crate) async fn list_erasures(
@@ -841,6 +867,23 @@ fn key_record(row: &SqliteRow) -> Result<KeyRecord, Error> {
         revoked: row.try_get::<i64, _>("revoked")? != 0,
         groups: crate::parse_groups(&row.try_get::<String, _>("groups")?)?,
     })
+}
+
+/// Bump a collection's version inside `tx`; the new version.
+async fn bump(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tenant: &str,
+    collection: &str,
+) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO collections (tenant, name, version) VALUES (?1, ?2, 1)
+         ON CONFLICT (tenant, name) DO UPDATE SET version = version + 1
+         RETURNING version",
+    )
+    .bind(tenant)
+    .bind(collection)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 fn chunk_row(r: &SqliteRow) -> Result<ChunkRow, Error> {

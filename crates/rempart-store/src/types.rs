@@ -349,4 +349,16 @@ pub struct Inserted {
     pub created: bool,
     /// Its chunks.
     pub chunks: u64,
+    /// The collection's version after the call (unchanged when nothing was
+    /// written).
+    pub version: i64,
+}
+
+/// What [`crate::Store::delete_document`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    /// Chunks deleted.
+    pub chunks: u64,
+    /// The collection's version after the deletion.
+    pub version: i64,
 }

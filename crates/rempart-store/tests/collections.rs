@@ -159,7 +159,7 @@ async fn ingest_is_idempotent_and_sealed(b: &Backend) {
     assert_eq!(listed[0].name, "Confidential merger memo");
     assert_eq!(listed[0].labels, hr);
     assert_eq!((listed[0].chunks, listed[0].pages), (2, 2));
-    let loaded = col.load(A, "legal").await.unwrap();
+    let loaded = col.load(A, "legal").await.unwrap().1;
     assert_eq!(loaded.len(), 2);
     assert_eq!(loaded[0].id, format!("{}/0", first.document_id));
     assert_eq!(loaded[0].text, TEXTS[0]);
@@ -167,7 +167,7 @@ async fn ingest_is_idempotent_and_sealed(b: &Backend) {
     assert_eq!((loaded[1].page_start, loaded[1].page_end), (2, 2));
     assert_eq!(&*loaded[0].document_name, "Confidential merger memo");
     // Tenant B sees its own document only.
-    let lb = col.load(B, "legal").await.unwrap();
+    let lb = col.load(B, "legal").await.unwrap().1;
     assert_eq!(lb.len(), 2);
     assert!(lb.iter().all(|c| c.document_id == b_doc.document_id));
     assert!(col.list(B, "archive").await.unwrap().is_empty());
@@ -226,6 +226,19 @@ async fn delete_leaves_nothing(b: &Backend) {
         )
         .await
         .unwrap();
+    // Every change bumps the collection's version; a no-op does not.
+    let v = col.version(A, "legal").await.unwrap();
+    assert_eq!((r.version, keep.version, v), (1, 2, 2));
+    let dup = col
+        .ingest(
+            A,
+            &doc("legal", "keep", b"other", &open, &[], &["unrelated text"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((dup.created, dup.version), (false, 2));
+    assert_eq!(col.version(A, "never").await.unwrap(), 0);
+    assert_eq!(col.version(B, "legal").await.unwrap(), 0, "per tenant");
     // Deleting in the wrong collection or tenant finds nothing.
     assert!(
         col.delete(A, "archive", r.document_id)
@@ -266,7 +279,7 @@ async fn delete_leaves_nothing(b: &Backend) {
             .unwrap()
             .is_none()
     );
-    let left = col.load(A, "legal").await.unwrap();
+    let left = col.load(A, "legal").await.unwrap().1;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].document_id, keep.document_id);
     // Re-ingesting the deleted content is a new document.
@@ -333,6 +346,7 @@ async fn erasure_reaches_documents(b: &Backend) {
         )
         .await
         .unwrap();
+    let v_hr = col.version(A, "hr").await.unwrap();
     let before = b.store.remaining(A, subject).await.unwrap();
     assert_eq!((before.documents, before.chunks), (1, 2));
     let receipt = reg.erase(A, subject).await.unwrap();
@@ -347,6 +361,11 @@ async fn erasure_reaches_documents(b: &Backend) {
         vec![other.document_id]
     );
     assert!(col.get(A, "hr", about.document_id).await.unwrap().is_none());
+    assert_eq!(
+        col.version(A, "hr").await.unwrap(),
+        v_hr + 1,
+        "the erasure moved the collection's version"
+    );
     // An erased subject cannot be linked again.
     let err = col
         .ingest(

@@ -278,6 +278,7 @@ async fn rls_with_hand_written_sql() {
             ("documents", "wrapped_key = NULL"),
             ("chunks", "text = '\\x00'"),
             ("document_subjects", "subject_id = document_id"),
+            ("collections", "version = 0"),
         ] {
             let r = sqlx::raw_sql(&format!("UPDATE {t} SET {set} WHERE tenant = '{B}'"))
                 .execute(&mut *tx)

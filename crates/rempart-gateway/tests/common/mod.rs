@@ -327,6 +327,11 @@ impl Gateway {
             .reveal()
     }
 
+    /// The gateway's store (another process on the same database).
+    pub fn store(&self) -> &rempart_store::Store {
+        &self.store
+    }
+
     /// `DELETE path` with `key`.
     pub fn delete_as(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
         self.http

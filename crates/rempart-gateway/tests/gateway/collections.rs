@@ -422,3 +422,62 @@ async fn bad_requests_name_the_field() {
     let resp = gw.chat(&rag_body("q", &[])).await;
     expect_error(resp, 400, "invalid_request").await;
 }
+
+/// Another replica (same store and keyring, its own memory) ingests and
+/// deletes: this gateway's next search sees both, through the collection's
+/// version, without a restart.
+#[tokio::test]
+async fn changes_by_another_replica_are_seen() {
+    let (gw, _mock) = sovereign().await;
+    let (_, r) = ingest(
+        &gw,
+        "shared",
+        json!({"name": "one", "text": "Alpaca grazing rules"}),
+    )
+    .await;
+    let first: uuid::Uuid = r["receipt"]["document_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hits = |v: &Value| v["data"].as_array().unwrap().len();
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "alpaca").await), 1);
+
+    let keys = rempart_crypto::KeyProvider::from_config(
+        &rempart_crypto::KeysConfig::default(),
+        &gw.data_dir(),
+        &|_| None,
+    )
+    .await
+    .expect("the gateway's keyring");
+    assert!(keys.created.is_none(), "the same keyring, not a new one");
+    let other = rempart_gateway::collections::Retriever::new(std::sync::Arc::new(
+        rempart_store::registry::Registry::new(
+            gw.store().clone(),
+            std::sync::Arc::new(keys.provider),
+            rempart_store::registry::Settings::default(),
+        ),
+    ));
+    let text = "Bison migration schedule";
+    other
+        .ingest(
+            TENANT,
+            "shared",
+            "two",
+            "text",
+            text.as_bytes(),
+            &rempart_rag::parse_plain(text),
+            &rempart_store::collections::DocumentLabels::default(),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "bison").await), 1);
+    other
+        .delete(TENANT, "shared", first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "alpaca").await), 0);
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "bison").await), 1);
+}

@@ -38,6 +38,17 @@ CREATE TABLE document_subjects (
 );
 CREATE INDEX document_subjects_subject ON document_subjects (tenant, subject_id);
 
+-- One row per collection with documents: its version, bumped in the same
+-- transaction as every change to its documents (ingest, delete, a data
+-- subject's erasure), so every gateway replica can tell whether its
+-- in-memory index is current with one indexed read.
+CREATE TABLE collections (
+    tenant TEXT NOT NULL CHECK (tenant <> ''),
+    name TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+
 CREATE TABLE chunks (
     tenant TEXT NOT NULL CHECK (tenant <> ''),
     document_id UUID NOT NULL,
@@ -55,7 +66,7 @@ CREATE TABLE chunks (
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['documents', 'document_subjects', 'chunks'] LOOP
+    FOREACH t IN ARRAY ARRAY['documents', 'document_subjects', 'chunks', 'collections'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format(

@@ -51,3 +51,14 @@ CREATE TABLE chunks (
     PRIMARY KEY (tenant, document_id, seq),
     FOREIGN KEY (tenant, document_id) REFERENCES documents (tenant, id) ON DELETE CASCADE
 );
+
+-- One row per collection with documents: its version, bumped in the same
+-- transaction as every change to its documents (ingest, delete, a data
+-- subject's erasure), so every gateway replica can tell whether its
+-- in-memory index is current with one indexed read.
+CREATE TABLE collections (
+    tenant TEXT NOT NULL CHECK (tenant <> ''),
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
