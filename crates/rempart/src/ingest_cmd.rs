@@ -3,9 +3,8 @@
 //! `POST /v1/collections/{c}/documents`). One JSON receipt per file on
 //! stdout.
 //!
-//! A gateway already running on the same store keeps the index it built in
-//! memory for a collection it has searched: it sees files ingested here
-//! after a restart (ingest through the HTTP route to avoid that).
+//! A gateway running on the same store sees the new documents at its next
+//! search (the collection's version moved).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

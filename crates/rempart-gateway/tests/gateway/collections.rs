@@ -481,3 +481,52 @@ async fn changes_by_another_replica_are_seen() {
     assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "alpaca").await), 0);
     assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "bison").await), 1);
 }
+
+/// Purpose limitation: a document restricted to a purpose is retrieved only
+/// by requests declaring it; legal hold blocks deletion.
+#[tokio::test]
+async fn purposes_and_legal_hold() {
+    let (gw, mock) = sovereign().await;
+    let (status, r) = ingest(
+        &gw,
+        "payroll",
+        json!({"name": "Payroll rules", "text": "Overtime is paid at 125 percent.",
+               "labels": {"purpose": "payroll", "legal_hold": true}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let doc = r["receipt"]["document_id"].as_str().unwrap().to_owned();
+    let mut body = rag_body("How is overtime paid?", &["payroll"]);
+    let resp = gw.chat(&body).await;
+    expect_error(resp, 422, "no_admissible_evidence").await;
+    body["rempart"]["purpose"] = json!("marketing");
+    expect_error(gw.chat(&body).await, 422, "no_admissible_evidence").await;
+    body["rempart"]["purpose"] = json!("payroll");
+    let resp = gw.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(last_prompt(&mock).contains("125 percent"));
+    let (status, e) = json_of(
+        gw.delete_as(&gw.key, &format!("/v1/collections/payroll/documents/{doc}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("legal hold"),
+        "{e}"
+    );
+    let (_, listed) = json_of(
+        gw.get("/v1/collections/payroll/documents")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["data"][0]["labels"]["legal_hold"], json!(true));
+    assert_eq!(listed["data"][0]["labels"]["purposes"], json!(["payroll"]));
+}
