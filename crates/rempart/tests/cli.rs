@@ -69,6 +69,12 @@ fn rempart(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().expect("run rempart")
 }
 
+/// The stdout of a command that must succeed (its stderr otherwise).
+fn out(o: std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -417,10 +423,6 @@ async fn subjects_add_find_export_erase_and_the_log_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &eu.url(), &us.url());
     let c = cfg.to_str().unwrap();
-    let out = |o: std::process::Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
     let added = out(rempart(&[
         "subjects",
         "add",
@@ -506,10 +508,6 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &eu.url(), &us.url());
     let c = cfg.to_str().unwrap();
-    let out = |o: std::process::Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
     let md = dir.path().join("leave.md");
     std::fs::write(&md, "# Leave\n\nStaff get 27 days of paid leave a year.\n").unwrap();
     let args = [
