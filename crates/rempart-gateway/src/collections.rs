@@ -624,15 +624,37 @@ struct SearchBody {
     purpose: Option<String>,
 }
 
-/// `POST /v1/collections/{c}/search`.
-pub async fn search(
+/// `POST /v1/collections/{c}/search`. Audited like a chat request
+/// (endpoint `search`): the chunk ids returned, the denied count, and
+/// `refused_no_evidence` when nothing admissible matched.
+pub(crate) async fn search(
     State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
+    parts: crate::RequestParts,
     Path(collection): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    check_collection(&collection)?;
+    let ctx = crate::context(&state, &parts);
+    let mut rec = ctx.audit_draft(&state.config, "search", "");
+    let result = search_steps(&state, &parts.principal, &collection, body, &mut rec).await;
+    rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+    if let Err(e) = &result {
+        rec.outcome = crate::chat::outcome_of(e);
+        rec.error_code = Some(e.code().to_owned());
+    }
+    crate::chat::record(&state, &ctx, rec, &crate::telemetry::Trace::default()).await?;
+    result
+}
+
+async fn search_steps(
+    state: &AppState,
+    p: &Principal,
+    collection: &str,
+    body: Result<Bytes, BytesRejection>,
+    rec: &mut rempart_audit::AuditRecord,
+) -> Result<Json<Value>, ApiError> {
+    check_collection(collection)?;
     let b: SearchBody = crate::parse_body(body, state.config.server.max_body_bytes)?;
+    rec.purpose.clone_from(&b.purpose);
     let k = b.k.unwrap_or(SEARCH_K);
     if k == 0 || k > MAX_K {
         return Err(ApiError::BadRequest {
@@ -640,12 +662,17 @@ pub async fn search(
             param: Some("k".into()),
         });
     }
-    let principal = principal_of(&p, b.purpose.as_deref());
+    let principal = principal_of(p, b.purpose.as_deref());
     let r = state
         .retriever
-        .search(&principal, std::slice::from_ref(&collection), &b.query, k)
+        .search(&principal, &[collection.to_owned()], &b.query, k)
         .await
         .map_err(api_error)?;
+    rec.retrieved_chunks = r.hits.iter().map(|h| h.chunk.clone()).collect();
+    rec.denied_chunks = u32::try_from(r.denied).unwrap_or(u32::MAX);
+    if r.hits.is_empty() {
+        rec.outcome = rempart_audit::Outcome::RefusedNoEvidence;
+    }
     Ok(Json(json!({
         "object": "list",
         "data": r.hits,

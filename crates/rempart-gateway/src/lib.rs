@@ -180,7 +180,7 @@ async fn principal(state: &AppState, token: &str) -> Result<Option<Principal>, A
     Ok(Some(p))
 }
 
-fn context(state: &AppState, req_parts: &RequestParts) -> RequestCtx {
+pub(crate) fn context(state: &AppState, req_parts: &RequestParts) -> RequestCtx {
     let tenant = state.config.tenants.get(&req_parts.principal.tenant);
     let (region, region_source) = locate(
         &state.config,
@@ -202,9 +202,9 @@ fn context(state: &AppState, req_parts: &RequestParts) -> RequestCtx {
 }
 
 /// What every API handler extracts.
-struct RequestParts {
+pub(crate) struct RequestParts {
     id: RequestId,
-    principal: Principal,
+    pub(crate) principal: Principal,
     headers: HeaderMap,
     peer: Option<std::net::IpAddr>,
 }

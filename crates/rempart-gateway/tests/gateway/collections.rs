@@ -226,9 +226,18 @@ async fn eligibility_holds_in_search_chat_citations_and_audit() {
         .expect("served record");
     assert_eq!(ok.retrieved_chunks, vec![format!("{sales_doc}/0")]);
     assert_eq!(ok.denied_chunks, 1);
+    // Searches are audited too (endpoint `search`): ids and denials.
+    let searches: Vec<_> = records.iter().filter(|r| r.endpoint == "search").collect();
+    assert_eq!(searches.len(), 3, "three searches");
+    assert_eq!(searches[0].retrieved_chunks, vec![format!("{sales_doc}/0")]);
+    assert_eq!(searches[0].denied_chunks, 1);
+    assert_eq!(
+        (searches[2].outcome, searches[2].denied_chunks),
+        (Outcome::RefusedNoEvidence, 2)
+    );
     let refused: Vec<_> = records
         .iter()
-        .filter(|r| r.outcome == Outcome::RefusedNoEvidence)
+        .filter(|r| r.endpoint == "chat" && r.outcome == Outcome::RefusedNoEvidence)
         .collect();
     assert_eq!(refused.len(), 2, "two refusals recorded");
     assert_eq!(
