@@ -61,6 +61,10 @@ struct Meta {
     text: String,
 }
 
+/// The version of an index known to be behind the store (rebuilt at the
+/// next search).
+const STALE: i64 = -1;
+
 /// One (tenant, collection): its index and chunk texts, as of a version.
 struct Loaded {
     index: Bm25Index,
@@ -197,19 +201,20 @@ impl Retriever {
         if fresh(self.indexes.read().await.get(&key)) {
             return Ok(());
         }
-        // Held while loading: an ingestion committed meanwhile updates the
-        // index after this build, never before it.
-        let mut indexes = self.indexes.write().await;
-        if fresh(indexes.get(&key)) {
-            return Ok(());
-        }
+        // Loaded without holding the lock (other collections and tenants
+        // keep searching). The version is read before the chunks, so a
+        // change committed meanwhile shows as a newer version and the next
+        // search rebuilds; a concurrent build keeps whichever is newer.
         let (version, chunks) = self.collections.load(tenant, collection).await?;
         let mut loaded = Loaded::new(self.term_key.clone())?;
         loaded.version = version;
         for c in chunks {
             loaded.add(tenant, c)?;
         }
-        indexes.insert(key, loaded);
+        let mut indexes = self.indexes.write().await;
+        if !indexes.get(&key).is_some_and(|l| l.version >= version) {
+            indexes.insert(key, loaded);
+        }
         Ok(())
     }
 
@@ -265,36 +270,32 @@ impl Retriever {
             let key = (tenant.to_owned(), collection.to_owned());
             let mut indexes = self.indexes.write().await;
             let document = receipt.document_id.to_string();
-            // Only this change since the index was built: add it in place;
-            // otherwise rebuild from the store on next use.
-            if indexes
-                .get(&key)
-                .is_some_and(|l| l.version + 1 != receipt.version)
-            {
-                indexes.remove(&key);
-            }
-            if let Some(loaded) = indexes
-                .get_mut(&key)
-                .filter(|l| !l.index.contains_document(&document))
-            {
-                loaded.version = receipt.version;
-                let name: Arc<str> = Arc::from(name);
-                let labels = Arc::new(labels.clone());
-                for (seq, c) in texts.into_iter().enumerate() {
-                    loaded.add(
-                        tenant,
-                        LoadedChunk {
-                            id: format!("{document}/{seq}"),
-                            document_id: receipt.document_id,
-                            document_name: name.clone(),
-                            labels: labels.clone(),
-                            seq: seq as u32,
-                            text: c.text,
-                            heading_path: c.heading_path,
-                            page_start: c.page_start,
-                            page_end: c.page_end,
-                        },
-                    )?;
+            if let Some(loaded) = indexes.get_mut(&key) {
+                // In place only when this is the one change since the build;
+                // otherwise (or if adding fails) rebuilt at the next search.
+                let only_change = loaded.version + 1 == receipt.version
+                    && !loaded.index.contains_document(&document);
+                loaded.version = STALE;
+                if only_change {
+                    let name: Arc<str> = Arc::from(name);
+                    let labels = Arc::new(labels.clone());
+                    for (seq, c) in texts.into_iter().enumerate() {
+                        loaded.add(
+                            tenant,
+                            LoadedChunk {
+                                id: format!("{document}/{seq}"),
+                                document_id: receipt.document_id,
+                                document_name: name.clone(),
+                                labels: labels.clone(),
+                                seq: seq as u32,
+                                text: c.text,
+                                heading_path: c.heading_path,
+                                page_start: c.page_start,
+                                page_end: c.page_end,
+                            },
+                        )?;
+                    }
+                    loaded.version = receipt.version;
                 }
             }
         }
@@ -309,20 +310,19 @@ impl Retriever {
         id: Uuid,
     ) -> Result<Option<DeletionReceipt>, RegistryError> {
         let receipt = self.collections.delete(tenant, collection, id).await?;
-        if receipt.is_some() {
+        if let Some(r) = &receipt {
             let key = (tenant.to_owned(), collection.to_owned());
             let mut indexes = self.indexes.write().await;
-            let version = receipt.as_ref().map_or(0, |r| r.version);
             if let Some(loaded) = indexes.get_mut(&key) {
-                let document = id.to_string();
-                if loaded.version + 1 != version || loaded.index.delete_document(&document).is_err()
-                {
-                    // Rebuilt from the store on next use.
-                    indexes.remove(&key);
+                // Its text leaves memory now; the postings too unless the
+                // index refuses, and then it is rebuilt at the next search.
+                loaded.chunks.retain(|_, m| m.document != id);
+                let removed = loaded.index.delete_document(&id.to_string()).is_ok();
+                loaded.version = if removed && loaded.version + 1 == r.version {
+                    r.version
                 } else {
-                    loaded.version = version;
-                    loaded.chunks.retain(|_, m| m.document != id);
-                }
+                    STALE
+                };
             }
         }
         Ok(receipt)
