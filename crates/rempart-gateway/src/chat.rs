@@ -1,6 +1,8 @@
 //! The request path of `POST /v1/chat/completions`, top to bottom as in
 //! DESIGN.md: authenticate, locate, inspect, retrieve, decide, pseudonymise,
 //! call, re-identify, record. Each step is one call into a lower crate.
+//! Retrieval runs just before inspection, so retrieved sources are inspected,
+//! classified and pseudonymised like the caller's own text.
 
 use std::sync::Arc;
 use std::time::Instant;
