@@ -1,6 +1,8 @@
 //! The request path of `POST /v1/chat/completions`, top to bottom as in
 //! DESIGN.md: authenticate, locate, inspect, retrieve, decide, pseudonymise,
 //! call, re-identify, record. Each step is one call into a lower crate.
+//! Retrieval runs just before inspection, so retrieved sources are inspected,
+//! classified and pseudonymised like the caller's own text.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -140,7 +142,7 @@ enum Served {
 async fn steps(
     state: &Arc<AppState>,
     ctx: &RequestCtx,
-    req: ChatRequest,
+    mut req: ChatRequest,
     rec: &mut AuditRecord,
     trace: &mut Trace,
 ) -> Result<Served, ApiError> {
@@ -170,24 +172,17 @@ async fn steps(
     //    trusted edge header or GeoIP).
     let region = ctx.region;
 
+    // 4. Retrieve (before inspection, so the sources are inspected and
+    //    pseudonymised like any prompt text): eligibility is checked inside
+    //    the retriever; no admissible evidence → refusal, nothing contacted.
+    let citations = retrieve(state, ctx, &mut req, rec).await?;
+
     // 3. Inspect every text part for personal data; classify sensitivity.
     let t_inspect = Instant::now();
     let inspection = inspect(&req, state.inspector.as_ref(), state.config.pii_budget)?;
     trace.inspected(t_inspect);
     rec.pii_counts = inspection.counts_by_name();
     rec.sensitivity = inspection.sensitivity.as_str().to_owned();
-
-    // 4. Retrieve: private RAG is not in this build.
-    if req
-        .rempart
-        .as_ref()
-        .is_some_and(|r| r.collections.is_some())
-    {
-        return Err(ApiError::BadRequest {
-            message: "retrieval (`rempart.collections`) is not available in this version".into(),
-            param: Some("rempart.collections".into()),
-        });
-    }
 
     // 5. Decide: candidates of the alias's matching rule, filtered by the
     //    tenant's policy, ordered by strategy and health.
@@ -258,16 +253,28 @@ async fn steps(
                     None => None,
                 };
                 let served = finish(reply, outbound, meta, req.wants_stream_usage(), rec, memory);
-                return match served {
-                    Finished::Served(s) => Ok(s),
+                let served = match served {
+                    Finished::Served(s) => s,
                     Finished::Remember(resp, meta, memory, exchange) => {
                         let answer = answer_text(&resp);
                         memory
                             .save(state, &ctx.principal.tenant, &exchange, &answer)
                             .await?;
-                        Ok(Served::Json(resp, meta))
+                        Served::Json(resp, meta)
                     }
                 };
+                return Ok(match (served, citations) {
+                    (Served::Json(mut resp, meta), Some(c)) => {
+                        resp.extra
+                            .insert("rempart".into(), serde_json::json!({"citations": c}));
+                        Served::Json(resp, meta)
+                    }
+                    (Served::Stream(mut job), c) => {
+                        job.citations = c;
+                        Served::Stream(job)
+                    }
+                    (served, None) => served,
+                });
             }
             Err(e) => {
                 let retry = e.is_retryable();
@@ -283,6 +290,82 @@ async fn steps(
         }
     }
     Err(ApiError::Upstream { failures })
+}
+
+/// Step 4: when the request names collections, the admissible chunks for
+/// its last user message become a system message of numbered sources,
+/// placed before the caller's messages; returns the citations. Records the
+/// retrieved chunk ids and the denied count.
+async fn retrieve(
+    state: &AppState,
+    ctx: &RequestCtx,
+    req: &mut ChatRequest,
+    rec: &mut AuditRecord,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let Some(ext) = &req.rempart else {
+        return Ok(None);
+    };
+    let Some(collections) = ext.collections.clone() else {
+        return Ok(None);
+    };
+    if collections.is_empty() {
+        return Err(ApiError::BadRequest {
+            message: "`rempart.collections` is empty: name at least one collection".into(),
+            param: Some("rempart.collections".into()),
+        });
+    }
+    if collections
+        .iter()
+        .any(|c| rempart_store::check_collection(c).is_err())
+    {
+        return Err(ApiError::BadRequest {
+            message: "`rempart.collections`: a collection name is not 1 to 128 ASCII letters, digits, `-`, `_` or `.`".into(),
+            param: Some("rempart.collections".into()),
+        });
+    }
+    let question = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| m.text())
+        .unwrap_or_default();
+    let principal = crate::collections::principal_of(&ctx.principal, ext.purpose.as_deref());
+    let found = state
+        .retriever
+        .search(
+            &principal,
+            &collections,
+            &question,
+            crate::collections::CHAT_K,
+        )
+        .await
+        .map_err(crate::collections::api_error)?;
+    rec.retrieved_chunks = found.hits.iter().map(|h| h.chunk.clone()).collect();
+    rec.denied_chunks = u32::try_from(found.denied).unwrap_or(u32::MAX);
+    if found.hits.is_empty() {
+        return Err(ApiError::NoEvidence {
+            collections,
+            denied: found.denied,
+        });
+    }
+    let at = req
+        .messages
+        .iter()
+        .position(|m| m.role != "system" && m.role != "developer")
+        .unwrap_or(0);
+    req.messages.insert(
+        at,
+        rempart_upstream::wire::Message {
+            role: "system".into(),
+            content: Some(rempart_upstream::wire::Content::Text(
+                crate::collections::sources_message(&found.hits),
+            )),
+            tool_calls: None,
+            extra: serde_json::Map::new(),
+        },
+    );
+    Ok(Some(crate::collections::citations(&found.hits)))
 }
 
 /// A successful call: the reply, with the first stream chunk already read
@@ -420,6 +503,7 @@ fn finish(
             wants_usage,
             prompt_tokens_estimate: estimate_tokens(prompt_bytes),
             memory,
+            citations: None,
         }))),
     }
 }
@@ -522,6 +606,7 @@ pub fn outcome_of(e: &ApiError) -> Outcome {
     match e {
         ApiError::PolicyRefusal { .. } => Outcome::RefusedPolicy,
         ApiError::PiiRefusal { .. } => Outcome::RefusedPii,
+        ApiError::NoEvidence { .. } => Outcome::RefusedNoEvidence,
         ApiError::NoneHealthy { .. } => Outcome::Unavailable,
         ApiError::Upstream { .. } | ApiError::RequestTimeout { .. } | ApiError::Internal { .. } => {
             Outcome::UpstreamError

@@ -56,6 +56,14 @@ pub enum ApiError {
         /// Why.
         reason: String,
     },
+    /// 422: the request names collections and no admissible chunk (for the
+    /// caller's groups and purpose) matched: refused rather than guessed.
+    NoEvidence {
+        /// The collections searched.
+        collections: Vec<String>,
+        /// Candidates eligibility denied.
+        denied: usize,
+    },
     /// 503: admitted candidates exist but none is healthy.
     NoneHealthy {
         /// The alias.
@@ -92,6 +100,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PolicyRefusal { .. } | ApiError::PiiRefusal { .. } => StatusCode::FORBIDDEN,
+            ApiError::NoEvidence { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NoneHealthy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream { failures } => {
                 let all_timeouts = !failures.is_empty()
@@ -128,6 +137,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::PolicyRefusal { .. } => "policy_refusal",
             ApiError::PiiRefusal { .. } => "pii_inspection_failed",
+            ApiError::NoEvidence { .. } => "no_admissible_evidence",
             ApiError::NoneHealthy { .. } => "no_healthy_deployment",
             ApiError::Upstream { .. } => "upstream_error",
             ApiError::RequestTimeout { .. } => "request_timeout",
@@ -139,7 +149,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. }
             | ApiError::PayloadTooLarge { .. }
-            | ApiError::ModelNotFound { .. } => "invalid_request_error",
+            | ApiError::ModelNotFound { .. }
+            | ApiError::NoEvidence { .. } => "invalid_request_error",
             ApiError::NotFound | ApiError::Missing { .. } | ApiError::MethodNotAllowed => {
                 "invalid_request_error"
             }
@@ -184,6 +195,10 @@ impl ApiError {
             ApiError::PiiRefusal { reason } => {
                 format!("personal-data inspection failed ({reason}); the request was refused, not forwarded in clear")
             }
+            ApiError::NoEvidence { collections, denied } => format!(
+                "no admissible evidence in collection(s) {} for this question (your key's groups and the declared purpose decide what you may retrieve; {denied} candidate chunk(s) were not admissible); the request was refused rather than answered without sources, and nothing was sent upstream",
+                collections.join(", ")
+            ),
             ApiError::NoneHealthy { model, unavailable } => format!(
                 "no healthy deployment for model `{model}`: admitted deployments {} are unavailable (circuit open); retry later",
                 unavailable.join(", ")
@@ -204,6 +219,7 @@ impl ApiError {
         let param = match self {
             ApiError::BadRequest { param, .. } => param.clone(),
             ApiError::ModelNotFound { .. } => Some("model".into()),
+            ApiError::NoEvidence { .. } => Some("rempart.collections".into()),
             _ => None,
         };
         ErrorBody {

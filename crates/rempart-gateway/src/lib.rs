@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod chat;
+pub mod collections;
 pub mod config;
 pub mod conversation;
 mod embedded;
@@ -67,6 +68,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(subjects::get).delete(subjects::erase),
         )
         .route("/v1/subjects/{id}/export", get(subjects::export))
+        .route(
+            "/v1/collections/{collection}/documents",
+            post(collections::ingest).get(collections::list),
+        )
+        .route(
+            "/v1/collections/{collection}/documents/{id}",
+            axum::routing::delete(collections::delete),
+        )
+        .route(
+            "/v1/collections/{collection}/search",
+            post(collections::search),
+        )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
@@ -136,6 +149,7 @@ async fn principal(state: &AppState, token: &str) -> Result<Option<Principal>, A
             return Ok(Some(Principal {
                 tenant: rec.tenant.clone(),
                 key_id: rec.id.clone(),
+                groups: rec.groups.clone(),
             }));
         }
     }
@@ -156,6 +170,7 @@ async fn principal(state: &AppState, token: &str) -> Result<Option<Principal>, A
     let p = Principal {
         tenant: rec.tenant.clone(),
         key_id: rec.id.clone(),
+        groups: rec.groups.clone(),
     };
     state
         .key_cache
@@ -165,7 +180,7 @@ async fn principal(state: &AppState, token: &str) -> Result<Option<Principal>, A
     Ok(Some(p))
 }
 
-fn context(state: &AppState, req_parts: &RequestParts) -> RequestCtx {
+pub(crate) fn context(state: &AppState, req_parts: &RequestParts) -> RequestCtx {
     let tenant = state.config.tenants.get(&req_parts.principal.tenant);
     let (region, region_source) = locate(
         &state.config,
@@ -187,9 +202,9 @@ fn context(state: &AppState, req_parts: &RequestParts) -> RequestCtx {
 }
 
 /// What every API handler extracts.
-struct RequestParts {
+pub(crate) struct RequestParts {
     id: RequestId,
-    principal: Principal,
+    pub(crate) principal: Principal,
     headers: HeaderMap,
     peer: Option<std::net::IpAddr>,
 }

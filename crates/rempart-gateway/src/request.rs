@@ -17,6 +17,8 @@ pub struct Principal {
     pub tenant: String,
     /// The key's public id.
     pub key_id: String,
+    /// The key's groups (retrieval eligibility).
+    pub groups: Vec<String>,
 }
 
 /// How the region was located.

@@ -36,6 +36,8 @@ pub struct AppState {
     pub store: Store,
     /// The data-subject registry (encrypted, searchable; GDPR rights).
     pub registry: Arc<rempart_store::registry::Registry>,
+    /// Private RAG: encrypted collections and their in-memory indexes.
+    pub retriever: Arc<crate::collections::Retriever>,
     /// PII inspection.
     pub inspector: Arc<dyn Inspector>,
     /// The audit log.
@@ -158,6 +160,7 @@ impl AppState {
             Arc::new(open_key_provider(&config, env).await?),
             config.subjects.clone(),
         ));
+        let retriever = Arc::new(crate::collections::Retriever::new(registry.clone()));
         let geoip = match &config.server.geoip_db {
             None => None,
             Some(p) => {
@@ -180,6 +183,7 @@ impl AppState {
             client,
             store,
             registry,
+            retriever,
             inspector,
             auditor,
             geoip,

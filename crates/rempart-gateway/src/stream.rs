@@ -11,6 +11,7 @@ use futures::StreamExt;
 use rempart_audit::{AuditRecord, Outcome};
 use rempart_upstream::ChunkStream;
 use rempart_upstream::wire::{ChatChunk, ErrorBody, ErrorDetail, Usage};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -37,6 +38,29 @@ pub struct StreamJob {
     pub prompt_tokens_estimate: u64,
     /// The conversation to remember this turn in, if any.
     pub memory: Option<(Memory, Exchange)>,
+    /// Citations of the retrieved sources, sent in a last chunk with no
+    /// choices (as the usage chunk is) before `[DONE]`.
+    pub citations: Option<serde_json::Value>,
+}
+
+/// A chunk with no choices after the answer (usage, citations): one field
+/// besides the stream's id, creation time and model.
+fn closing_chunk(
+    id: &str,
+    created: u64,
+    rec: &AuditRecord,
+    field: &str,
+    value: serde_json::Value,
+) -> Bytes {
+    let mut chunk = json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": rec.upstream_model.as_deref().unwrap_or_default(),
+        "choices": [],
+    });
+    chunk[field] = value;
+    event(&chunk)
 }
 
 fn event(json: &impl serde::Serialize) -> Bytes {
@@ -106,6 +130,7 @@ async fn pump(
         wants_usage,
         prompt_tokens_estimate,
         memory,
+        citations,
     } = job;
     // The answer as the client receives it (first choice), for the
     // conversation's stored turn.
@@ -194,17 +219,22 @@ async fn pump(
                 total_tokens: rec.tokens_in + rec.tokens_out,
                 estimated: true,
             };
-            let _ = tx
-                .send(event(&serde_json::json!({
-                    "id": last_id,
-                    "object": "chat.completion.chunk",
-                    "created": last_created,
-                    "model": rec.upstream_model.as_deref().unwrap_or_default(),
-                    "choices": [],
-                    "usage": usage,
-                })))
-                .await;
+            let tail = closing_chunk(&last_id, last_created, &rec, "usage", json!(usage));
+            let _ = tx.send(tail).await;
         }
+    }
+    if let Some(c) = citations
+        && !client_gone
+        && failure.is_none()
+    {
+        let tail = closing_chunk(
+            &last_id,
+            last_created,
+            &rec,
+            "rempart",
+            json!({"citations": c}),
+        );
+        let _ = tx.send(tail).await;
     }
     rec.ttft_ms = ttft;
     rec.latency_ms = ctx.started.elapsed().as_millis() as u64;

@@ -136,6 +136,11 @@ pub async fn erase(
             },
             e => api_error(e),
         })?;
+    // Documents about the subject went with it: the tenant's in-memory
+    // indexes are rebuilt from the store on next use.
+    if receipt.removed.documents > 0 {
+        state.retriever.forget_tenant(&p.tenant).await;
+    }
     receipt.audit_tombstone = Some(state.auditor.tombstone_subject(&id.to_string()).await?);
     tracing::info!(subject = %id, removed = receipt.removed.total(), "Data subject erased.");
     Ok(Json(json!(receipt)))

@@ -3,6 +3,10 @@
 
 mod common;
 
+/// Issue 6: encrypted collections and private RAG (eligibility inside the
+/// retriever, refusal, citations, pseudonymised sources, deletion).
+#[path = "gateway/collections.rs"]
+mod collections;
 /// Refusals and client errors: status, OpenAI error shape, no echoed values.
 #[path = "gateway/errors.rs"]
 mod errors;

@@ -49,6 +49,7 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod collections;
 pub mod postgres;
 pub mod registry;
 mod sqlite;
@@ -167,6 +168,57 @@ fn query_tokens(tokens: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
     Ok(t)
 }
 
+/// Longest collection name accepted.
+const MAX_COLLECTION: usize = 128;
+
+/// A collection name: 1 to 128 bytes of ASCII letters, digits, `-`, `_`,
+/// `.` (it appears in URLs and logs, so it may hold nothing else).
+pub fn check_collection(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_COLLECTION
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            what: "collection",
+            why: "use 1 to 128 ASCII letters, digits, `-`, `_` or `.`",
+        })
+    }
+}
+
+/// Longest group name accepted on a key.
+const MAX_GROUP: usize = 128;
+
+fn check_groups(groups: &[String]) -> Result<(), Error> {
+    if groups
+        .iter()
+        .any(|g| g.is_empty() || g.len() > MAX_GROUP || g.chars().any(char::is_control))
+    {
+        return Err(Error::Invalid {
+            what: "groups",
+            why: "a group name is empty, longer than 128 bytes or holds control characters",
+        });
+    }
+    Ok(())
+}
+
+fn groups_json(groups: &[String]) -> String {
+    let mut g = groups.to_vec();
+    g.sort();
+    g.dedup();
+    serde_json::to_string(&g).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_groups(json: &str) -> Result<Vec<String>, Error> {
+    serde_json::from_str(json).map_err(|_| Error::Corrupt {
+        table: "api_keys",
+        what: "groups".into(),
+    })
+}
+
 fn check_receipt(receipt: &str) -> Result<(), Error> {
     serde_json::from_str::<serde_json::Value>(receipt)
         .map(|_| ())
@@ -243,12 +295,26 @@ impl Store {
 
     /// Create a key for a tenant; returns the key to show once.
     pub async fn create_key(&self, tenant: &str, label: Option<&str>) -> Result<ApiKey, Error> {
+        self.create_key_with_groups(tenant, label, &[]).await
+    }
+
+    /// Create a key whose callers belong to `groups` (checked against the
+    /// groups of a collection's documents at retrieval); returns the key to
+    /// show once.
+    pub async fn create_key_with_groups(
+        &self,
+        tenant: &str,
+        label: Option<&str>,
+        groups: &[String],
+    ) -> Result<ApiKey, Error> {
         check_tenant(tenant)?;
+        check_groups(groups)?;
         let key = ApiKey::generate();
         let now = OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        dispatch!(self.insert_key(tenant, &key, label, &now))?;
+        let groups = groups_json(groups);
+        dispatch!(self.insert_key(tenant, &key, label, &now, &groups))?;
         Ok(key)
     }
 
@@ -474,6 +540,87 @@ impl Store {
         dispatch!(self.purge_expired(tenant, micros(now)))
     }
 
+    // === Collections (encrypted documents and chunks) ===
+
+    /// Insert a document with its chunks and subject links in one
+    /// transaction — unless the collection already holds a document with
+    /// the same `content_key`: then nothing is written and that document is
+    /// returned (`created: false`). A subject that is not registered or was
+    /// erased is refused ([`Error::NotFound`]`("subject")`).
+    pub async fn insert_document(&self, tenant: &str, d: &NewDocument) -> Result<Inserted, Error> {
+        check_tenant(tenant)?;
+        check_collection(&d.collection)?;
+        if serde_json::from_str::<serde_json::Value>(&d.labels).is_err() {
+            return Err(Error::Invalid {
+                what: "document labels",
+                why: "not valid JSON",
+            });
+        }
+        let mut d = d.clone();
+        d.created = micros(d.created);
+        d.subjects.sort();
+        d.subjects.dedup();
+        dispatch!(self.insert_document(tenant, &d))
+    }
+
+    /// The documents of a collection, oldest first.
+    pub async fn list_documents(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<Vec<DocumentRow>, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        dispatch!(self.list_documents(tenant, collection, None))
+    }
+
+    /// One document of a collection.
+    pub async fn get_document(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Uuid,
+    ) -> Result<Option<DocumentRow>, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        Ok(dispatch!(self.list_documents(tenant, collection, Some(id)))?.pop())
+    }
+
+    /// Every chunk of a collection (with its document id), in document and
+    /// `seq` order.
+    pub async fn list_chunks(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<Vec<(Uuid, ChunkRow)>, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        dispatch!(self.list_chunks(tenant, collection))
+    }
+
+    /// Delete a document in one transaction: NULL its wrapped data key
+    /// (crypto-shredding), delete its chunks, subject links and row, bump
+    /// the collection's version. `None` if there is no such document in the
+    /// collection.
+    pub async fn delete_document(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Uuid,
+    ) -> Result<Option<Deleted>, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        dispatch!(self.delete_document(tenant, collection, id))
+    }
+
+    /// The version of a collection: bumped by every ingestion, deletion and
+    /// erasure that changes its documents (0 for a collection never written).
+    pub async fn collection_version(&self, tenant: &str, collection: &str) -> Result<i64, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        dispatch!(self.collection_version(tenant, collection))
+    }
+
     // === Erasure (GDPR Art. 17) ===
 
     /// Erase a subject in one transaction: NULL its wrapped data key
@@ -482,7 +629,8 @@ impl Store {
     /// backup expires or the KEK version that wrapped it is retired — see
     /// the registry's documentation), delete its profile ciphertext, index rows, name
     /// tokens, the conversations linked to it with their turns and pseudonym
-    /// maps, and pseudonym maps linked to it directly; record the tombstone
+    /// maps, pseudonym maps linked to it directly, and the collection
+    /// documents linked to it with their chunks and data keys; record the tombstone
     /// with `receipt` (JSON). Returns what was removed, per table.
     /// Erasing an already erased subject removes nothing and records another
     /// tombstone. [`Error::NotFound`] if the subject never existed.

@@ -38,8 +38,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    Conversation, Erasure, ErasureCounts, Error, KeyRecord, NewSubject, PseudonymMap, Purged,
-    Subject, TenantKey, Turn,
+    ChunkRow, Conversation, Deleted, DocumentRow, Erasure, ErasureCounts, Error, Inserted,
+    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -56,6 +56,10 @@ pub const TENANT_TABLES: &[&str] = &[
     "turns",
     "pseudonym_maps",
     "erasures",
+    "documents",
+    "document_subjects",
+    "chunks",
+    "collections",
 ];
 
 fn options(url: &SecretString) -> Result<PgConnectOptions, Error> {
@@ -154,7 +158,8 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
             format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), $1::text),
             format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), $1::text),
             format('GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_keys, subjects, subject_index,
-                    subject_tokens, conversations, turns, pseudonym_maps, erasures TO %I', $1::text),
+                    subject_tokens, conversations, turns, pseudonym_maps, erasures,
+                    documents, document_subjects, chunks, collections TO %I', $1::text),
             format('GRANT SELECT, INSERT ON api_keys TO %I', $1::text),
             format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text)
         ])",
@@ -215,16 +220,19 @@ impl Postgres {
         key: &ApiKey,
         label: Option<&str>,
         now: &str,
+        groups: &str,
     ) -> Result<(), Error> {
         let mut tx = self.begin(tenant).await?;
         sqlx::query(
-            "INSERT INTO api_keys (id, tenant, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_keys (id, tenant, hash, label, created_at, groups)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(key.id())
         .bind(tenant)
         .bind(key.hash().to_hex())
         .bind(label)
         .bind(now)
+        .bind(groups)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -245,7 +253,7 @@ impl Postgres {
     pub(crate) async fn key_by_id(&self, id: &str) -> Result<Option<(KeyRecord, KeyHash)>, Error> {
         let mut tx = self.begin_key(id).await?;
         let row = sqlx::query(
-            "SELECT id, tenant, hash, label, created_at, revoked FROM api_keys WHERE id = $1",
+            "SELECT id, tenant, hash, label, created_at, revoked, groups FROM api_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -268,7 +276,7 @@ impl Postgres {
         };
         let mut tx = self.begin(tenant).await?;
         let rows = sqlx::query(
-            "SELECT id, tenant, label, created_at, revoked FROM api_keys
+            "SELECT id, tenant, label, created_at, revoked, groups FROM api_keys
              WHERE tenant = $1 ORDER BY created_at, id",
         )
         .bind(tenant)
@@ -764,6 +772,26 @@ impl Postgres {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // Documents about the subject: their collections' versions move,
+        // then chunks, then the rows (their data keys with them; the links
+        // cascade).
+        del(
+            "UPDATE collections SET version = version + 1 WHERE tenant = $1 AND name IN
+             (SELECT collection FROM documents WHERE tenant = $1 AND id IN
+               (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        c.chunks = del("DELETE FROM chunks WHERE tenant = $1 AND document_id IN
+             (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        c.documents = del("DELETE FROM documents WHERE tenant = $1 AND id IN
+             (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         sqlx::query(
             "INSERT INTO erasures (tenant, subject_id, erased_at, receipt)
              VALUES ($1, $2, $3, $4::jsonb)",
@@ -794,7 +822,10 @@ impl Postgres {
                (SELECT COUNT(*) FROM turns WHERE tenant = $1 AND conversation_id IN
                   (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2)) AS tu,
                (SELECT COUNT(*) FROM pseudonym_maps WHERE tenant = $1 AND (subject_id = $2 OR conversation_id IN
-                  (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2))) AS m",
+                  (SELECT id FROM conversations WHERE tenant = $1 AND subject_id = $2))) AS m,
+               (SELECT COUNT(*) FROM document_subjects WHERE tenant = $1 AND subject_id = $2) AS d,
+               (SELECT COUNT(*) FROM chunks WHERE tenant = $1 AND document_id IN
+                  (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)) AS ch",
         )
         .bind(tenant)
         .bind(subject)
@@ -810,7 +841,236 @@ impl Postgres {
             conversations: n("c")?,
             turns: n("tu")?,
             pseudonym_maps: n("m")?,
+            documents: n("d")?,
+            chunks: n("ch")?,
         })
+    }
+
+    // === Collections ===
+
+    pub(crate) async fn insert_document(
+        &self,
+        tenant: &str,
+        d: &NewDocument,
+    ) -> Result<Inserted, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let r = sqlx::query(
+            "INSERT INTO documents (tenant, collection, id, content_key, name, format, pages,
+                                    labels, wrapped_key, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
+             ON CONFLICT (tenant, collection, content_key) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(&d.collection)
+        .bind(d.id)
+        .bind(&d.content_key)
+        .bind(&d.name)
+        .bind(&d.format)
+        .bind(d.pages as i32)
+        .bind(&d.labels)
+        .bind(&d.wrapped_key)
+        .bind(d.created)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            let (id, chunks): (Uuid, i64) = sqlx::query_as(
+                "SELECT id, (SELECT COUNT(*) FROM chunks c WHERE c.tenant = d.tenant
+                                                         AND c.document_id = d.id)
+                 FROM documents d WHERE tenant = $1 AND collection = $2 AND content_key = $3",
+            )
+            .bind(tenant)
+            .bind(&d.collection)
+            .bind(&d.content_key)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            return Ok(Inserted {
+                id,
+                created: false,
+                chunks: chunks.max(0) as u64,
+                version: self.collection_version(tenant, &d.collection).await?,
+            });
+        }
+        if !d.subjects.is_empty() {
+            // Only live (not erased) subjects of the tenant can be linked;
+            // the foreign key locks each subject row against a concurrent
+            // erasure.
+            let linked = sqlx::query(
+                "INSERT INTO document_subjects (tenant, document_id, subject_id)
+                 SELECT $1, $2, id FROM subjects
+                 WHERE tenant = $1 AND id = ANY($3) AND wrapped_key IS NOT NULL",
+            )
+            .bind(tenant)
+            .bind(d.id)
+            .bind(&d.subjects)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if linked != d.subjects.len() as u64 {
+                tx.rollback().await?;
+                return Err(Error::NotFound("subject"));
+            }
+        }
+        if !d.chunks.is_empty() {
+            let col = |f: fn(&ChunkRow) -> i64| d.chunks.iter().map(f).collect::<Vec<i64>>();
+            let texts: Vec<&[u8]> = d.chunks.iter().map(|c| c.text.as_slice()).collect();
+            let headings: Vec<&[u8]> = d.chunks.iter().map(|c| c.heading.as_slice()).collect();
+            sqlx::query(
+                "INSERT INTO chunks (tenant, document_id, seq, text, heading, page_start,
+                                     page_end, start_offset, end_offset)
+                 SELECT $1, $2, s, t, h, ps, pe, so, eo
+                 FROM unnest($3::int8[], $4::bytea[], $5::bytea[], $6::int8[], $7::int8[],
+                             $8::int8[], $9::int8[]) AS x(s, t, h, ps, pe, so, eo)",
+            )
+            .bind(tenant)
+            .bind(d.id)
+            .bind(col(|c| c.seq))
+            .bind(texts)
+            .bind(headings)
+            .bind(col(|c| c.page_start))
+            .bind(col(|c| c.page_end))
+            .bind(col(|c| c.start))
+            .bind(col(|c| c.end))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let version = bump(&mut tx, tenant, &d.collection).await?;
+        tx.commit().await?;
+        Ok(Inserted {
+            id: d.id,
+            created: true,
+            chunks: d.chunks.len() as u64,
+            version,
+        })
+    }
+
+    pub(crate) async fn list_documents(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Option<Uuid>,
+    ) -> Result<Vec<DocumentRow>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, collection, name, format, pages::int8 AS pages, labels::text AS labels,
+                    wrapped_key, created,
+                    (SELECT COUNT(*) FROM chunks c WHERE c.tenant = d.tenant
+                                                     AND c.document_id = d.id) AS chunks
+             FROM documents d
+             WHERE tenant = $1 AND collection = $2 AND ($3::uuid IS NULL OR id = $3)
+             ORDER BY created, id",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DocumentRow {
+                    id: r.try_get("id")?,
+                    collection: r.try_get("collection")?,
+                    name: r.try_get("name")?,
+                    format: r.try_get("format")?,
+                    pages: r.try_get("pages")?,
+                    labels: r.try_get("labels")?,
+                    wrapped_key: r.try_get("wrapped_key")?,
+                    created: r.try_get("created")?,
+                    chunks: r.try_get("chunks")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn list_chunks(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<Vec<(Uuid, ChunkRow)>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT c.document_id, c.seq::int8 AS seq, c.text, c.heading,
+                    c.page_start::int8 AS page_start, c.page_end::int8 AS page_end,
+                    c.start_offset, c.end_offset
+             FROM chunks c JOIN documents d ON d.tenant = c.tenant AND d.id = c.document_id
+             WHERE c.tenant = $1 AND d.collection = $2
+             ORDER BY d.created, c.document_id, c.seq",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("document_id")?,
+                    ChunkRow {
+                        seq: r.try_get("seq")?,
+                        text: r.try_get("text")?,
+                        heading: r.try_get("heading")?,
+                        page_start: r.try_get("page_start")?,
+                        page_end: r.try_get("page_end")?,
+                        start: r.try_get("start_offset")?,
+                        end: r.try_get("end_offset")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn delete_document(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Uuid,
+    ) -> Result<Option<Deleted>, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let shredded = sqlx::query(
+            "UPDATE documents SET wrapped_key = NULL
+             WHERE tenant = $1 AND collection = $2 AND id = $3",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if shredded == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let chunks = sqlx::query("DELETE FROM chunks WHERE tenant = $1 AND document_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM documents WHERE tenant = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let version = bump(&mut tx, tenant, collection).await?;
+        tx.commit().await?;
+        Ok(Some(Deleted { chunks, version }))
+    }
+
+    pub(crate) async fn collection_version(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<i64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM collections WHERE tenant = $1 AND name = $2")
+                .bind(tenant)
+                .bind(collection)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(v.unwrap_or(0))
     }
 
     pub(crate) async fn list_erasures(
@@ -840,6 +1100,23 @@ impl Postgres {
     }
 }
 
+/// Bump a collection's version inside `tx`; the new version.
+async fn bump(
+    tx: &mut Transaction<'static, Pg>,
+    tenant: &str,
+    collection: &str,
+) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO collections (tenant, name, version) VALUES ($1, $2, 1)
+         ON CONFLICT (tenant, name) DO UPDATE SET version = collections.version + 1
+         RETURNING version",
+    )
+    .bind(tenant)
+    .bind(collection)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 fn key_record(row: &PgRow) -> Result<KeyRecord, Error> {
     Ok(KeyRecord {
         id: row.try_get("id")?,
@@ -847,6 +1124,7 @@ fn key_record(row: &PgRow) -> Result<KeyRecord, Error> {
         label: row.try_get("label")?,
         created_at: row.try_get("created_at")?,
         revoked: row.try_get("revoked")?,
+        groups: crate::parse_groups(&row.try_get::<String, _>("groups")?)?,
     })
 }
 

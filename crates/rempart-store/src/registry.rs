@@ -266,8 +266,8 @@ pub struct ErasureReceipt {
 
 /// The registry. Cheap to share behind `Arc`.
 pub struct Registry {
-    store: Store,
-    kms: Arc<KeyProvider>,
+    pub(crate) store: Store,
+    pub(crate) kms: Arc<KeyProvider>,
     settings: Settings,
     /// Unwrapped tenant keys (zeroised on drop), by (tenant, name).
     tenant_keys: Mutex<HashMap<(String, &'static str), Arc<DataKey>>>,
@@ -282,7 +282,7 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn key_context(tenant: &str, what: &str, id: &str) -> Vec<u8> {
+pub(crate) fn key_context(tenant: &str, what: &str, id: &str) -> Vec<u8> {
     let mut c = b"rempart/registry/v1".to_vec();
     for part in [tenant, what, id] {
         c.push(0);
@@ -304,7 +304,11 @@ impl Registry {
 
     /// A tenant key, unwrapped (created and stored wrapped on first use; a
     /// race between replicas is settled by the store: the first one wins).
-    async fn tenant_key(&self, tenant: &str, name: &'static str) -> Result<Arc<DataKey>> {
+    pub(crate) async fn tenant_key(
+        &self,
+        tenant: &str,
+        name: &'static str,
+    ) -> Result<Arc<DataKey>> {
         let cache_key = (tenant.to_owned(), name);
         if let Some(k) = self.tenant_keys.lock().expect("key cache").get(&cache_key) {
             return Ok(k.clone());

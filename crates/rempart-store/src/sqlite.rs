@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    Conversation, Erasure, ErasureCounts, Error, KeyRecord, NewSubject, PseudonymMap, Purged,
-    Subject, TenantKey, Turn,
+    ChunkRow, Conversation, Deleted, DocumentRow, Erasure, ErasureCounts, Error, Inserted,
+    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,6 +48,9 @@ impl Sqlite {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(5))
+            // Deleted rows are overwritten, not left in free pages: a
+            // deleted document's wrapped key does not linger in the file.
+            .pragma("secure_delete", "on")
             .disable_statement_logging();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -69,15 +72,18 @@ impl Sqlite {
         key: &ApiKey,
         label: Option<&str>,
         now: &str,
+        groups: &str,
     ) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO api_keys (id, tenant, hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (id, tenant, hash, label, created_at, groups)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(key.id())
         .bind(tenant)
         .bind(key.hash().to_hex())
         .bind(label)
         .bind(now)
+        .bind(groups)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -85,7 +91,7 @@ impl Sqlite {
 
     pub(crate) async fn key_by_id(&self, id: &str) -> Result<Option<(KeyRecord, KeyHash)>, Error> {
         let row = sqlx::query(
-            "SELECT id, tenant, hash, label, created_at, revoked FROM api_keys WHERE id = ?",
+            "SELECT id, tenant, hash, label, created_at, revoked, groups FROM api_keys WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -101,7 +107,7 @@ impl Sqlite {
 
     pub(crate) async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT id, tenant, label, created_at, revoked FROM api_keys
+            "SELECT id, tenant, label, created_at, revoked, groups FROM api_keys
              WHERE (?1 IS NULL OR tenant = ?1) ORDER BY created_at, id",
         )
         .bind(tenant)
@@ -558,6 +564,26 @@ impl Sqlite {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // Documents about the subject: their collections' versions move,
+        // then chunks, then the rows (their data keys with them; the links
+        // cascade).
+        del(
+            "UPDATE collections SET version = version + 1 WHERE tenant = ?1 AND name IN
+             (SELECT collection FROM documents WHERE tenant = ?1 AND id IN
+               (SELECT document_id FROM document_subjects WHERE tenant = ?1 AND subject_id = ?2))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        c.chunks = del("DELETE FROM chunks WHERE tenant = ?1 AND document_id IN
+             (SELECT document_id FROM document_subjects WHERE tenant = ?1 AND subject_id = ?2)")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        c.documents = del("DELETE FROM documents WHERE tenant = ?1 AND id IN
+             (SELECT document_id FROM document_subjects WHERE tenant = ?1 AND subject_id = ?2)")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         sqlx::query(
             "INSERT INTO erasures (tenant, subject_id, erased_at, receipt) VALUES (?, ?, ?, ?)",
         )
@@ -586,7 +612,10 @@ impl Sqlite {
                (SELECT COUNT(*) FROM turns WHERE tenant = ?1 AND conversation_id IN
                   (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2)) AS tu,
                (SELECT COUNT(*) FROM pseudonym_maps WHERE tenant = ?1 AND (subject_id = ?2 OR conversation_id IN
-                  (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2))) AS m",
+                  (SELECT id FROM conversations WHERE tenant = ?1 AND subject_id = ?2))) AS m,
+               (SELECT COUNT(*) FROM document_subjects WHERE tenant = ?1 AND subject_id = ?2) AS d,
+               (SELECT COUNT(*) FROM chunks WHERE tenant = ?1 AND document_id IN
+                  (SELECT document_id FROM document_subjects WHERE tenant = ?1 AND subject_id = ?2)) AS ch",
         )
         .bind(tenant)
         .bind(subject)
@@ -601,7 +630,207 @@ impl Sqlite {
             conversations: n("c")?,
             turns: n("tu")?,
             pseudonym_maps: n("m")?,
+            documents: n("d")?,
+            chunks: n("ch")?,
         })
+    }
+
+    // === Collections ===
+
+    pub(crate) async fn insert_document(
+        &self,
+        tenant: &str,
+        d: &NewDocument,
+    ) -> Result<Inserted, Error> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO documents (tenant, collection, id, content_key, name, format, pages,
+                                    labels, wrapped_key, created)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (tenant, collection, content_key) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(&d.collection)
+        .bind(d.id)
+        .bind(&d.content_key)
+        .bind(&d.name)
+        .bind(&d.format)
+        .bind(d.pages)
+        .bind(&d.labels)
+        .bind(&d.wrapped_key)
+        .bind(to_us(d.created))
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            let (id, chunks): (Uuid, i64) = sqlx::query_as(
+                "SELECT id, (SELECT COUNT(*) FROM chunks c WHERE c.tenant = d.tenant
+                                                         AND c.document_id = d.id)
+                 FROM documents d WHERE tenant = ? AND collection = ? AND content_key = ?",
+            )
+            .bind(tenant)
+            .bind(&d.collection)
+            .bind(&d.content_key)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            return Ok(Inserted {
+                id,
+                created: false,
+                chunks: chunks.max(0) as u64,
+                version: self.collection_version(tenant, &d.collection).await?,
+            });
+        }
+        for s in &d.subjects {
+            // Only a live (not erased) subject of the tenant can be linked.
+            let linked = sqlx::query(
+                "INSERT INTO document_subjects (tenant, document_id, subject_id)
+                 SELECT ?1, ?2, id FROM subjects
+                 WHERE tenant = ?1 AND id = ?3 AND wrapped_key IS NOT NULL",
+            )
+            .bind(tenant)
+            .bind(d.id)
+            .bind(s)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if linked == 0 {
+                tx.rollback().await?;
+                return Err(Error::NotFound("subject"));
+            }
+        }
+        for c in &d.chunks {
+            sqlx::query(
+                "INSERT INTO chunks (tenant, document_id, seq, text, heading, page_start,
+                                     page_end, start_offset, end_offset)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(tenant)
+            .bind(d.id)
+            .bind(c.seq)
+            .bind(&c.text)
+            .bind(&c.heading)
+            .bind(c.page_start)
+            .bind(c.page_end)
+            .bind(c.start)
+            .bind(c.end)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let version = bump(&mut tx, tenant, &d.collection).await?;
+        tx.commit().await?;
+        Ok(Inserted {
+            id: d.id,
+            created: true,
+            chunks: d.chunks.len() as u64,
+            version,
+        })
+    }
+
+    pub(crate) async fn list_documents(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Option<Uuid>,
+    ) -> Result<Vec<DocumentRow>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, collection, name, format, pages, labels, wrapped_key, created,
+                    (SELECT COUNT(*) FROM chunks c WHERE c.tenant = d.tenant
+                                                     AND c.document_id = d.id) AS chunks
+             FROM documents d WHERE tenant = ?1 AND collection = ?2 AND (?3 IS NULL OR id = ?3)
+             ORDER BY created, id",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DocumentRow {
+                    id: r.try_get("id")?,
+                    collection: r.try_get("collection")?,
+                    name: r.try_get("name")?,
+                    format: r.try_get("format")?,
+                    pages: r.try_get("pages")?,
+                    labels: r.try_get("labels")?,
+                    wrapped_key: r.try_get("wrapped_key")?,
+                    created: from_us("documents", r.try_get("created")?)?,
+                    chunks: r.try_get("chunks")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn list_chunks(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<Vec<(Uuid, ChunkRow)>, Error> {
+        let rows = sqlx::query(
+            "SELECT c.document_id, c.seq, c.text, c.heading, c.page_start, c.page_end,
+                    c.start_offset, c.end_offset
+             FROM chunks c JOIN documents d ON d.tenant = c.tenant AND d.id = c.document_id
+             WHERE c.tenant = ?1 AND d.collection = ?2
+             ORDER BY d.created, c.document_id, c.seq",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("document_id")?, chunk_row(r)?)))
+            .collect()
+    }
+
+    pub(crate) async fn delete_document(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Uuid,
+    ) -> Result<Option<Deleted>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let shredded = sqlx::query(
+            "UPDATE documents SET wrapped_key = NULL
+             WHERE tenant = ?1 AND collection = ?2 AND id = ?3",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if shredded == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let chunks = sqlx::query("DELETE FROM chunks WHERE tenant = ?1 AND document_id = ?2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM documents WHERE tenant = ?1 AND id = ?2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let version = bump(&mut tx, tenant, collection).await?;
+        tx.commit().await?;
+        Ok(Some(Deleted { chunks, version }))
+    }
+
+    pub(crate) async fn collection_version(
+        &self,
+        tenant: &str,
+        collection: &str,
+    ) -> Result<i64, Error> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM collections WHERE tenant = ?1 AND name = ?2")
+                .bind(tenant)
+                .bind(collection)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(v.unwrap_or(0))
     }
 
     pub(crate) async fn list_erasures(
@@ -636,6 +865,36 @@ fn key_record(row: &SqliteRow) -> Result<KeyRecord, Error> {
         label: row.try_get("label")?,
         created_at: row.try_get("created_at")?,
         revoked: row.try_get::<i64, _>("revoked")? != 0,
+        groups: crate::parse_groups(&row.try_get::<String, _>("groups")?)?,
+    })
+}
+
+/// Bump a collection's version inside `tx`; the new version.
+async fn bump(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tenant: &str,
+    collection: &str,
+) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO collections (tenant, name, version) VALUES (?1, ?2, 1)
+         ON CONFLICT (tenant, name) DO UPDATE SET version = version + 1
+         RETURNING version",
+    )
+    .bind(tenant)
+    .bind(collection)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+fn chunk_row(r: &SqliteRow) -> Result<ChunkRow, Error> {
+    Ok(ChunkRow {
+        seq: r.try_get("seq")?,
+        text: r.try_get("text")?,
+        heading: r.try_get("heading")?,
+        page_start: r.try_get("page_start")?,
+        page_end: r.try_get("page_end")?,
+        start: r.try_get("start_offset")?,
+        end: r.try_get("end_offset")?,
     })
 }
 

@@ -19,6 +19,8 @@ pub struct KeyRecord {
     pub created_at: String,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// Groups the key's caller belongs to (retrieval eligibility).
+    pub groups: Vec<String>,
 }
 
 /// A tenant-wide key, wrapped by the KMS.
@@ -201,6 +203,11 @@ pub struct ErasureCounts {
     pub turns: u64,
     /// Pseudonym maps (of those conversations or linked to the subject).
     pub pseudonym_maps: u64,
+    /// Documents of collections linked to the subject (deleted with their
+    /// data keys).
+    pub documents: u64,
+    /// Chunks of those documents.
+    pub chunks: u64,
 }
 
 impl ErasureCounts {
@@ -213,6 +220,8 @@ impl ErasureCounts {
             + self.conversations
             + self.turns
             + self.pseudonym_maps
+            + self.documents
+            + self.chunks
     }
 }
 
@@ -225,4 +234,131 @@ pub struct Purged {
     pub turns: u64,
     /// Their pseudonym maps.
     pub pseudonym_maps: u64,
+}
+
+/// A document of a collection to insert, with its chunks (every text field
+/// sealed by the caller).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewDocument {
+    /// Id.
+    pub id: Uuid,
+    /// Collection name.
+    pub collection: String,
+    /// Keyed hash of the content (idempotent re-ingestion).
+    pub content_key: Vec<u8>,
+    /// Name ciphertext.
+    pub name: Vec<u8>,
+    /// Source format (`text`, `markdown`, ...).
+    pub format: String,
+    /// Pages (1 for text).
+    pub pages: i64,
+    /// Labels (JSON, not personal).
+    pub labels: String,
+    /// The document's data key, wrapped by the KMS.
+    pub wrapped_key: String,
+    /// Creation time.
+    pub created: OffsetDateTime,
+    /// Registered data subjects the document is about (must be live).
+    pub subjects: Vec<Uuid>,
+    /// Its chunks.
+    pub chunks: Vec<ChunkRow>,
+}
+
+impl fmt::Debug for NewDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewDocument")
+            .field("id", &self.id)
+            .field("collection", &self.collection)
+            .field("format", &self.format)
+            .field("pages", &self.pages)
+            .field("subjects", &self.subjects.len())
+            .field("chunks", &self.chunks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored chunk (text and heading path sealed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChunkRow {
+    /// Position in the document.
+    pub seq: i64,
+    /// Text ciphertext.
+    pub text: Vec<u8>,
+    /// Heading path ciphertext.
+    pub heading: Vec<u8>,
+    /// First page.
+    pub page_start: i64,
+    /// Last page.
+    pub page_end: i64,
+    /// Start offset in the source.
+    pub start: i64,
+    /// End offset in the source.
+    pub end: i64,
+}
+
+impl fmt::Debug for ChunkRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkRow")
+            .field("seq", &self.seq)
+            .field("text_len", &self.text.len())
+            .field("pages", &(self.page_start, self.page_end))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored document (no chunks).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DocumentRow {
+    /// Id.
+    pub id: Uuid,
+    /// Collection.
+    pub collection: String,
+    /// Name ciphertext.
+    pub name: Vec<u8>,
+    /// Source format.
+    pub format: String,
+    /// Pages.
+    pub pages: i64,
+    /// Labels (JSON).
+    pub labels: String,
+    /// The wrapped data key; `None` once shredded.
+    pub wrapped_key: Option<String>,
+    /// Creation time.
+    pub created: OffsetDateTime,
+    /// Number of chunks.
+    pub chunks: i64,
+}
+
+impl fmt::Debug for DocumentRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DocumentRow")
+            .field("id", &self.id)
+            .field("collection", &self.collection)
+            .field("format", &self.format)
+            .field("chunks", &self.chunks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`crate::Store::insert_document`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// The document (the existing one when the content was already there).
+    pub id: Uuid,
+    /// False when the same content was already in the collection.
+    pub created: bool,
+    /// Its chunks.
+    pub chunks: u64,
+    /// The collection's version after the call (unchanged when nothing was
+    /// written).
+    pub version: i64,
+}
+
+/// What [`crate::Store::delete_document`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    /// Chunks deleted.
+    pub chunks: u64,
+    /// The collection's version after the deletion.
+    pub version: i64,
 }

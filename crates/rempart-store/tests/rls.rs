@@ -6,7 +6,9 @@ mod common;
 
 use common::PgDb;
 use rempart_store::postgres::TENANT_TABLES;
-use rempart_store::{Conversation, Error, NewSubject, PseudonymMap, Store, Turn};
+use rempart_store::{
+    ChunkRow, Conversation, Error, NewDocument, NewSubject, PseudonymMap, Store, Turn,
+};
 use secrecy::SecretString;
 use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
@@ -135,6 +137,34 @@ async fn seed(store: &Store, tenant: &str, n: u128) -> String {
         )
         .await
         .unwrap();
+    // A collection document about the live subject, with a chunk.
+    store
+        .insert_document(
+            tenant,
+            &NewDocument {
+                id: Uuid::from_u128(n + 200),
+                collection: "legal".into(),
+                content_key: vec![7; 32],
+                name: vec![8; 8],
+                format: "text".into(),
+                pages: 1,
+                labels: r#"{"groups":["hr"]}"#.into(),
+                wrapped_key: "wrapped".into(),
+                created: now(),
+                subjects: vec![Uuid::from_u128(n + 1)],
+                chunks: vec![ChunkRow {
+                    seq: 0,
+                    text: vec![9; 8],
+                    heading: vec![10; 8],
+                    page_start: 1,
+                    page_end: 1,
+                    start: 0,
+                    end: 8,
+                }],
+            },
+        )
+        .await
+        .unwrap();
     store
         .create_key(tenant, None)
         .await
@@ -245,6 +275,10 @@ async fn rls_with_hand_written_sql() {
             ("erasures", "receipt = '{}'"),
             ("subject_index", "value = '\\x00'"),
             ("api_keys", "revoked = true"),
+            ("documents", "wrapped_key = NULL"),
+            ("chunks", "text = '\\x00'"),
+            ("document_subjects", "subject_id = document_id"),
+            ("collections", "version = 0"),
         ] {
             let r = sqlx::raw_sql(&format!("UPDATE {t} SET {set} WHERE tenant = '{B}'"))
                 .execute(&mut *tx)
@@ -262,6 +296,13 @@ async fn rls_with_hand_written_sql() {
         format!("INSERT INTO tenant_keys VALUES ('{B}', 'k2', 'w', now())"),
         format!("INSERT INTO conversations VALUES ('{B}', {s}, NULL, now(), now())"),
         format!("INSERT INTO erasures VALUES ('{B}', {s}, now(), '{{}}')"),
+        format!(
+            "INSERT INTO documents (tenant, collection, id, content_key, name, format, pages, labels, created)
+             VALUES ('{B}', 'c', {s}, '\\x01', '\\x01', 'text', 1, '{{}}', now())"
+        ),
+        format!(
+            "INSERT INTO chunks VALUES ('{B}', '00000000-0000-0000-0000-0000000000c9', 5, '\\x00', '\\x00', 1, 1, 0, 1)"
+        ),
         format!(
             "INSERT INTO api_keys (id, tenant, hash, created_at) VALUES ('kx', '{B}', 'h', 'now')"
         ),

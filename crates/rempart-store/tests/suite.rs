@@ -604,6 +604,7 @@ async fn erasure(store: &Store) {
         conversations: 2,
         turns: 4,
         pseudonym_maps: 3,
+        ..ErasureCounts::default()
     };
     assert_eq!(store.remaining(A, id(1)).await.unwrap(), full);
     let b_before = store.remaining(B, id(1)).await.unwrap();
@@ -741,7 +742,8 @@ async fn tenant_isolation(store: &Store) {
             tokens: 1,
             conversations: 1,
             turns: 1,
-            pseudonym_maps: 1
+            pseudonym_maps: 1,
+            ..ErasureCounts::default()
         }
     );
 }

@@ -53,6 +53,8 @@ enum Command {
     /// Data subjects: register, find, export (GDPR Art. 15), erase (Art. 17).
     #[command(subcommand)]
     Subjects(crate::subjects_cmd::SubjectsCmd),
+    /// Ingest text and Markdown files into an encrypted collection.
+    Ingest(crate::ingest_cmd::IngestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +88,11 @@ enum KeysCmd {
         /// Free-form label.
         #[arg(long)]
         label: Option<String>,
+        /// Group the key's callers belong to (repeatable): they retrieve
+        /// the collection documents labelled with one of their groups (and
+        /// those labelled with none).
+        #[arg(long)]
+        group: Vec<String>,
     },
     /// List keys (ids, never secrets).
     List {
@@ -152,6 +159,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(a) => crate::audit_cmd::run(a),
         Command::Pii(p) => crate::pii_cmd::run(p),
         Command::Subjects(s) => crate::subjects_cmd::run(s),
+        Command::Ingest(a) => crate::ingest_cmd::run(a),
         Command::Config(ConfigCmd::Check { common }) => {
             let (config, source) = load(&common, None)?;
             println!(
@@ -294,6 +302,7 @@ fn keys(cmd: KeysCmd) -> Result<ExitCode> {
                 common,
                 tenant,
                 label,
+                group,
             } => {
                 let (config, source) = load(&common, None)?;
                 if !config.tenants.contains_key(&tenant) {
@@ -305,7 +314,9 @@ fn keys(cmd: KeysCmd) -> Result<ExitCode> {
                 }
                 let store =
                     rempart_gateway::open_store(&config, &|n| std::env::var(n).ok()).await?;
-                let key = store.create_key(&tenant, label.as_deref()).await?;
+                let key = store
+                    .create_key_with_groups(&tenant, label.as_deref(), &group)
+                    .await?;
                 println!("{}", key.reveal());
                 store.close().await;
             }
@@ -315,12 +326,17 @@ fn keys(cmd: KeysCmd) -> Result<ExitCode> {
                     rempart_gateway::open_store(&config, &|n| std::env::var(n).ok()).await?;
                 for k in store.list_keys(tenant.as_deref()).await? {
                     println!(
-                        "{}\t{}\t{}\t{}{}",
+                        "{}\t{}\t{}\t{}{}{}",
                         k.id,
                         k.tenant,
                         k.created_at,
                         k.label.unwrap_or_default(),
-                        if k.revoked { "\trevoked" } else { "" }
+                        if k.revoked { "\trevoked" } else { "" },
+                        if k.groups.is_empty() {
+                            String::new()
+                        } else {
+                            format!("\tgroups={}", k.groups.join(","))
+                        }
                     );
                 }
                 store.close().await;

@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod cli;
+mod ingest_cmd;
 mod pii_cmd;
 mod subjects_cmd;
 

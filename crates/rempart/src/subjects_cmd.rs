@@ -96,7 +96,7 @@ fn env(n: &str) -> Option<String> {
     std::env::var(n).ok()
 }
 
-async fn registry(
+pub(crate) async fn registry(
     common: &ConfigArgs,
     tenant: &str,
 ) -> Result<(Registry, rempart_gateway::config::Config)> {

@@ -69,6 +69,12 @@ fn rempart(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().expect("run rempart")
 }
 
+/// The stdout of a command that must succeed (its stderr otherwise).
+fn out(o: std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -417,10 +423,6 @@ async fn subjects_add_find_export_erase_and_the_log_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &eu.url(), &us.url());
     let c = cfg.to_str().unwrap();
-    let out = |o: std::process::Output| {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
     let added = out(rempart(&[
         "subjects",
         "add",
@@ -497,4 +499,91 @@ async fn subjects_add_find_export_erase_and_the_log_still_verifies() {
         "subjects", "find", "--config", c, "--tenant", "nobody", "--name", "x",
     ]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_files_and_keys_with_groups_serve_private_rag() {
+    let eu = MockUpstream::start().await;
+    let us = MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &eu.url(), &us.url());
+    let c = cfg.to_str().unwrap();
+    let md = dir.path().join("leave.md");
+    std::fs::write(&md, "# Leave\n\nStaff get 27 days of paid leave a year.\n").unwrap();
+    let args = [
+        "ingest",
+        "--config",
+        c,
+        "--tenant",
+        "acme",
+        "--collection",
+        "hr",
+        "--group",
+        "hr",
+        md.to_str().unwrap(),
+    ];
+    let first: serde_json::Value = serde_json::from_str(&out(rempart(&args))).unwrap();
+    assert_eq!(first["receipt"]["created"], true, "{first}");
+    let again: serde_json::Value = serde_json::from_str(&out(rempart(&args))).unwrap();
+    assert_eq!(again["receipt"]["created"], false, "idempotent: {again}");
+    assert_eq!(
+        again["receipt"]["document_id"],
+        first["receipt"]["document_id"]
+    );
+    let bad = rempart(&[
+        "ingest",
+        "--config",
+        c,
+        "--tenant",
+        "acme",
+        "--collection",
+        "a b",
+        md.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let hr_key = out(rempart(&[
+        "keys", "create", "--config", c, "--tenant", "acme", "--group", "hr",
+    ]))
+    .trim()
+    .to_owned();
+    let listed = out(rempart(&[
+        "keys", "list", "--config", c, "--tenant", "acme",
+    ]));
+    assert!(listed.contains("groups=hr"), "{listed}");
+    let plain_key = create_key(&cfg);
+
+    let server = Server::start(&cfg);
+    rempart_test::install_tls_provider();
+    let http = reqwest::Client::new();
+    let mut chat = body();
+    chat["messages"][0]["content"] = "How many days of paid leave?".into();
+    chat["rempart"] = serde_json::json!({"collections": ["hr"]});
+    let resp = http
+        .post(format!("{}/v1/chat/completions", server.url))
+        .bearer_auth(&hr_key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        answer["rempart"]["citations"][0]["document"],
+        first["receipt"]["document_id"]
+    );
+    assert!(eu.received("27 days of paid leave"));
+    // A key outside the group: refused, nothing sent upstream.
+    let before = eu.chat_requests().len();
+    let resp = http
+        .post(format!("{}/v1/chat/completions", server.url))
+        .bearer_auth(&plain_key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    assert_eq!(eu.chat_requests().len(), before);
+    assert_eq!(us.chat_requests().len(), 0);
+    server.stop();
 }

@@ -240,6 +240,8 @@ pub struct Gateway {
     /// An API key of [`TENANT`] (or of the first tenant asked for).
     pub key: String,
     keys: BTreeMap<String, String>,
+    /// The gateway's store (to create keys with groups).
+    store: rempart_store::Store,
     /// The HTTP client tests drive it with.
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -296,6 +298,7 @@ impl Gateway {
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
+        let store = state.store.clone();
         let task = tokio::spawn(serve(Arc::new(state), listener, async {
             let _ = rx.await;
         }));
@@ -303,6 +306,7 @@ impl Gateway {
             url,
             key: keys[tenants[0]].clone(),
             keys,
+            store,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -311,6 +315,35 @@ impl Gateway {
             task: Some(task),
             data_dir: Some(dir),
         }
+    }
+
+    /// A new API key of `tenant` whose callers belong to `groups`.
+    pub async fn key_with_groups(&self, tenant: &str, groups: &[&str]) -> String {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        self.store
+            .create_key_with_groups(tenant, Some("test"), &groups)
+            .await
+            .expect("create key")
+            .reveal()
+    }
+
+    /// The gateway's store (another process on the same database).
+    pub fn store(&self) -> &rempart_store::Store {
+        &self.store
+    }
+
+    /// `DELETE path` with `key`.
+    pub fn delete_as(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .delete(format!("{}{path}", self.url))
+            .bearer_auth(key)
+    }
+
+    /// `GET path` with `key`.
+    pub fn get_as(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(key)
     }
 
     /// The API key of `tenant` (started with [`Gateway::start_with_keys`]).
@@ -481,6 +514,20 @@ pub fn audit_records(data_dir: &std::path::Path) -> Vec<rempart_audit::AuditReco
             _ => None,
         })
         .collect()
+}
+
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Chat completions a mock received (probes excluded).

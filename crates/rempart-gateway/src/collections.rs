@@ -1,0 +1,682 @@
+//! `/v1/collections`: encrypted document collections and private RAG,
+//! scoped to the caller's tenant; eligibility (the key's groups, the
+//! request's purpose) is checked inside the retriever.
+//!
+//! | method and path | what |
+//! |---|---|
+//! | `POST /v1/collections/{c}/documents` | ingest `{"name", "text" \| "markdown", "labels"?, "subjects"?}` → 201 receipt (200 when the same content was already there) |
+//! | `GET /v1/collections/{c}/documents` | the documents (names decrypted, labels, chunk counts) |
+//! | `DELETE /v1/collections/{c}/documents/{id}` | crypto-shred and delete → receipt |
+//! | `POST /v1/collections/{c}/search` | `{"query", "k"?, "purpose"?}` → admissible hits and the denied count |
+//!
+//! The store is the source of truth: each (tenant, collection) has an
+//! in-memory BM25 index built from the decrypted chunks on first use and
+//! updated by this process's ingestions and deletions; nothing is indexed
+//! on disk, so a deleted document leaves nothing behind. Every search first
+//! reads the collection's version (bumped in the same transaction as every
+//! change, erasures included): an index built at an older version — a
+//! change by another replica or by `rempart ingest` — is rebuilt.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use rempart_rag::{Bm25Index, Bm25Params, Document, Hit, Labels, NewChunk, Query, TermKey};
+use rempart_store::collections::{
+    ChunkText, Collections, DeletionReceipt, DocumentLabels, IngestReceipt, LoadedChunk,
+    NewDocumentIn,
+};
+use rempart_store::registry::{Registry, RegistryError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::request::Principal;
+
+/// Chunks retrieved for a chat request.
+pub const CHAT_K: usize = 4;
+/// Hits a search returns unless the body asks otherwise.
+const SEARCH_K: usize = 5;
+/// Most hits a search may ask for.
+const MAX_K: usize = 50;
+/// BM25 evidence threshold: a chunk must match at least one query term
+/// (after analysis: stop words removed, stemmed); below it, a refusal.
+pub const MIN_SCORE: f32 = 0.0;
+
+/// What an indexed chunk carries besides its postings.
+struct Meta {
+    document: Uuid,
+    name: Arc<str>,
+    page_start: u32,
+    page_end: u32,
+    heading_path: Vec<String>,
+    text: String,
+}
+
+/// The version of an index known to be behind the store (rebuilt at the
+/// next search).
+const STALE: i64 = -1;
+
+/// One (tenant, collection): its index and chunk texts, as of a version.
+struct Loaded {
+    index: Bm25Index,
+    chunks: HashMap<String, Meta>,
+    version: i64,
+}
+
+/// An admissible chunk, best first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Retrieved {
+    /// Chunk id (`<document>/<seq>`).
+    pub chunk: String,
+    /// Score (BM25 for one collection, RRF across several).
+    pub score: f32,
+    /// Collection.
+    pub collection: String,
+    /// Document id.
+    pub document: Uuid,
+    /// Document name.
+    pub name: String,
+    /// First page.
+    pub page_start: u32,
+    /// Last page.
+    pub page_end: u32,
+    /// Heading path.
+    pub heading_path: Vec<String>,
+    /// Text.
+    pub text: String,
+}
+
+/// Admissible hits, and how many candidates eligibility denied.
+#[derive(Debug, Clone, Default)]
+pub struct Retrieval {
+    /// Hits, best first (empty: refuse).
+    pub hits: Vec<Retrieved>,
+    /// Candidates denied by eligibility, over all collections.
+    pub denied: usize,
+}
+
+/// The retriever: collections in the store, indexes in memory.
+pub struct Retriever {
+    collections: Collections,
+    indexes: RwLock<HashMap<(String, String), Loaded>>,
+    term_key: TermKey,
+}
+
+impl std::fmt::Debug for Retriever {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retriever").finish_non_exhaustive()
+    }
+}
+
+fn labels_of(tenant: &str, l: &DocumentLabels) -> Labels {
+    Labels {
+        tenant: tenant.to_owned(),
+        groups: l.groups.clone(),
+        purposes: l.purposes.clone(),
+        legal_hold: l.legal_hold,
+    }
+}
+
+fn index_text(heading_path: &[String], text: &str) -> String {
+    let context = heading_path.join(" > ");
+    if context.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{context}\n{text}")
+    }
+}
+
+impl Loaded {
+    fn new(key: TermKey) -> Result<Loaded, RegistryError> {
+        Ok(Loaded {
+            index: Bm25Index::new(key, Bm25Params::default()).map_err(rag_error)?,
+            chunks: HashMap::new(),
+            version: 0,
+        })
+    }
+
+    fn add(&mut self, tenant: &str, c: LoadedChunk) -> Result<(), RegistryError> {
+        let document = c.document_id.to_string();
+        self.index
+            .add(NewChunk {
+                id: &c.id,
+                document: &document,
+                text: &index_text(&c.heading_path, &c.text),
+                lang: None,
+                labels: &labels_of(tenant, &c.labels),
+            })
+            .map_err(rag_error)?;
+        self.chunks.insert(
+            c.id,
+            Meta {
+                document: c.document_id,
+                name: c.document_name,
+                page_start: c.page_start,
+                page_end: c.page_end,
+                heading_path: c.heading_path,
+                text: c.text,
+            },
+        );
+        Ok(())
+    }
+}
+
+fn rag_error(e: rempart_rag::Error) -> RegistryError {
+    RegistryError::Invalid(format!("retrieval index: {e}"))
+}
+
+impl Retriever {
+    /// A retriever over the registry's store and keys.
+    pub fn new(registry: Arc<Registry>) -> Retriever {
+        // Terms are hashed under a random per-process key (the index never
+        // leaves memory).
+        let key: [u8; 16] = rand::random();
+        Retriever {
+            collections: Collections::new(registry),
+            indexes: RwLock::new(HashMap::new()),
+            term_key: TermKey::new(key),
+        }
+    }
+
+    /// The store side.
+    pub fn collections(&self) -> &Collections {
+        &self.collections
+    }
+
+    /// Build the index of a collection unless the one in memory is at the
+    /// store's current version.
+    async fn ensure(&self, tenant: &str, collection: &str) -> Result<(), RegistryError> {
+        let key = (tenant.to_owned(), collection.to_owned());
+        let current = self.collections.version(tenant, collection).await?;
+        let fresh = |l: Option<&Loaded>| l.is_some_and(|l| l.version >= current);
+        if fresh(self.indexes.read().await.get(&key)) {
+            return Ok(());
+        }
+        // Loaded without holding the lock (other collections and tenants
+        // keep searching). The version is read before the chunks, so a
+        // change committed meanwhile shows as a newer version and the next
+        // search rebuilds; a concurrent build keeps whichever is newer.
+        let (version, chunks) = self.collections.load(tenant, collection).await?;
+        let mut loaded = Loaded::new(self.term_key.clone())?;
+        loaded.version = version;
+        for c in chunks {
+            loaded.add(tenant, c)?;
+        }
+        let mut indexes = self.indexes.write().await;
+        if !indexes.get(&key).is_some_and(|l| l.version >= version) {
+            indexes.insert(key, loaded);
+        }
+        Ok(())
+    }
+
+    /// Ingest a parsed document (from any front end: text, Markdown, or the
+    /// extractors of PDF/DOCX/HTML/EML) into a collection.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn ingest(
+        &self,
+        tenant: &str,
+        collection: &str,
+        name: &str,
+        format: &str,
+        content: &[u8],
+        doc: &Document,
+        labels: &DocumentLabels,
+        subjects: &[Uuid],
+    ) -> Result<IngestReceipt, RegistryError> {
+        let chunks =
+            rempart_rag::chunk(doc, rempart_rag::ChunkerConfig::default()).map_err(rag_error)?;
+        let pages = doc.blocks.iter().map(|b| b.page).max().unwrap_or(1);
+        let chunks: Vec<ChunkText> = chunks
+            .into_iter()
+            .map(|c| ChunkText {
+                text: match &c.table_header {
+                    Some(h) => format!("{h}\n{}", c.text),
+                    None => c.text,
+                },
+                heading_path: c.heading_path,
+                page_start: c.page_start,
+                page_end: c.page_end,
+                start: c.start,
+                end: c.end,
+            })
+            .collect();
+        let texts = chunks.clone();
+        let receipt = self
+            .collections
+            .ingest(
+                tenant,
+                &NewDocumentIn {
+                    collection,
+                    name,
+                    format,
+                    content,
+                    pages,
+                    labels,
+                    subjects,
+                    chunks,
+                },
+            )
+            .await?;
+        if receipt.created {
+            let key = (tenant.to_owned(), collection.to_owned());
+            let mut indexes = self.indexes.write().await;
+            let document = receipt.document_id.to_string();
+            if let Some(loaded) = indexes.get_mut(&key) {
+                // In place only when this is the one change since the build;
+                // otherwise (or if adding fails) rebuilt at the next search.
+                let only_change = loaded.version + 1 == receipt.version
+                    && !loaded.index.contains_document(&document);
+                loaded.version = STALE;
+                if only_change {
+                    let name: Arc<str> = Arc::from(name);
+                    let labels = Arc::new(labels.clone());
+                    for (seq, c) in texts.into_iter().enumerate() {
+                        loaded.add(
+                            tenant,
+                            LoadedChunk {
+                                id: format!("{document}/{seq}"),
+                                document_id: receipt.document_id,
+                                document_name: name.clone(),
+                                labels: labels.clone(),
+                                seq: seq as u32,
+                                text: c.text,
+                                heading_path: c.heading_path,
+                                page_start: c.page_start,
+                                page_end: c.page_end,
+                            },
+                        )?;
+                    }
+                    loaded.version = receipt.version;
+                }
+            }
+        }
+        Ok(receipt)
+    }
+
+    /// Delete a document from the store and from the in-memory index.
+    pub async fn delete(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Uuid,
+    ) -> Result<Option<DeletionReceipt>, RegistryError> {
+        let receipt = self.collections.delete(tenant, collection, id).await?;
+        if let Some(r) = &receipt {
+            let key = (tenant.to_owned(), collection.to_owned());
+            let mut indexes = self.indexes.write().await;
+            if let Some(loaded) = indexes.get_mut(&key) {
+                // Its text leaves memory now; the postings too unless the
+                // index refuses, and then it is rebuilt at the next search.
+                loaded.chunks.retain(|_, m| m.document != id);
+                let removed = loaded.index.delete_document(&id.to_string()).is_ok();
+                loaded.version = if removed && loaded.version + 1 == r.version {
+                    r.version
+                } else {
+                    STALE
+                };
+            }
+        }
+        Ok(receipt)
+    }
+
+    /// Forget every in-memory index of a tenant (after a data subject's
+    /// erasure deleted documents, so their text leaves this process's
+    /// memory now, not at the next search): rebuilt on next use.
+    pub async fn forget_tenant(&self, tenant: &str) {
+        self.indexes.write().await.retain(|(t, _), _| t != tenant);
+    }
+
+    /// The admissible chunks for `query` across `collections` as
+    /// `principal`: BM25 per collection with eligibility inside the
+    /// postings walk, fused by reciprocal rank when there are several.
+    pub async fn search(
+        &self,
+        principal: &rempart_rag::Principal,
+        collections: &[String],
+        query: &str,
+        k: usize,
+    ) -> Result<Retrieval, RegistryError> {
+        let tenant = principal.tenant.as_str();
+        for c in collections {
+            rempart_store::check_collection(c).map_err(RegistryError::Store)?;
+            self.ensure(tenant, c).await?;
+        }
+        let indexes = self.indexes.read().await;
+        let q = Query {
+            text: query,
+            lang: None,
+            k,
+            min_score: MIN_SCORE,
+        };
+        let mut lists: Vec<(Vec<Hit>, &str)> = Vec::new();
+        let mut denied = 0;
+        for c in collections {
+            let Some(loaded) = indexes.get(&(tenant.to_owned(), c.clone())) else {
+                continue;
+            };
+            let r = loaded.index.search(&q, principal);
+            denied += r.denied;
+            lists.push((r.hits, c.as_str()));
+        }
+        let fused: Vec<(Hit, &str)> = if lists.len() == 1 {
+            let (hits, c) = lists.pop().unwrap_or_default();
+            hits.into_iter().map(|h| (h, c)).collect()
+        } else {
+            let of: HashMap<&str, &str> = lists
+                .iter()
+                .flat_map(|(hits, c)| hits.iter().map(move |h| (h.chunk.as_str(), *c)))
+                .collect();
+            let refs: Vec<&[Hit]> = lists.iter().map(|(h, _)| h.as_slice()).collect();
+            rempart_rag::rrf(&refs, rempart_rag::RRF_K, k)
+                .into_iter()
+                .map(|h| {
+                    let c = of.get(h.chunk.as_str()).copied().unwrap_or_default();
+                    (h, c)
+                })
+                .collect()
+        };
+        let hits = fused
+            .into_iter()
+            .filter_map(|(h, c)| {
+                let m = indexes
+                    .get(&(tenant.to_owned(), c.to_owned()))?
+                    .chunks
+                    .get(&h.chunk)?;
+                Some(Retrieved {
+                    chunk: h.chunk,
+                    score: h.score,
+                    collection: c.to_owned(),
+                    document: m.document,
+                    name: m.name.to_string(),
+                    page_start: m.page_start,
+                    page_end: m.page_end,
+                    heading_path: m.heading_path.clone(),
+                    text: m.text.clone(),
+                })
+            })
+            .collect();
+        Ok(Retrieval { hits, denied })
+    }
+}
+
+/// The eligibility predicate of a caller: its tenant, its key's groups and
+/// the purpose it declares.
+pub fn principal_of(p: &Principal, purpose: Option<&str>) -> rempart_rag::Principal {
+    rempart_rag::Principal {
+        tenant: p.tenant.clone(),
+        groups: p.groups.iter().cloned().collect(),
+        purpose: purpose.map(str::to_owned),
+    }
+}
+
+/// The system message that hands the sources to the model.
+pub fn sources_message(hits: &[Retrieved]) -> String {
+    let mut s = String::from(
+        "Answer from the numbered sources below and cite them as [n]. If they do not contain the answer, say so.\n",
+    );
+    for (i, h) in hits.iter().enumerate() {
+        let pages = if h.page_start == h.page_end {
+            format!("p. {}", h.page_start)
+        } else {
+            format!("pp. {}-{}", h.page_start, h.page_end)
+        };
+        let heading = if h.heading_path.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", h.heading_path.join(" > "))
+        };
+        s.push_str(&format!(
+            "\n[{}] {} ({pages}){heading}\n{}\n",
+            i + 1,
+            h.name,
+            h.text
+        ));
+    }
+    s
+}
+
+/// The citations of an answer, numbered as in [`sources_message`].
+pub fn citations(hits: &[Retrieved]) -> Value {
+    Value::Array(
+        hits.iter()
+            .enumerate()
+            .map(|(i, h)| {
+                json!({
+                    "source": i + 1,
+                    "chunk": h.chunk,
+                    "collection": h.collection,
+                    "document": h.document,
+                    "name": h.name,
+                    "page_start": h.page_start,
+                    "page_end": h.page_end,
+                })
+            })
+            .collect(),
+    )
+}
+
+// === HTTP ===
+
+/// Errors of the collections and the retriever as API errors (no values
+/// inside: they name fields).
+pub(crate) fn api_error(e: RegistryError) -> ApiError {
+    match e {
+        RegistryError::Store(rempart_store::Error::Invalid { what, why }) => ApiError::BadRequest {
+            message: format!("invalid {what}: {why}"),
+            param: Some(what.into()),
+        },
+        RegistryError::Invalid(message) => ApiError::BadRequest {
+            message,
+            param: None,
+        },
+        other => {
+            tracing::error!(error = %other, "Collection failure.");
+            ApiError::Internal {
+                what: "the document collections are unavailable".into(),
+            }
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::BadRequest {
+        message: "the document id is not a UUID".into(),
+        param: Some("id".into()),
+    })
+}
+
+fn check_collection(c: &str) -> Result<(), ApiError> {
+    rempart_store::check_collection(c).map_err(|e| api_error(RegistryError::Store(e)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestBody {
+    name: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    markdown: Option<String>,
+    #[serde(default)]
+    labels: LabelsBody,
+    #[serde(default)]
+    subjects: Vec<Uuid>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LabelsBody {
+    #[serde(default)]
+    groups: BTreeSet<String>,
+    #[serde(default)]
+    purpose: Option<String>,
+    #[serde(default)]
+    purposes: BTreeSet<String>,
+    #[serde(default)]
+    legal_hold: bool,
+}
+
+/// `POST /v1/collections/{c}/documents`.
+pub async fn ingest(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(collection): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    check_collection(&collection)?;
+    let b: IngestBody = crate::parse_body(body, state.config.server.max_body_bytes)?;
+    let (format, source, doc) = match (&b.text, &b.markdown) {
+        (Some(t), None) => ("text", t, rempart_rag::parse_plain(t)),
+        (None, Some(m)) => ("markdown", m, rempart_rag::parse_markdown(m)),
+        _ => {
+            return Err(ApiError::BadRequest {
+                message: "give exactly one of `text` or `markdown`".into(),
+                param: Some("text".into()),
+            });
+        }
+    };
+    let mut purposes = b.labels.purposes;
+    purposes.extend(b.labels.purpose);
+    let labels = DocumentLabels {
+        groups: b.labels.groups,
+        purposes,
+        legal_hold: b.labels.legal_hold,
+    };
+    let receipt = state
+        .retriever
+        .ingest(
+            &p.tenant,
+            &collection,
+            &b.name,
+            format,
+            source.as_bytes(),
+            &doc,
+            &labels,
+            &b.subjects,
+        )
+        .await
+        .map_err(api_error)?;
+    let status = if receipt.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, "Document ingested.");
+    Ok((
+        status,
+        Json(json!({"object": "document.ingested", "collection": collection, "receipt": receipt})),
+    )
+        .into_response())
+}
+
+/// `GET /v1/collections/{c}/documents`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(collection): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_collection(&collection)?;
+    let docs = state
+        .retriever
+        .collections()
+        .list(&p.tenant, &collection)
+        .await
+        .map_err(api_error)?;
+    Ok(Json(json!({"object": "list", "data": docs})))
+}
+
+/// `DELETE /v1/collections/{c}/documents/{id}`.
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path((collection, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    check_collection(&collection)?;
+    let id = parse_id(&id)?;
+    let receipt = state
+        .retriever
+        .delete(&p.tenant, &collection, id)
+        .await
+        .map_err(api_error)?
+        .ok_or_else(|| ApiError::Missing {
+            what: format!("no document {id} in collection `{collection}` for this tenant"),
+        })?;
+    tracing::info!(collection = %collection, document = %id, chunks = receipt.removed.chunks, "Document deleted.");
+    Ok(Json(json!(receipt)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchBody {
+    query: String,
+    #[serde(default)]
+    k: Option<usize>,
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// `POST /v1/collections/{c}/search`. Audited like a chat request
+/// (endpoint `search`): the chunk ids returned, the denied count, and
+/// `refused_no_evidence` when nothing admissible matched.
+pub(crate) async fn search(
+    State(state): State<Arc<AppState>>,
+    parts: crate::RequestParts,
+    Path(collection): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let ctx = crate::context(&state, &parts);
+    let mut rec = ctx.audit_draft(&state.config, "search", "");
+    let result = search_steps(&state, &parts.principal, &collection, body, &mut rec).await;
+    rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+    if let Err(e) = &result {
+        rec.outcome = crate::chat::outcome_of(e);
+        rec.error_code = Some(e.code().to_owned());
+    }
+    crate::chat::record(&state, &ctx, rec, &crate::telemetry::Trace::default()).await?;
+    result
+}
+
+async fn search_steps(
+    state: &AppState,
+    p: &Principal,
+    collection: &str,
+    body: Result<Bytes, BytesRejection>,
+    rec: &mut rempart_audit::AuditRecord,
+) -> Result<Json<Value>, ApiError> {
+    check_collection(collection)?;
+    let b: SearchBody = crate::parse_body(body, state.config.server.max_body_bytes)?;
+    rec.purpose.clone_from(&b.purpose);
+    let k = b.k.unwrap_or(SEARCH_K);
+    if k == 0 || k > MAX_K {
+        return Err(ApiError::BadRequest {
+            message: format!("`k` must be between 1 and {MAX_K}"),
+            param: Some("k".into()),
+        });
+    }
+    let principal = principal_of(p, b.purpose.as_deref());
+    let r = state
+        .retriever
+        .search(&principal, &[collection.to_owned()], &b.query, k)
+        .await
+        .map_err(api_error)?;
+    rec.retrieved_chunks = r.hits.iter().map(|h| h.chunk.clone()).collect();
+    rec.denied_chunks = u32::try_from(r.denied).unwrap_or(u32::MAX);
+    if r.hits.is_empty() {
+        rec.outcome = rempart_audit::Outcome::RefusedNoEvidence;
+    }
+    Ok(Json(json!({
+        "object": "list",
+        "data": r.hits,
+        "denied": r.denied,
+        "refused": r.hits.is_empty(),
+    })))
+}

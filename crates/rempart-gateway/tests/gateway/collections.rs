@@ -1,0 +1,541 @@
+//! `/v1/collections` and `rempart.collections` in chat: documents labelled
+//! with groups are retrieved only by keys of those groups (search, chat
+//! prompt, citations), the audit record counts what was denied, only
+//! ineligible evidence is a refusal that contacts no upstream, personal
+//! data in a source is pseudonymised for an `eu_sovereign` upstream, and
+//! deletion (of a document, or of a data subject it is about) leaves
+//! nothing behind.
+
+use rempart_audit::Outcome;
+use rempart_test::MockUpstream;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+async fn sovereign() -> (Gateway, MockUpstream) {
+    sovereign_on(MockUpstream::builder().echo().start().await).await
+}
+
+async fn sovereign_on(mock: MockUpstream) -> (Gateway, MockUpstream) {
+    let toml = Toml::new()
+        .deployment("mistral-paris", Dep::eu_sovereign(&mock))
+        .alias("assistant", &["mistral-paris"])
+        .default_tenant()
+        .build();
+    (Gateway::start(&toml).await, mock)
+}
+
+async fn json_of(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
+    )
+}
+
+async fn ingest(gw: &Gateway, collection: &str, body: Value) -> (u16, Value) {
+    json_of(
+        gw.post(&format!("/v1/collections/{collection}/documents"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn search_as(gw: &Gateway, key: &str, collection: &str, query: &str) -> Value {
+    let (status, v) = json_of(
+        gw.post_as(key, &format!("/v1/collections/{collection}/search"))
+            .json(&json!({"query": query, "k": 10}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+fn rag_body(question: &str, collections: &[&str]) -> Value {
+    let mut body = chat_body("assistant", question);
+    body["rempart"] = json!({"collections": collections});
+    body
+}
+
+async fn chat_as(gw: &Gateway, key: &str, body: &Value) -> reqwest::Response {
+    gw.post_as(key, "/v1/chat/completions")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// What the mock received in its last chat request, as text.
+fn last_prompt(mock: &MockUpstream) -> String {
+    let r = mock.chat_requests().pop().expect("a chat request");
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+const HR_DOC: &str = "# Salary bands\n\nEngineers in the Quokka band earn 4471 euros a month.";
+const SALES_DOC: &str = "# Commission\n\nThe Quokka bonus for sales staff is twelve percent.";
+
+#[tokio::test]
+async fn eligibility_holds_in_search_chat_citations_and_audit() {
+    let (gw, mock) = sovereign().await;
+    let hr = gw.key_with_groups(TENANT, &["hr"]).await;
+    let sales = gw.key_with_groups(TENANT, &["sales"]).await;
+    let (status, a) = ingest(
+        &gw,
+        "policies",
+        json!({"name": "HR salaries.md", "markdown": HR_DOC, "labels": {"groups": ["hr"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{a}");
+    let hr_doc = a["receipt"]["document_id"].as_str().unwrap().to_owned();
+    let (status, b) = ingest(
+        &gw,
+        "policies",
+        json!({"name": "Sales handbook", "markdown": SALES_DOC, "labels": {"groups": ["sales"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{b}");
+    let sales_doc = b["receipt"]["document_id"].as_str().unwrap().to_owned();
+    // The same content again: the same document, 200, nothing new.
+    let (status, again) = ingest(
+        &gw,
+        "policies",
+        json!({"name": "HR salaries.md", "markdown": HR_DOC, "labels": {"groups": ["hr"]}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["receipt"]["created"], json!(false));
+    assert_eq!(again["receipt"]["document_id"], json!(hr_doc));
+    let (_, listed) = json_of(
+        gw.get("/v1/collections/policies/documents")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["HR salaries.md", "Sales handbook"]);
+
+    // Search: each group sees its own document only; the other is denied.
+    let s = search_as(&gw, &sales, "policies", "Quokka").await;
+    let docs: Vec<&str> = s["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document"].as_str().unwrap())
+        .collect();
+    assert_eq!(docs, [sales_doc.as_str()], "{s}");
+    assert!(
+        s["data"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("twelve percent")
+    );
+    assert_eq!(s["denied"], json!(1), "{s}");
+    let h = search_as(&gw, &hr, "policies", "Quokka").await;
+    assert_eq!(h["data"][0]["document"], json!(hr_doc), "{h}");
+    assert_eq!(h["data"].as_array().unwrap().len(), 1);
+    // A key with no group sees neither (both documents name groups).
+    let none = search_as(&gw, &gw.key, "policies", "Quokka").await;
+    assert_eq!(
+        (
+            none["data"].as_array().unwrap().len(),
+            &none["denied"],
+            &none["refused"]
+        ),
+        (0, &json!(2), &json!(true))
+    );
+
+    // Chat as sales: the prompt holds the sales source, never the HR one.
+    let resp = chat_as(
+        &gw,
+        &sales,
+        &rag_body("What is the Quokka bonus?", &["policies"]),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let audit_ok = header(&resp, "x-rempart-audit-id").to_owned();
+    let answer: Value = resp.json().await.unwrap();
+    let prompt = last_prompt(&mock);
+    assert!(
+        prompt.contains("twelve percent") && prompt.contains("[1]"),
+        "{prompt}"
+    );
+    assert!(
+        !prompt.contains("4471") && !prompt.contains("Engineers"),
+        "HR text reached the upstream: {prompt}"
+    );
+    let cites = answer["rempart"]["citations"]
+        .as_array()
+        .expect("citations")
+        .clone();
+    assert_eq!(cites.len(), 1, "{answer}");
+    assert_eq!(cites[0]["source"], json!(1));
+    assert_eq!(cites[0]["document"], json!(sales_doc));
+    assert_eq!(cites[0]["name"], json!("Sales handbook"));
+    assert_eq!(cites[0]["chunk"], json!(format!("{sales_doc}/0")));
+    assert_eq!(
+        (
+            cites[0]["page_start"].as_u64(),
+            cites[0]["page_end"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    // Streamed: the citations come in a last chunk with no choices.
+    let mut body = rag_body("What is the Quokka bonus?", &["policies"]);
+    body["stream"] = json!(true);
+    let resp = chat_as(&gw, &sales, &body).await;
+    assert_eq!(resp.status(), 200);
+    let events = sse_json(&resp.text().await.unwrap());
+    let last = events.last().unwrap();
+    assert_eq!(
+        last["rempart"]["citations"][0]["document"],
+        json!(sales_doc),
+        "{last}"
+    );
+
+    // Only ineligible evidence: a refusal, and no upstream is contacted.
+    let before = chats(&mock);
+    let resp = chat_as(&gw, &sales, &rag_body("salary of engineers", &["policies"])).await;
+    let err = expect_error(resp, 422, "no_admissible_evidence").await;
+    assert_eq!(err["param"], json!("rempart.collections"));
+    assert!(!err["message"].as_str().unwrap().contains("4471"));
+    // An unknown collection: nothing to retrieve, refused the same way.
+    let resp = chat_as(&gw, &hr, &rag_body("Quokka", &["nothing-here"])).await;
+    expect_error(resp, 422, "no_admissible_evidence").await;
+    assert_eq!(chats(&mock), before, "a refusal contacted the upstream");
+
+    // The audit records: retrieved chunk ids, denied count, the refusal.
+    let dir = gw.stop_keeping_data().await;
+    let records = audit_records(dir.path());
+    let ok = records
+        .iter()
+        .find(|r| r.id == audit_ok)
+        .expect("served record");
+    assert_eq!(ok.retrieved_chunks, vec![format!("{sales_doc}/0")]);
+    assert_eq!(ok.denied_chunks, 1);
+    // Searches are audited too (endpoint `search`): ids and denials.
+    let searches: Vec<_> = records.iter().filter(|r| r.endpoint == "search").collect();
+    assert_eq!(searches.len(), 3, "three searches");
+    assert_eq!(searches[0].retrieved_chunks, vec![format!("{sales_doc}/0")]);
+    assert_eq!(searches[0].denied_chunks, 1);
+    assert_eq!(
+        (searches[2].outcome, searches[2].denied_chunks),
+        (Outcome::RefusedNoEvidence, 2)
+    );
+    let refused: Vec<_> = records
+        .iter()
+        .filter(|r| r.endpoint == "chat" && r.outcome == Outcome::RefusedNoEvidence)
+        .collect();
+    assert_eq!(refused.len(), 2, "two refusals recorded");
+    assert_eq!(
+        refused.iter().map(|r| r.denied_chunks).collect::<Vec<_>>(),
+        [1, 0],
+        "the sales key's refusal counts the HR chunk it could not see"
+    );
+    for r in refused {
+        assert!(r.retrieved_chunks.is_empty());
+        assert_eq!(r.error_code.as_deref(), Some("no_admissible_evidence"));
+        assert!(r.deployment.is_none() && r.decision.attempted.is_empty());
+    }
+}
+
+const IBAN: &str = "FR76 3000 6000 0112 3456 7890 189";
+
+#[tokio::test]
+async fn personal_data_in_a_source_is_pseudonymised_upstream_and_restored() {
+    // Not an echo: the reply is set once the placeholder is known.
+    let (gw, mock) = sovereign_on(MockUpstream::start().await).await;
+    let text =
+        format!("Deposits for the Okapi project go to the account {IBAN} at the Paris branch.");
+    let (status, r) = ingest(
+        &gw,
+        "finance",
+        json!({"name": "Okapi deposits", "text": text}),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let body = rag_body("Which account takes the Okapi deposits?", &["finance"]);
+    let resp = gw.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    let prompt = last_prompt(&mock);
+    assert!(
+        prompt.contains("Okapi project"),
+        "the source was sent: {prompt}"
+    );
+    for v in [IBAN, "30006000011234567890189", "FR76"] {
+        assert!(
+            !prompt.contains(v),
+            "{v} reached the eu_sovereign upstream: {prompt}"
+        );
+    }
+    let start = prompt.find("[[").expect("a placeholder in the prompt");
+    let end = start + prompt[start..].find("]]").unwrap() + 2;
+    let placeholder = &prompt[start..end];
+    // The model answers with the placeholder; the caller gets the value.
+    mock.set_reply(format!("Use {placeholder}."));
+    let resp = gw.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    let content = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(content.contains(IBAN), "re-identified: {content}");
+    assert!(!last_prompt(&mock).contains(IBAN));
+}
+
+#[tokio::test]
+async fn deletion_and_erasure_leave_nothing_behind() {
+    let (gw, mock) = sovereign().await;
+    let planted = "Zanzibar-Quokka-4471 is the vault code";
+    let (_, r) = ingest(&gw, "vault", json!({"name": "Vault memo", "text": planted})).await;
+    let doc = r["receipt"]["document_id"].as_str().unwrap().to_owned();
+    let found = search_as(&gw, &gw.key, "vault", "vault code").await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 1, "{found}");
+
+    // Another tenant cannot delete it (not there for them).
+    let resp = gw
+        .delete_as(&gw.key, &format!("/v1/collections/other/documents/{doc}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let (status, receipt) = json_of(
+        gw.delete_as(&gw.key, &format!("/v1/collections/vault/documents/{doc}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(
+        receipt["removed"],
+        json!({"documents": 1, "chunks": 1, "data_keys": 1})
+    );
+    assert_eq!(
+        receipt["remaining"],
+        json!({"documents": 0, "chunks": 0, "data_keys": 0})
+    );
+    let after = search_as(&gw, &gw.key, "vault", "vault code").await;
+    assert_eq!(after["data"], json!([]), "{after}");
+    let resp = gw
+        .chat(&rag_body("What is the vault code?", &["vault"]))
+        .await;
+    expect_error(resp, 422, "no_admissible_evidence").await;
+
+    // A document about a registered data subject goes with the subject.
+    let (status, s) = json_of(
+        gw.post("/v1/subjects")
+            .json(&json!({"name": "Okapi Person", "emails": ["okapi@example.fr"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{s}");
+    let subject = s["id"].as_str().unwrap().to_owned();
+    let dossier = "Okapi-Dossier-9917 holds the file of the complaint";
+    let (status, r) = ingest(
+        &gw,
+        "cases",
+        json!({"name": "Complaint file", "text": dossier, "subjects": [subject]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let resp = gw
+        .chat(&rag_body("Which dossier holds the complaint?", &["cases"]))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert!(last_prompt(&mock).contains("Okapi-Dossier-9917"));
+    let (status, erased) = json_of(
+        gw.delete_as(&gw.key, &format!("/v1/subjects/{subject}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["removed"]["documents"], json!(1), "{erased}");
+    assert_eq!(erased["removed"]["chunks"], json!(1), "{erased}");
+    assert!(
+        erased["remaining"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == 0),
+        "{erased}"
+    );
+    let (_, listed) = json_of(
+        gw.get("/v1/collections/cases/documents")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["data"], json!([]));
+    let after = search_as(&gw, &gw.key, "cases", "dossier complaint").await;
+    assert_eq!(after["data"], json!([]), "{after}");
+
+    // Nothing planted is in any file of the data directory.
+    let dir = gw.stop_keeping_data().await;
+    for f in walk(dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        for v in [
+            "Zanzibar-Quokka-4471",
+            "Okapi-Dossier-9917",
+            "Vault memo",
+            "Complaint file",
+        ] {
+            let hex: String = v.bytes().map(|b| format!("{b:02x}")).collect();
+            for n in [v.as_bytes(), hex.as_bytes()] {
+                assert!(
+                    !bytes.windows(n.len()).any(|w| w == n),
+                    "{v} in {}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field() {
+    let (gw, _mock) = sovereign().await;
+    let (status, e) = ingest(&gw, "c", json!({"name": "n", "text": "a", "markdown": "b"})).await;
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = ingest(
+        &gw,
+        "c",
+        json!({"name": "n", "text": "a", "subjects": ["00000000-0000-7000-8000-000000000001"]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("subjects"),
+        "{e}"
+    );
+    let (status, e) = ingest(&gw, "bad%20name", json!({"name": "n", "text": "a"})).await;
+    assert_eq!(status, 400, "{e}");
+    let resp = gw.chat(&rag_body("q", &["no spaces allowed"])).await;
+    expect_error(resp, 400, "invalid_request").await;
+    let resp = gw.chat(&rag_body("q", &[])).await;
+    expect_error(resp, 400, "invalid_request").await;
+}
+
+/// Another replica (same store and keyring, its own memory) ingests and
+/// deletes: this gateway's next search sees both, through the collection's
+/// version, without a restart.
+#[tokio::test]
+async fn changes_by_another_replica_are_seen() {
+    let (gw, _mock) = sovereign().await;
+    let (_, r) = ingest(
+        &gw,
+        "shared",
+        json!({"name": "one", "text": "Alpaca grazing rules"}),
+    )
+    .await;
+    let first: uuid::Uuid = r["receipt"]["document_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hits = |v: &Value| v["data"].as_array().unwrap().len();
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "alpaca").await), 1);
+
+    let keys = rempart_crypto::KeyProvider::from_config(
+        &rempart_crypto::KeysConfig::default(),
+        &gw.data_dir(),
+        &|_| None,
+    )
+    .await
+    .expect("the gateway's keyring");
+    assert!(keys.created.is_none(), "the same keyring, not a new one");
+    let other = rempart_gateway::collections::Retriever::new(std::sync::Arc::new(
+        rempart_store::registry::Registry::new(
+            gw.store().clone(),
+            std::sync::Arc::new(keys.provider),
+            rempart_store::registry::Settings::default(),
+        ),
+    ));
+    let text = "Bison migration schedule";
+    other
+        .ingest(
+            TENANT,
+            "shared",
+            "two",
+            "text",
+            text.as_bytes(),
+            &rempart_rag::parse_plain(text),
+            &rempart_store::collections::DocumentLabels::default(),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "bison").await), 1);
+    other
+        .delete(TENANT, "shared", first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "alpaca").await), 0);
+    assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "bison").await), 1);
+}
+
+/// Purpose limitation: a document restricted to a purpose is retrieved only
+/// by requests declaring it; legal hold blocks deletion.
+#[tokio::test]
+async fn purposes_and_legal_hold() {
+    let (gw, mock) = sovereign().await;
+    let (status, r) = ingest(
+        &gw,
+        "payroll",
+        json!({"name": "Payroll rules", "text": "Overtime is paid at 125 percent.",
+               "labels": {"purpose": "payroll", "legal_hold": true}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let doc = r["receipt"]["document_id"].as_str().unwrap().to_owned();
+    let mut body = rag_body("How is overtime paid?", &["payroll"]);
+    let resp = gw.chat(&body).await;
+    expect_error(resp, 422, "no_admissible_evidence").await;
+    body["rempart"]["purpose"] = json!("marketing");
+    expect_error(gw.chat(&body).await, 422, "no_admissible_evidence").await;
+    body["rempart"]["purpose"] = json!("payroll");
+    let resp = gw.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(last_prompt(&mock).contains("125 percent"));
+    let (status, e) = json_of(
+        gw.delete_as(&gw.key, &format!("/v1/collections/payroll/documents/{doc}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("legal hold"),
+        "{e}"
+    );
+    let (_, listed) = json_of(
+        gw.get("/v1/collections/payroll/documents")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["data"][0]["labels"]["legal_hold"], json!(true));
+    assert_eq!(listed["data"][0]["labels"]["purposes"], json!(["payroll"]));
+}
