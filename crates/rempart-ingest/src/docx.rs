@@ -14,7 +14,7 @@ use quick_xml::{Reader, XmlVersion};
 use rempart_rag::BlockKind;
 
 use crate::render::Render;
-use crate::{ExtractOptions, Format, IngestError, Parts};
+use crate::{ExtractOptions, Extracted, Format, IngestError};
 
 const FORMAT: Format = Format::Docx;
 
@@ -210,7 +210,7 @@ struct Table {
     cell: Option<String>,
 }
 
-pub(crate) fn extract(bytes: &[u8], opts: &ExtractOptions) -> Result<Parts, IngestError> {
+pub(crate) fn extract(bytes: &[u8], opts: &ExtractOptions) -> Result<Extracted, IngestError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|_| corrupt("not a readable zip archive"))?;
     let doc_xml = read_part(
@@ -384,12 +384,13 @@ pub(crate) fn extract(bytes: &[u8], opts: &ExtractOptions) -> Result<Parts, Inge
         }
     }
     let (text, document) = out.finish();
+    // Pages up to the last one with text (a trailing break adds none).
     let pages = document.blocks.last().map_or(0, |b| b.page);
-    Ok(Parts {
+    Ok(Extracted {
         text,
         document,
         pages,
-        ..Parts::default()
+        ..Extracted::empty(FORMAT)
     })
 }
 

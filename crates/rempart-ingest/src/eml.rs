@@ -8,7 +8,7 @@ use mail_parser::{Address, MessageParser, MimeHeaders, PartType};
 use rempart_rag::BlockKind;
 
 use crate::render::{Render, collapse_ws};
-use crate::{Attachment, ExtractOptions, Format, IngestError, Parts};
+use crate::{Attachment, ExtractOptions, Extracted, Format, IngestError};
 
 fn addresses(a: Option<&Address<'_>>) -> Option<String> {
     let list: Vec<String> = a?
@@ -28,7 +28,7 @@ pub(crate) fn extract(
     bytes: &[u8],
     opts: &ExtractOptions,
     depth: usize,
-) -> Result<Parts, IngestError> {
+) -> Result<Extracted, IngestError> {
     let msg = MessageParser::default()
         .parse(bytes)
         .ok_or(IngestError::Corrupt {
@@ -99,7 +99,8 @@ pub(crate) fn extract(
     }
 
     let (text, document) = out.finish();
-    let mut parts = Parts::single_page(text, document);
-    parts.attachments = attachments;
-    Ok(parts)
+    Ok(Extracted {
+        attachments,
+        ..Extracted::paged(Format::Eml, text, document)
+    })
 }

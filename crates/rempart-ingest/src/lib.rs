@@ -212,34 +212,35 @@ impl Default for ExtractOptions {
     }
 }
 
-/// What a format extractor returns; [`extract_with`] adds format and hash.
-#[derive(Debug, Default)]
-pub(crate) struct Parts {
-    pub text: String,
-    pub document: Document,
-    pub pages: u32,
-    pub needs_ocr: Vec<u32>,
-    pub ocr_pages: Vec<u32>,
-    pub attachments: Vec<Attachment>,
-    pub warnings: Vec<Warning>,
-}
+impl Extracted {
+    /// Nothing extracted yet; [`extract_at`] fills in the hash.
+    pub(crate) fn empty(format: Format) -> Extracted {
+        Extracted {
+            format,
+            sha256: String::new(),
+            text: String::new(),
+            document: Document::default(),
+            pages: 0,
+            needs_ocr: Vec::new(),
+            ocr_pages: Vec::new(),
+            attachments: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
 
-impl Parts {
-    /// One unpaginated page (none if nothing was extracted).
-    pub(crate) fn single_page(text: String, document: Document) -> Parts {
-        let pages = u32::from(!text.is_empty()).max(
-            document
-                .blocks
-                .iter()
-                .map(|b| b.page)
-                .max()
-                .unwrap_or_default(),
-        );
-        Parts {
+    /// Unpaginated text, or text whose pages are separated by form feeds:
+    /// one page plus one per form feed (none for an empty text).
+    pub(crate) fn paged(format: Format, text: String, document: Document) -> Extracted {
+        let pages = if text.trim().is_empty() {
+            0
+        } else {
+            1 + text.bytes().filter(|&b| b == b'\x0c').count() as u32
+        };
+        Extracted {
             text,
             document,
             pages,
-            ..Parts::default()
+            ..Extracted::empty(format)
         }
     }
 }
@@ -266,76 +267,50 @@ pub(crate) fn extract_at(
     depth: usize,
 ) -> Result<Extracted, IngestError> {
     let format = detect(bytes, hint)?;
-    let parts = match format {
+    let mut e = match format {
         Format::Text => {
             let text = text::decode(bytes).into_owned();
             let doc = rempart_rag::parse_plain(&text);
-            Parts::single_page_with_feeds(text, doc)
+            Extracted::paged(format, text, doc)
         }
         Format::Markdown => {
             let text = text::decode(bytes).into_owned();
             let doc = rempart_rag::parse_markdown(&text);
-            Parts::single_page_with_feeds(text, doc)
+            Extracted::paged(format, text, doc)
         }
         Format::Html => {
             let (text, doc) = html::extract(&text::decode(bytes));
-            Parts::single_page(text, doc)
+            Extracted::paged(format, text, doc)
         }
         Format::Pdf => pdf::extract(bytes, opts)?,
         Format::Docx => docx::extract(bytes, opts)?,
         Format::Eml => eml::extract(bytes, opts, depth)?,
         Format::Png | Format::Jpeg | Format::Tiff => image(bytes, format, opts)?,
     };
-    Ok(Extracted {
-        format,
-        sha256: hex::encode(Sha256::digest(bytes)),
-        text: parts.text,
-        document: parts.document,
-        pages: parts.pages,
-        needs_ocr: parts.needs_ocr,
-        ocr_pages: parts.ocr_pages,
-        attachments: parts.attachments,
-        warnings: parts.warnings,
-    })
-}
-
-impl Parts {
-    /// Text whose pages are separated by form feeds.
-    fn single_page_with_feeds(text: String, document: Document) -> Parts {
-        let pages = if text.trim().is_empty() {
-            0
-        } else {
-            1 + text.bytes().filter(|&b| b == b'\x0c').count() as u32
-        };
-        Parts {
-            text,
-            document,
-            pages,
-            ..Parts::default()
-        }
-    }
+    e.sha256 = hex::encode(Sha256::digest(bytes));
+    Ok(e)
 }
 
 #[cfg(not(feature = "ocr"))]
-fn image(_bytes: &[u8], _format: Format, _opts: &ExtractOptions) -> Result<Parts, IngestError> {
-    Ok(Parts {
+fn image(_bytes: &[u8], format: Format, _opts: &ExtractOptions) -> Result<Extracted, IngestError> {
+    Ok(Extracted {
         pages: 1,
         needs_ocr: vec![1],
-        ..Parts::default()
+        ..Extracted::empty(format)
     })
 }
 
 #[cfg(feature = "ocr")]
-fn image(bytes: &[u8], format: Format, opts: &ExtractOptions) -> Result<Parts, IngestError> {
+fn image(bytes: &[u8], format: Format, opts: &ExtractOptions) -> Result<Extracted, IngestError> {
     let text = ocr::image_text(bytes, &opts.ocr_languages)
         .map_err(|what| IngestError::Corrupt { format, what })?;
     let document = rempart_rag::parse_plain(&text);
-    Ok(Parts {
+    Ok(Extracted {
         text,
         document,
         pages: 1,
         needs_ocr: vec![1],
         ocr_pages: vec![1],
-        ..Parts::default()
+        ..Extracted::empty(format)
     })
 }

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pdf_extract::{Document, PlainTextOutput, output_doc_page};
 
-use crate::{ExtractOptions, Format, IngestError, Parts, Warning};
+use crate::{ExtractOptions, Extracted, Format, IngestError, Warning};
 
 const FORMAT: Format = Format::Pdf;
 
@@ -57,7 +57,7 @@ pub(crate) fn page_texts(bytes: &[u8]) -> Result<(Vec<String>, Vec<Warning>), In
     Ok((texts, warnings))
 }
 
-pub(crate) fn extract(bytes: &[u8], opts: &ExtractOptions) -> Result<Parts, IngestError> {
+pub(crate) fn extract(bytes: &[u8], opts: &ExtractOptions) -> Result<Extracted, IngestError> {
     let (mut texts, mut warnings) = page_texts(bytes)?;
     let needs_ocr: Vec<u32> = texts
         .iter()
@@ -69,20 +69,20 @@ pub(crate) fn extract(bytes: &[u8], opts: &ExtractOptions) -> Result<Parts, Inge
     let pages = texts.len() as u32;
     let text = texts.join("\x0c");
     let document = rempart_rag::parse_plain(&text);
-    Ok(Parts {
+    Ok(Extracted {
         text,
         document,
         pages,
         needs_ocr,
         ocr_pages,
         warnings,
-        ..Parts::default()
+        ..Extracted::empty(FORMAT)
     })
 }
 
-/// Rasterises and recognises the pages without a text layer; returns the
-/// pages whose text came from OCR. A page that fails gets a warning.
-#[cfg(feature = "ocr")]
+/// Rasterises and recognises the pages without a text layer (feature
+/// `ocr`; without it they stay listed in `needs_ocr` and empty); returns
+/// the pages whose text came from OCR. A page that fails gets a warning.
 fn ocr_missing(
     bytes: &[u8],
     needs_ocr: &[u32],
@@ -90,31 +90,26 @@ fn ocr_missing(
     warnings: &mut Vec<Warning>,
     opts: &ExtractOptions,
 ) -> Vec<u32> {
-    let mut done = Vec::new();
-    for &page in needs_ocr {
-        match crate::ocr::pdf_page_text(bytes, page, opts.ocr_dpi, &opts.ocr_languages) {
-            Ok(t) => {
-                texts[page as usize - 1] = t;
-                done.push(page);
-            }
-            Err(what) => warnings.push(Warning {
-                page: Some(page),
-                what,
-            }),
-        }
+    #[cfg(not(feature = "ocr"))]
+    {
+        let _ = (bytes, needs_ocr, texts, warnings, opts);
+        Vec::new()
     }
-    done
-}
-
-/// Without the `ocr` feature, pages without a text layer stay listed in
-/// `needs_ocr` and empty.
-#[cfg(not(feature = "ocr"))]
-fn ocr_missing(
-    _bytes: &[u8],
-    _needs_ocr: &[u32],
-    _texts: &mut [String],
-    _warnings: &mut Vec<Warning>,
-    _opts: &ExtractOptions,
-) -> Vec<u32> {
-    Vec::new()
+    #[cfg(feature = "ocr")]
+    {
+        let mut done = Vec::new();
+        for &page in needs_ocr {
+            match crate::ocr::pdf_page_text(bytes, page, opts.ocr_dpi, &opts.ocr_languages) {
+                Ok(t) => {
+                    texts[page as usize - 1] = t;
+                    done.push(page);
+                }
+                Err(what) => warnings.push(Warning {
+                    page: Some(page),
+                    what,
+                }),
+            }
+        }
+        done
+    }
 }
