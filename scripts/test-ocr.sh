@@ -6,6 +6,7 @@
 # ../shared/datasets).
 #
 #   scripts/test-ocr.sh [extra cargo test args]
+#   scripts/test-ocr.sh --install-only   only the Debian packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -23,6 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+if [ "${1:-}" = --install-only ]; then exit 0; fi
 # Tesseract's OpenMP threads fight over a shared 2-core machine.
 export OMP_THREAD_LIMIT=${OMP_THREAD_LIMIT:-1}
 echo "==> rempart-ingest tests with --features ocr"
