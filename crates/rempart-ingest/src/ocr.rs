@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use leptess::LepTess;
+use leptess::{LepTess, Variable};
 
 thread_local! {
     static ENGINE: RefCell<Option<(String, LepTess)>> = const { RefCell::new(None) };
@@ -20,8 +20,11 @@ pub(crate) fn image_text(bytes: &[u8], languages: &str) -> Result<String, &'stat
     ENGINE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(l, _)| l != languages) {
-            let engine = LepTess::new(None, languages)
+            let mut engine = LepTess::new(None, languages)
                 .map_err(|_| "Tesseract could not load the language data")?;
+            // Tesseract's diagnostics go to stderr by default; keep the
+            // gateway's logs to its own (structured, content-free) lines.
+            let _ = engine.set_variable(Variable::DebugFile, "/dev/null");
             *slot = Some((languages.to_owned(), engine));
         }
         let Some((_, engine)) = slot.as_mut() else {
