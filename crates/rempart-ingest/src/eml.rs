@@ -8,7 +8,7 @@ use mail_parser::{Address, MessageParser, MimeHeaders, PartType};
 use rempart_rag::BlockKind;
 
 use crate::render::{Render, collapse_ws};
-use crate::{Attachment, ExtractOptions, Extracted, Format, IngestError};
+use crate::{Attachment, ExtractOptions, Extracted, Format, IngestError, Warning};
 
 fn addresses(a: Option<&Address<'_>>) -> Option<String> {
     let list: Vec<String> = a?
@@ -55,6 +55,7 @@ pub(crate) fn extract(
     }
     out.push(BlockKind::Paragraph, &header.join("\n"));
 
+    let mut warnings = Vec::new();
     for part in msg.text_bodies() {
         match &part.body {
             PartType::Text(t) => {
@@ -62,11 +63,17 @@ pub(crate) fn extract(
                     out.push(b.kind, &b.text);
                 }
             }
-            PartType::Html(h) => {
-                for b in crate::html::extract(h).1.blocks {
-                    out.push(b.kind, &b.text);
+            PartType::Html(h) => match crate::html::extract(h) {
+                Ok((_, doc)) => {
+                    for b in doc.blocks {
+                        out.push(b.kind, &b.text);
+                    }
                 }
-            }
+                Err(_) => warnings.push(Warning {
+                    page: None,
+                    what: "the HTML body is nested too deeply and was skipped",
+                }),
+            },
             _ => {}
         }
     }
@@ -101,6 +108,7 @@ pub(crate) fn extract(
     let (text, document) = out.finish();
     Ok(Extracted {
         attachments,
+        warnings,
         ..Extracted::paged(Format::Eml, text, document)
     })
 }

@@ -2,14 +2,91 @@
 //! list items, preformatted blocks and table rows, in document order;
 //! script, style, nav, head and similar non-content elements dropped.
 //! The DOM is walked with an explicit open/close iterator (no recursion), so
-//! deeply nested input cannot overflow the stack.
+//! deeply nested input cannot overflow the stack; and input nested deeper
+//! than [`MAX_DEPTH`] is refused before tree building, whose cost grows
+//! faster than linearly with depth (20,000 nested `<div>`s: seconds).
+
+use std::cell::Cell;
 
 use ego_tree::NodeId;
 use ego_tree::iter::Edge;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
 use rempart_rag::{BlockKind, Document};
 use scraper::{Html, Node};
 
 use crate::render::{Render, collapse_ws};
+use crate::{Format, IngestError};
+
+/// Deepest element nesting accepted (browsers flatten beyond a few hundred).
+pub(crate) const MAX_DEPTH: usize = 4096;
+
+/// Elements that never have an end tag.
+const VOID: [&str; 14] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Elements whose end tag is usually implied by the next sibling; they do
+/// not count towards depth (a list of unclosed `<li>` is flat).
+const IMPLIED_END: [&str; 12] = [
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rb", "rp", "rt",
+];
+
+/// Counts open elements while tokenizing (linear; no tree is built).
+#[derive(Default)]
+struct DepthProbe {
+    depth: Cell<usize>,
+    max: Cell<usize>,
+}
+
+impl TokenSink for DepthProbe {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let Token::TagToken(tag) = token else {
+            return TokenSinkResult::Continue;
+        };
+        let name: &str = &tag.name;
+        if VOID.contains(&name) || IMPLIED_END.contains(&name) {
+            return TokenSinkResult::Continue;
+        }
+        match tag.kind {
+            TagKind::StartTag if !tag.self_closing => {
+                let d = self.depth.get() + 1;
+                self.depth.set(d);
+                self.max.set(self.max.get().max(d));
+                // Raw-text elements, as the tree builder switches them.
+                match name {
+                    "script" => TokenSinkResult::RawData(RawKind::ScriptData),
+                    "style" | "xmp" | "iframe" | "noembed" | "noframes" => {
+                        TokenSinkResult::RawData(RawKind::Rawtext)
+                    }
+                    "textarea" | "title" => TokenSinkResult::RawData(RawKind::Rcdata),
+                    _ => TokenSinkResult::Continue,
+                }
+            }
+            TagKind::EndTag => {
+                self.depth.set(self.depth.get().saturating_sub(1));
+                TokenSinkResult::Continue
+            }
+            TagKind::StartTag => TokenSinkResult::Continue,
+        }
+    }
+}
+
+/// The deepest element nesting of `src`, approximately (end tags the
+/// parser would imply are not inferred).
+fn nesting_depth(src: &str) -> usize {
+    let tok = Tokenizer::new(DepthProbe::default(), TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(src.into());
+    let _ = tok.feed(&input);
+    tok.end();
+    tok.sink.max.get()
+}
 
 /// Elements whose whole subtree is dropped.
 const SKIP: [&str; 11] = [
@@ -255,7 +332,13 @@ impl Walker {
 
 /// Extracts the blocks of an HTML document; returns the rendered text and
 /// the document whose offsets index it.
-pub(crate) fn extract(src: &str) -> (String, Document) {
+pub(crate) fn extract(src: &str) -> Result<(String, Document), IngestError> {
+    if nesting_depth(src) > MAX_DEPTH {
+        return Err(IngestError::TooLarge {
+            format: Format::Html,
+            what: "element nesting depth",
+        });
+    }
     let html = Html::parse_document(src);
     let mut w = Walker {
         out: Render::new(),
@@ -284,7 +367,7 @@ pub(crate) fn extract(src: &str) -> (String, Document) {
     }
     w.end_row();
     w.flush_leaf();
-    w.out.finish()
+    Ok(w.out.finish())
 }
 
 #[cfg(test)]
@@ -292,7 +375,7 @@ mod tests {
     use super::*;
 
     fn blocks(src: &str) -> Vec<(BlockKind, String)> {
-        let (text, doc) = extract(src);
+        let (text, doc) = extract(src).unwrap();
         for b in &doc.blocks {
             assert_eq!(&text[b.start..b.end], b.text);
         }
@@ -318,6 +401,30 @@ mod tests {
                 (BlockKind::Paragraph, "loose text".into()),
                 (BlockKind::Code, "a\n  b".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_tree_building() {
+        let deep = "<div>".repeat(MAX_DEPTH + 1);
+        assert_eq!(
+            extract(&deep),
+            Err(IngestError::TooLarge {
+                format: Format::Html,
+                what: "element nesting depth"
+            })
+        );
+        // Implied end tags, void elements and raw text do not count.
+        let flat = format!(
+            "{}{}<script>{}</script>",
+            "<li>x".repeat(MAX_DEPTH + 1),
+            "<br>".repeat(MAX_DEPTH + 1),
+            "<div>".repeat(MAX_DEPTH + 1)
+        );
+        assert!(extract(&flat).is_ok());
+        assert_eq!(
+            nesting_depth("<div><span>a</span><p>b<div>c</div></div>"),
+            2
         );
     }
 

@@ -279,7 +279,7 @@ pub(crate) fn extract_at(
             Extracted::paged(format, text, doc)
         }
         Format::Html => {
-            let (text, doc) = html::extract(&text::decode(bytes));
+            let (text, doc) = html::extract(&text::decode(bytes))?;
             Extracted::paged(format, text, doc)
         }
         Format::Pdf => pdf::extract(bytes, opts)?,
