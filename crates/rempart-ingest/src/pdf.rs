@@ -3,7 +3,9 @@
 //! whose text layer is empty is listed as needing OCR (and, with the `ocr`
 //! feature, rasterised and recognised).
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
 
 use pdf_extract::{Document, PlainTextOutput, output_doc_page};
 
@@ -11,10 +13,30 @@ use crate::{ExtractOptions, Extracted, Format, IngestError, Warning};
 
 const FORMAT: Format = Format::Pdf;
 
+thread_local! {
+    /// Set while a parser call runs under [`guarded`] on this thread.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Runs `f`, turning a panic of the parser into `None` (pdf-extract
-/// unwraps on some malformed inputs).
+/// unwraps and panics on some malformed inputs). Its panic messages can
+/// quote PDF objects, i.e. document text, so on this thread and for the
+/// duration of `f` they are not printed: the panic hook is wrapped once to
+/// skip them and defers to the previous hook otherwise.
 fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
-    catch_unwind(AssertUnwindSafe(f)).ok()
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let out = catch_unwind(AssertUnwindSafe(f)).ok();
+    QUIET.with(|q| q.set(was));
+    out
 }
 
 /// The text layer of each page, in page order (empty where there is none
@@ -111,5 +133,30 @@ fn ocr_missing(
             }
         }
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn parser_panics_are_caught_and_not_printed() {
+        static PRINTED: AtomicUsize = AtomicUsize::new(0);
+        // A hook standing for the default one (which prints the message).
+        std::panic::set_hook(Box::new(|_| {
+            PRINTED.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(
+            guarded(|| -> u8 { panic!("wrong type (Secret text)") }),
+            None
+        );
+        assert_eq!(PRINTED.load(Ordering::SeqCst), 0);
+        assert_eq!(guarded(|| 7), Some(7));
+        // Panics outside the guard still reach the previous hook.
+        let _ = catch_unwind(|| panic!("elsewhere"));
+        assert_eq!(PRINTED.load(Ordering::SeqCst), 1);
+        let _ = std::panic::take_hook();
     }
 }

@@ -129,3 +129,28 @@ fn corrupt_pdfs_are_clear_errors() {
         }
     );
 }
+
+#[test]
+fn a_page_the_parser_fails_on_is_a_warning_and_an_ocr_candidate() {
+    let mut bytes = pdf(&[
+        PageContent::Text(&["Texte confidentiel"]),
+        PageContent::Text(&["Suite"]),
+    ]);
+    // An unknown font encoding (same length: the xref offsets stay valid);
+    // pdf-extract panics on it, with the encoding's name in the message.
+    let at = bytes
+        .windows(15)
+        .position(|w| w == b"WinAnsiEncoding")
+        .unwrap();
+    bytes[at..at + 3].copy_from_slice(b"Zzz");
+    let e = extract(&bytes, None).unwrap();
+    assert_eq!(e.pages, 2);
+    assert_eq!(e.needs_ocr, [1, 2]);
+    let pages: Vec<_> = e.warnings.iter().map(|w| w.page).collect();
+    assert_eq!(pages, [Some(1), Some(2)]);
+    assert!(
+        e.warnings
+            .iter()
+            .all(|w| w.what == "the page's text layer could not be decoded")
+    );
+}
