@@ -19,6 +19,7 @@ done
 LANGS=${LANGS:-eng+fra+deu}
 ROUNDS=${ROUNDS:-5}
 OCR_LIMIT=${OCR_LIMIT:-100}
+SCANNED_LIMIT=${SCANNED_LIMIT:-20}
 # One Tesseract thread: on a shared 2-core machine its OpenMP threads only
 # add contention; report per-core throughput.
 export OMP_THREAD_LIMIT=${OMP_THREAD_LIMIT:-1}
@@ -31,4 +32,4 @@ fi
 bash scripts/test-ocr.sh --install-only
 echo "tesseract: $(tesseract --version 2>&1 | head -1)"
 cargo run --locked --release -q -p rempart-ingest --features ocr --example ingest_bench -- \
-  --rounds "$ROUNDS" --ocr-limit "$OCR_LIMIT" --langs "$LANGS"
+  --rounds "$ROUNDS" --ocr-limit "$OCR_LIMIT" --scanned-limit "$SCANNED_LIMIT" --langs "$LANGS"

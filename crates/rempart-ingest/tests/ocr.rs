@@ -29,10 +29,11 @@ fn invoice_png_is_recognised() {
 
 #[test]
 fn scanned_pdf_pages_are_rasterised_and_recognised() {
+    // A 150 dpi scan (as its JFIF header says).
     let receipt = dataset_file("sroie2019-receipts/img/000.jpg");
     let bytes = pdf(&[
         PageContent::Text(&["Bordereau d'envoi"]),
-        PageContent::Jpeg(&receipt),
+        PageContent::Jpeg(&receipt, 150),
     ]);
     let e = extract(&bytes, None).unwrap();
     assert_eq!(e.pages, 2);

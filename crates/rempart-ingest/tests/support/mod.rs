@@ -119,8 +119,9 @@ pub enum PageContent<'a> {
     Text(&'a [&'a str]),
     /// Nothing at all (a page without a text layer).
     Blank,
-    /// A full-page JPEG image and no text (a scan).
-    Jpeg(&'a [u8]),
+    /// A full-page JPEG image scanned at the given dpi, and no text (a
+    /// scan: the page is the image's size at that resolution).
+    Jpeg(&'a [u8], u32),
 }
 
 /// A PDF with the given pages, written by lopdf.
@@ -150,7 +151,7 @@ pub fn pdf(pages: &[PageContent<'_>]) -> Vec<u8> {
                 c.into_bytes()
             }
             PageContent::Blank => b"0.9 g 72 72 200 100 re f\n".to_vec(),
-            PageContent::Jpeg(jpeg) => {
+            PageContent::Jpeg(jpeg, dpi) => {
                 let (w, h) = jpeg_size(jpeg).expect("a baseline JPEG");
                 let img = doc.add_object(Stream::new(
                     dictionary! {
@@ -167,9 +168,12 @@ pub fn pdf(pages: &[PageContent<'_>]) -> Vec<u8> {
                 let mut xo = Dictionary::new();
                 xo.set("Im1", img);
                 resources.set("XObject", Object::Dictionary(xo));
-                // 72 dpi page of the image's pixel size: 1 px = 1 pt.
-                media = vec![0.into(), 0.into(), (w as i64).into(), (h as i64).into()];
-                format!("q {w} 0 0 {h} 0 0 cm /Im1 Do Q\n").into_bytes()
+                let (pw, ph) = (
+                    f32::from(w) * 72.0 / *dpi as f32,
+                    f32::from(h) * 72.0 / *dpi as f32,
+                );
+                media = vec![0.into(), 0.into(), pw.into(), ph.into()];
+                format!("q {pw} 0 0 {ph} 0 0 cm /Im1 Do Q\n").into_bytes()
             }
         };
         let content_id = doc.add_object(Stream::new(dictionary! {}, content));
