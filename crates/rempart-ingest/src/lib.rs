@@ -9,7 +9,7 @@
 //! | format | structure kept | pages |
 //! |---|---|---|
 //! | plain text, Markdown | `rempart_rag::parse_plain` / `parse_markdown` | form feeds |
-//! | HTML | h1–h6, p/div, li, tables (th rows are headers), pre; script, style, nav, head dropped | 1 |
+//! | HTML | h1–h6, p/div, li, tables (th rows are headers), pre; script, style, nav, head dropped; nesting deeper than 4,096 refused | 1 |
 //! | PDF (text layer) | paragraphs (blank-line separated) per page | real pages; empty text layers listed in [`Extracted::needs_ocr`] |
 //! | DOCX | headings (styles Heading 1–6, Title, Titre, Überschrift, outline levels), paragraphs, list items, tables | explicit page breaks |
 //! | EML | a header block (Subject, From, To, Cc, Date), then the body (text or HTML); attachments extracted on their own | 1 |
