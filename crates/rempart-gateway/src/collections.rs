@@ -26,6 +26,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use rempart_ingest::IngestError;
 use rempart_rag::{Bm25Index, Bm25Params, Document, Hit, Labels, NewChunk, Query, TermKey};
 use rempart_store::collections::{
     ChunkText, Collections, DeletionReceipt, DocumentLabels, IngestReceipt, LoadedChunk,
@@ -221,6 +222,28 @@ impl Retriever {
     /// Ingest a parsed document (from any front end: text, Markdown, or the
     /// extractors of PDF/DOCX/HTML/EML) into a collection.
     #[allow(clippy::too_many_arguments)]
+    /// Store one extracted file (see [`extract_file`]).
+    pub async fn ingest_file(
+        &self,
+        tenant: &str,
+        collection: &str,
+        file: &SourceFile,
+        labels: &DocumentLabels,
+        subjects: &[Uuid],
+    ) -> Result<IngestReceipt, RegistryError> {
+        self.ingest(
+            tenant,
+            collection,
+            &file.name,
+            file.format,
+            &file.bytes,
+            &file.document,
+            labels,
+            subjects,
+        )
+        .await
+    }
+
     pub async fn ingest(
         &self,
         tenant: &str,
@@ -506,6 +529,10 @@ struct IngestBody {
     text: Option<String>,
     #[serde(default)]
     markdown: Option<String>,
+    /// A file (PDF, DOCX, HTML, EML, text, Markdown; images with the `ocr`
+    /// feature), base64: the format comes from its bytes, then `name`.
+    #[serde(default)]
+    content_base64: Option<String>,
     #[serde(default)]
     labels: LabelsBody,
     #[serde(default)]
@@ -534,12 +561,25 @@ pub async fn ingest(
 ) -> Result<Response, ApiError> {
     check_collection(&collection)?;
     let b: IngestBody = crate::parse_body(body, state.config.server.max_body_bytes)?;
-    let (format, source, doc) = match (&b.text, &b.markdown) {
-        (Some(t), None) => ("text", t, rempart_rag::parse_plain(t)),
-        (None, Some(m)) => ("markdown", m, rempart_rag::parse_markdown(m)),
+    let files = match (&b.text, &b.markdown, &b.content_base64) {
+        (Some(t), None, None) => vec![SourceFile::text(&b.name, t, false)],
+        (None, Some(m), None) => vec![SourceFile::text(&b.name, m, true)],
+        (None, None, Some(c)) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(c.trim())
+                .map_err(|_| ApiError::BadRequest {
+                    message: "`content_base64` is not valid base64".into(),
+                    param: Some("content_base64".into()),
+                })?;
+            extract_file(&b.name, bytes).map_err(|e| ApiError::BadRequest {
+                message: format!("`content_base64`: {e}"),
+                param: Some("content_base64".into()),
+            })?
+        }
         _ => {
             return Err(ApiError::BadRequest {
-                message: "give exactly one of `text` or `markdown`".into(),
+                message: "give exactly one of `text`, `markdown` or `content_base64`".into(),
                 param: Some("text".into()),
             });
         }
@@ -551,31 +591,130 @@ pub async fn ingest(
         purposes,
         legal_hold: b.labels.legal_hold,
     };
-    let receipt = state
-        .retriever
-        .ingest(
-            &p.tenant,
-            &collection,
-            &b.name,
-            format,
-            source.as_bytes(),
-            &doc,
-            &labels,
-            &b.subjects,
-        )
-        .await
-        .map_err(api_error)?;
-    let status = if receipt.created {
+    let mut receipts = Vec::with_capacity(files.len());
+    for file in &files {
+        let receipt = state
+            .retriever
+            .ingest_file(&p.tenant, &collection, file, &labels, &b.subjects)
+            .await
+            .map_err(api_error)?;
+        tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, "Document ingested.");
+        receipts.push(receipt);
+    }
+    let status = if receipts[0].created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, "Document ingested.");
+    let attachments: Vec<Value> = files[1..]
+        .iter()
+        .zip(&receipts[1..])
+        .map(|(f, r)| json!({"name": f.name, "format": f.format, "receipt": r}))
+        .collect();
     Ok((
         status,
-        Json(json!({"object": "document.ingested", "collection": collection, "receipt": receipt})),
+        Json(json!({
+            "object": "document.ingested",
+            "collection": collection,
+            "format": files[0].format,
+            "pages": files[0].pages,
+            "needs_ocr": files[0].needs_ocr,
+            "receipt": receipts[0],
+            "attachments": attachments,
+        })),
     )
         .into_response())
+}
+
+/// A file ready to store: its name, format, original bytes (for the
+/// idempotence key) and extracted structure.
+pub struct SourceFile {
+    /// Display name (an e-mail attachment: `<mail name> / <attachment>`).
+    pub name: String,
+    /// `text`, `markdown`, `pdf`, `docx`, `html`, `eml`, `image`, …
+    pub format: &'static str,
+    /// The bytes as received.
+    pub bytes: Vec<u8>,
+    /// Blocks with page and offset provenance.
+    pub document: rempart_rag::Document,
+    /// Page count.
+    pub pages: u32,
+    /// Pages without a text layer that OCR did not read (no `ocr` feature).
+    pub needs_ocr: Vec<u32>,
+}
+
+impl SourceFile {
+    /// Text or Markdown given as a string.
+    pub fn text(name: &str, text: &str, markdown: bool) -> SourceFile {
+        let (format, document) = if markdown {
+            ("markdown", rempart_rag::parse_markdown(text))
+        } else {
+            ("text", rempart_rag::parse_plain(text))
+        };
+        SourceFile {
+            name: name.to_owned(),
+            format,
+            bytes: text.as_bytes().to_vec(),
+            pages: document.blocks.iter().map(|b| b.page).max().unwrap_or(1),
+            document,
+            needs_ocr: Vec::new(),
+        }
+    }
+}
+
+/// Extract a file with `rempart-ingest` (format from its bytes, then
+/// `name`). An e-mail's attachments follow it as documents of their own
+/// (`<mail> / <attachment>`), so each can be cited and deleted; one that
+/// cannot be extracted is skipped (logged by position, never by content).
+pub fn extract_file(name: &str, bytes: Vec<u8>) -> Result<Vec<SourceFile>, IngestError> {
+    let e = rempart_ingest::extract(&bytes, Some(name))?;
+    let mut out = Vec::with_capacity(1 + e.attachments.len());
+    let attachments = e.attachments;
+    let missing: Vec<u32> = e
+        .needs_ocr
+        .iter()
+        .copied()
+        .filter(|p| !e.ocr_pages.contains(p))
+        .collect();
+    out.push(SourceFile {
+        name: name.to_owned(),
+        format: e.format.name(),
+        bytes,
+        document: e.document,
+        pages: e.pages,
+        needs_ocr: missing,
+    });
+    for a in attachments {
+        match a.extracted {
+            Ok(x) => {
+                let x = *x;
+                let missing = x
+                    .needs_ocr
+                    .iter()
+                    .copied()
+                    .filter(|p| !x.ocr_pages.contains(p))
+                    .collect();
+                out.push(SourceFile {
+                    name: format!(
+                        "{name} / {}",
+                        a.name
+                            .unwrap_or_else(|| format!("attachment {}", a.index + 1))
+                    ),
+                    format: x.format.name(),
+                    // The attachment's own text identifies it for
+                    // idempotence (its raw bytes are not kept apart).
+                    bytes: x.text.into_bytes(),
+                    document: x.document,
+                    pages: x.pages,
+                    needs_ocr: missing,
+                });
+            }
+            Err(err) => {
+                tracing::warn!(attachment = a.index, error = %err, "Attachment not extracted.");
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `GET /v1/collections/{c}/documents`.

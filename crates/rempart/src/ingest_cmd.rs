@@ -1,4 +1,5 @@
-//! `rempart ingest`: text and Markdown files into an encrypted collection
+//! `rempart ingest`: files (text, Markdown, HTML, PDF, DOCX, EML with its
+//! attachments; images with the `ocr` feature) into an encrypted collection
 //! (the same store, key provider and chunking as
 //! `POST /v1/collections/{c}/documents`). One JSON receipt per file on
 //! stdout.
@@ -22,7 +23,7 @@ use crate::cli::{ConfigArgs, Usage};
 pub struct IngestArgs {
     #[command(flatten)]
     common: ConfigArgs,
-    /// Text (`.txt`, any other name) or Markdown (`.md`, `.markdown`) files.
+    /// Files: the format comes from their bytes, then their extension.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Tenant.
@@ -62,40 +63,38 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
         for path in &args.paths {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let text = String::from_utf8(bytes).map_err(|_| {
-                Usage(format!(
-                    "{}: not UTF-8 text (this command reads text and Markdown files)",
-                    path.display()
-                ))
-            })?;
-            let markdown = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown")
-            });
-            let (format, doc) = if markdown {
-                ("markdown", rempart_rag::parse_markdown(&text))
-            } else {
-                ("text", rempart_rag::parse_plain(&text))
-            };
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.display().to_string());
-            let receipt = retriever
-                .ingest(
-                    &args.tenant,
-                    &args.collection,
-                    &name,
-                    format,
-                    text.as_bytes(),
-                    &doc,
-                    &labels,
-                    &[],
-                )
-                .await
-                .with_context(|| format!("{}: not ingested", path.display()))?;
+            let files = rempart_gateway::collections::extract_file(&name, bytes)
+                .map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+            let mut receipts = Vec::with_capacity(files.len());
+            for file in &files {
+                let receipt = retriever
+                    .ingest_file(&args.tenant, &args.collection, file, &labels, &[])
+                    .await
+                    .with_context(|| format!("{}: not ingested", path.display()))?;
+                receipts.push(serde_json::json!({
+                    "name": file.name,
+                    "format": file.format,
+                    "pages": file.pages,
+                    "needs_ocr": file.needs_ocr,
+                    "receipt": receipt,
+                }));
+            }
+            let receipt = receipts.remove(0);
             println!(
                 "{}",
-                serde_json::json!({"path": path, "collection": args.collection, "receipt": receipt})
+                serde_json::json!({
+                    "path": path,
+                    "collection": args.collection,
+                    "format": receipt["format"],
+                    "pages": receipt["pages"],
+                    "needs_ocr": receipt["needs_ocr"],
+                    "receipt": receipt["receipt"],
+                    "attachments": receipts,
+                })
             );
         }
         Ok(ExitCode::SUCCESS)

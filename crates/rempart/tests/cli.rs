@@ -541,6 +541,30 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
         md.to_str().unwrap(),
     ]);
     assert_eq!(bad.status.code(), Some(2));
+    // Other formats go through rempart-ingest, detected from their bytes.
+    let html = dir.path().join("benefits.html");
+    std::fs::write(
+        &html,
+        "<html><head><style>p{}</style></head><body><h1>Benefits</h1>\
+         <table><tr><th>Benefit</th><th>Value</th></tr>\
+         <tr><td>Meal vouchers</td><td>9 EUR a day</td></tr></table></body></html>",
+    )
+    .unwrap();
+    let mut html_args = args;
+    html_args[9] = html.to_str().unwrap();
+    let ingested: serde_json::Value = serde_json::from_str(&out(rempart(&html_args))).unwrap();
+    assert_eq!(ingested["format"], "html", "{ingested}");
+    assert_eq!(ingested["receipt"]["created"], true, "{ingested}");
+    let not_a_pdf = dir.path().join("scan.pdf");
+    std::fs::write(&not_a_pdf, "no PDF signature here").unwrap();
+    let mut bad_args = args;
+    bad_args[9] = not_a_pdf.to_str().unwrap();
+    let bad = rempart(&bad_args);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a file that is not what its name says"
+    );
 
     let hr_key = out(rempart(&[
         "keys", "create", "--config", c, "--tenant", "acme", "--group", "hr",
@@ -573,6 +597,17 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
         first["receipt"]["document_id"]
     );
     assert!(eu.received("27 days of paid leave"));
+    // The HTML table row reaches the prompt with its header.
+    chat["messages"][0]["content"] = "What are meal vouchers worth?".into();
+    let resp = http
+        .post(format!("{}/v1/chat/completions", server.url))
+        .bearer_auth(&hr_key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(eu.received("Meal vouchers | 9 EUR a day"));
     // A key outside the group: refused, nothing sent upstream.
     let before = eu.chat_requests().len();
     let resp = http

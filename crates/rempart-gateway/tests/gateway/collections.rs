@@ -539,3 +539,74 @@ async fn purposes_and_legal_hold() {
     assert_eq!(listed["data"][0]["labels"]["legal_hold"], json!(true));
     assert_eq!(listed["data"][0]["labels"]["purposes"], json!(["payroll"]));
 }
+
+/// A file sent as `content_base64` is extracted by its format (here an
+/// e-mail with an HTML body and a text attachment): the mail and its
+/// attachment become documents of their own, each searchable and cited;
+/// bytes that are not what their name says are refused, naming the field.
+#[tokio::test]
+async fn files_are_extracted_by_format_and_attachments_are_documents() {
+    use base64::Engine as _;
+    let (gw, _mock) = sovereign().await;
+    let eml = "From: Alice <alice@example.org>\r\n\
+               To: hr@example.org\r\n\
+               Subject: Remote work\r\n\
+               MIME-Version: 1.0\r\n\
+               Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+               \r\n\
+               --b1\r\n\
+               Content-Type: text/html; charset=utf-8\r\n\
+               \r\n\
+               <p>Teleworking is allowed two days per week.</p>\r\n\
+               --b1\r\n\
+               Content-Type: text/plain; charset=utf-8\r\n\
+               Content-Disposition: attachment; filename=\"charter.txt\"\r\n\
+               \r\n\
+               The telework charter grants a monthly allowance of forty euros.\r\n\
+               --b1--\r\n";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(eml);
+    let (status, v) = ingest(
+        &gw,
+        "hr",
+        json!({"name": "remote.eml", "content_base64": b64}),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["format"], "eml", "{v}");
+    assert_eq!(v["attachments"][0]["format"], "text", "{v}");
+    assert_eq!(
+        v["attachments"][0]["name"], "remote.eml / charter.txt",
+        "{v}"
+    );
+    let body_hits = search_as(&gw, &gw.key, "hr", "teleworking days per week").await;
+    assert_eq!(body_hits["data"][0]["name"], "remote.eml", "{body_hits}");
+    let att_hits = search_as(&gw, &gw.key, "hr", "monthly allowance euros").await;
+    assert_eq!(
+        att_hits["data"][0]["name"], "remote.eml / charter.txt",
+        "{att_hits}"
+    );
+    // Idempotent: the same bytes again write nothing.
+    let (status, again) = ingest(
+        &gw,
+        "hr",
+        json!({"name": "remote.eml", "content_base64": b64}),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["receipt"]["created"], false, "{again}");
+
+    for (body, what) in [
+        (
+            json!({"name": "scan.pdf", "content_base64": base64::engine::general_purpose::STANDARD.encode("not a pdf")}),
+            "not a PDF",
+        ),
+        (
+            json!({"name": "x.txt", "content_base64": "%%%"}),
+            "not base64",
+        ),
+    ] {
+        let (status, err) = ingest(&gw, "hr", body).await;
+        assert_eq!(status, 400, "{what}: {err}");
+        assert_eq!(err["error"]["param"], "content_base64", "{what}: {err}");
+    }
+}
