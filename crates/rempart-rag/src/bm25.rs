@@ -28,7 +28,6 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::Hasher;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +36,7 @@ use siphasher::sip::SipHasher13;
 use crate::analysis::{Analyzer, Lang, guess_lang};
 use crate::error::Error;
 use crate::labels::{Labels, Principal};
+use crate::persist;
 
 /// File name of the persisted index inside its directory.
 pub const INDEX_FILE: &str = "bm25.idx";
@@ -159,6 +159,32 @@ pub struct SearchResult {
     pub denied: usize,
     /// Admissible candidates scored.
     pub admitted: usize,
+}
+
+impl SearchResult {
+    /// The result of a search that scored `admitted` admissible candidates
+    /// (best score `best`) and kept `hits` at or above `threshold`: the
+    /// refusal follows from those (none when there are hits; no admissible
+    /// candidate; or all below the threshold).
+    pub(crate) fn new(
+        hits: Vec<Hit>,
+        admitted: usize,
+        denied: usize,
+        best: f32,
+        threshold: f32,
+    ) -> SearchResult {
+        let refusal = match (hits.is_empty(), admitted) {
+            (false, _) => None,
+            (true, 0) => Some(Refusal::NoAdmissibleCandidate),
+            (true, _) => Some(Refusal::BelowThreshold { best, threshold }),
+        };
+        SearchResult {
+            hits,
+            refusal,
+            denied,
+            admitted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -618,22 +644,7 @@ impl Bm25Index {
             }
         }
         let hits = self.hits(top.into_sorted());
-        let refusal = if !hits.is_empty() {
-            None
-        } else if touched.is_empty() {
-            Some(Refusal::NoAdmissibleCandidate)
-        } else {
-            Some(Refusal::BelowThreshold {
-                best,
-                threshold: query.min_score,
-            })
-        };
-        SearchResult {
-            hits,
-            refusal,
-            denied,
-            admitted: touched.len(),
-        }
+        SearchResult::new(hits, touched.len(), denied, best, query.min_score)
     }
 
     fn hits(&self, ranked: Vec<(f32, u32)>) -> Vec<Hit> {
@@ -687,11 +698,6 @@ impl Bm25Index {
     /// Writes the index to `dir/bm25.idx` (atomically: temp file, fsync,
     /// rename). Deleted chunks and unused terms are not written.
     pub fn save(&self, dir: &Path) -> Result<PathBuf, Error> {
-        let path = dir.join(INDEX_FILE);
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
         let mut label_map: HashMap<u32, u32> = HashMap::new();
         let mut labels = Vec::new();
         let mut chunks = Vec::with_capacity(self.live);
@@ -727,37 +733,13 @@ impl Bm25Index {
             labels,
             chunks,
         };
-        let body = postcard::to_stdvec(&stored).map_err(|e| Error::Corrupt {
-            path: path.clone(),
-            reason: format!("encoding failed: {e}"),
-        })?;
-        let tmp = dir.join(format!("{INDEX_FILE}.tmp"));
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(MAGIC).map_err(io)?;
-            f.write_all(&body).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        Ok(path)
+        persist::write(dir, INDEX_FILE, MAGIC, &stored)
     }
 
     /// Loads `dir/bm25.idx` written by [`save`](Self::save) with the same key.
     pub fn load(dir: &Path, key: TermKey) -> Result<Bm25Index, Error> {
-        let path = dir.join(INDEX_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let corrupt = |reason: String| Error::Corrupt {
-            path: path.clone(),
-            reason,
-        };
-        let body = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| corrupt("bad magic or version".into()))?;
-        let stored: Stored =
-            postcard::from_bytes(body).map_err(|e| corrupt(format!("decoding failed: {e}")))?;
+        let (stored, path): (Stored, _) = persist::read(dir, INDEX_FILE, MAGIC)?;
+        let corrupt = |reason: String| persist::corrupt(&path, reason);
         let mut index = Bm25Index::new(key, stored.params)
             .map_err(|e| corrupt(format!("stored parameters: {e}")))?
             .with_default_lang(stored.default_lang);

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::bm25::{Hit, Refusal, SearchResult, TopK};
+use crate::bm25::{Hit, SearchResult, TopK};
 use crate::error::Error;
 use crate::labels::Labels;
 
@@ -205,26 +205,14 @@ impl DenseIndex for ExactDenseIndex {
                 score,
             })
             .collect();
-        let refusal = match (hits.is_empty(), admitted) {
-            (false, _) => None,
-            (true, 0) => Some(Refusal::NoAdmissibleCandidate),
-            (true, _) => Some(Refusal::BelowThreshold {
-                best,
-                threshold: min_score,
-            }),
-        };
-        Ok(SearchResult {
-            hits,
-            refusal,
-            denied,
-            admitted,
-        })
+        Ok(SearchResult::new(hits, admitted, denied, best, min_score))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bm25::Refusal;
 
     #[test]
     fn dot_matches_naive() {

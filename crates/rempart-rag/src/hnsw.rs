@@ -19,15 +19,15 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bm25::{Hit, Refusal, SearchResult, TopK};
+use crate::bm25::{Hit, SearchResult, TopK};
 use crate::dense::{DenseIndex, normalised};
 use crate::error::Error;
 use crate::labels::Labels;
+use crate::persist;
 
 /// File name of the persisted HNSW index inside its directory.
 pub const HNSW_FILE: &str = "hnsw.idx";
@@ -395,11 +395,6 @@ impl HnswIndex {
     /// Writes live nodes to `dir/hnsw.idx` (atomically). Links to deleted
     /// nodes are dropped and nodes renumbered.
     pub fn save(&self, dir: &Path) -> Result<PathBuf, Error> {
-        let path = dir.join(HNSW_FILE);
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
         let mut remap = vec![u32::MAX; self.ids.len()];
         let mut next = 0u32;
         for (i, d) in self.deleted.iter().enumerate() {
@@ -447,37 +442,13 @@ impl HnswIndex {
             .entry
             .map(|e| out.links[e as usize].len() - 1)
             .unwrap_or(0);
-        let body = postcard::to_stdvec(&out).map_err(|e| Error::Corrupt {
-            path: path.clone(),
-            reason: format!("encoding failed: {e}"),
-        })?;
-        let tmp = dir.join(format!("{HNSW_FILE}.tmp"));
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(MAGIC).map_err(io)?;
-            f.write_all(&body).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        Ok(path)
+        persist::write(dir, HNSW_FILE, MAGIC, &out)
     }
 
     /// Loads `dir/hnsw.idx` written by [`save`](Self::save).
     pub fn load(dir: &Path) -> Result<HnswIndex, Error> {
-        let path = dir.join(HNSW_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let corrupt = |reason: String| Error::Corrupt {
-            path: path.clone(),
-            reason,
-        };
-        let body = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| corrupt("bad magic or version".into()))?;
-        let mut idx: HnswIndex =
-            postcard::from_bytes(body).map_err(|e| corrupt(format!("decoding failed: {e}")))?;
+        let (mut idx, path): (HnswIndex, _) = persist::read(dir, HNSW_FILE, MAGIC)?;
+        let corrupt = |reason: String| persist::corrupt(&path, reason);
         let n = idx.ids.len();
         let consistent = idx.vectors.len() == n * idx.dim
             && idx.links.len() == n
@@ -540,20 +511,7 @@ impl DenseIndex for HnswIndex {
                     score,
                 })
                 .collect();
-            let refusal = match (hits.is_empty(), admitted_n) {
-                (false, _) => None,
-                (true, 0) => Some(Refusal::NoAdmissibleCandidate),
-                (true, _) => Some(Refusal::BelowThreshold {
-                    best,
-                    threshold: min_score,
-                }),
-            };
-            SearchResult {
-                hits,
-                refusal,
-                denied,
-                admitted: admitted_n,
-            }
+            SearchResult::new(hits, admitted_n, denied, best, min_score)
         };
         let exact = || {
             let (r, n, best) = self.exact(&q, k, min_score, &admitted);
@@ -609,6 +567,7 @@ impl DenseIndex for HnswIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bm25::Refusal;
     use crate::dense::ExactDenseIndex;
 
     /// Clustered random vectors (deterministic).

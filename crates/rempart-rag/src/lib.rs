@@ -51,6 +51,7 @@ pub mod eval;
 mod fusion;
 mod hnsw;
 mod labels;
+mod persist;
 
 // The public interface is:
 pub use analysis::{Analyzer, Lang, fold, guess_lang};
