@@ -252,29 +252,14 @@ async fn steps(
                     Some(m) => Some((m, exchange(&req, &outbound)?)),
                     None => None,
                 };
-                let served = finish(reply, outbound, meta, req.wants_stream_usage(), rec, memory);
-                let served = match served {
-                    Finished::Served(s) => s,
-                    Finished::Remember(resp, meta, memory, exchange) => {
-                        let answer = answer_text(&resp);
-                        memory
-                            .save(state, &ctx.principal.tenant, &exchange, &answer)
-                            .await?;
-                        Served::Json(resp, meta)
-                    }
-                };
-                return Ok(match (served, citations) {
-                    (Served::Json(mut resp, meta), Some(c)) => {
-                        resp.extra
-                            .insert("rempart".into(), serde_json::json!({"citations": c}));
-                        Served::Json(resp, meta)
-                    }
-                    (Served::Stream(mut job), c) => {
-                        job.citations = c;
-                        Served::Stream(job)
-                    }
-                    (served, None) => served,
-                });
+                let wants_usage = req.wants_stream_usage();
+                let (served, unsaved) =
+                    finish(reply, outbound, meta, wants_usage, rec, memory, citations);
+                // A whole answer is remembered here; a stream's at its end.
+                if let Some((m, x, answer)) = unsaved {
+                    m.save(state, &ctx.principal.tenant, &x, &answer).await?;
+                }
+                return Ok(served);
             }
             Err(e) => {
                 let retry = e.is_retryable();
@@ -459,13 +444,9 @@ fn answer_text(resp: &ChatResponse) -> String {
         .to_owned()
 }
 
-/// A served reply; a whole answer in a conversation still to be saved.
-#[allow(clippy::large_enum_variant)]
-enum Finished {
-    Served(Served),
-    Remember(ChatResponse, ResponseMeta, Memory, Exchange),
-}
-
+/// The served reply: re-identified, with its citations. A stream takes the
+/// conversation turn to save when it ends; a whole answer gives it back
+/// with the answer text, for the caller to save before releasing it.
 fn finish(
     called: Called,
     outbound: Outbound,
@@ -473,7 +454,8 @@ fn finish(
     wants_usage: bool,
     rec: &mut AuditRecord,
     memory: Option<(Memory, Exchange)>,
-) -> Finished {
+    citations: Option<serde_json::Value>,
+) -> (Served, Option<(Memory, Exchange, String)>) {
     let prompt_bytes = outbound.prompt_bytes();
     let reid = Reidentifier::new(outbound.mapping);
     match called.reply {
@@ -490,21 +472,26 @@ fn finish(
                 rec.tokens_estimated = true;
             }
             reid.response(&mut resp);
-            match memory {
-                Some((m, x)) => Finished::Remember(resp, meta, m, x),
-                None => Finished::Served(Served::Json(resp, meta)),
+            if let Some(c) = citations {
+                resp.extra
+                    .insert("rempart".into(), serde_json::json!({"citations": c}));
             }
+            let unsaved = memory.map(|(m, x)| (m, x, answer_text(&resp)));
+            (Served::Json(resp, meta), unsaved)
         }
-        Reply::Stream(first, rest) => Finished::Served(Served::Stream(Box::new(StreamJob {
-            first,
-            rest,
-            reid,
-            meta,
-            wants_usage,
-            prompt_tokens_estimate: estimate_tokens(prompt_bytes),
-            memory,
-            citations: None,
-        }))),
+        Reply::Stream(first, rest) => {
+            let job = StreamJob {
+                first,
+                rest,
+                reid,
+                meta,
+                wants_usage,
+                prompt_tokens_estimate: estimate_tokens(prompt_bytes),
+                memory,
+                citations,
+            };
+            (Served::Stream(Box::new(job)), None)
+        }
     }
 }
 

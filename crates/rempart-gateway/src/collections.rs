@@ -492,22 +492,7 @@ pub fn citations(hits: &[Retrieved]) -> Value {
 /// Errors of the collections and the retriever as API errors (no values
 /// inside: they name fields).
 pub(crate) fn api_error(e: RegistryError) -> ApiError {
-    match e {
-        RegistryError::Store(rempart_store::Error::Invalid { what, why }) => ApiError::BadRequest {
-            message: format!("invalid {what}: {why}"),
-            param: Some(what.into()),
-        },
-        RegistryError::Invalid(message) => ApiError::BadRequest {
-            message,
-            param: None,
-        },
-        other => {
-            tracing::error!(error = %other, "Collection failure.");
-            ApiError::Internal {
-                what: "the document collections are unavailable".into(),
-            }
-        }
-    }
+    crate::error::registry_error(e, "document store")
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {

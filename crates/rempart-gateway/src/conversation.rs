@@ -54,12 +54,7 @@ fn registry_error(e: RegistryError) -> ApiError {
             format!("{e}: a conversation can only be linked to a registered, live data subject"),
         ),
         RegistryError::Invalid(message) => bad("rempart.conversation_id", message),
-        other => {
-            tracing::error!(error = %other, "Conversation store failure.");
-            ApiError::Internal {
-                what: "the conversation store is unavailable".into(),
-            }
-        }
+        other => crate::error::registry_error(other, "conversation store"),
     }
 }
 

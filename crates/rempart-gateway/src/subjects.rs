@@ -25,26 +25,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::request::Principal;
 
-/// The one mapping from registry errors to API errors (no values inside).
 fn api_error(e: RegistryError) -> ApiError {
-    match e {
-        RegistryError::NotFound(id) => ApiError::Missing {
-            what: format!("no data subject {id} for this tenant"),
-        },
-        RegistryError::Erased(id) => ApiError::Missing {
-            what: format!("data subject {id} was erased"),
-        },
-        RegistryError::Invalid(message) => ApiError::BadRequest {
-            message,
-            param: None,
-        },
-        other => {
-            tracing::error!(error = %other, "Registry failure.");
-            ApiError::Internal {
-                what: "the subject registry is unavailable".into(),
-            }
-        }
-    }
+    crate::error::registry_error(e, "subject registry")
 }
 
 fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {

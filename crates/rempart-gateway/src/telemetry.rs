@@ -193,14 +193,7 @@ mod otlp {
                 attrs.push(KeyValue::new("rempart.deployment", d.clone()));
             }
             if let Some(dep) = deployment {
-                attrs.push(KeyValue::new(
-                    "gen_ai.provider.name",
-                    provider_name(dep.kind),
-                ));
-                if let Some((host, port)) = server_address(&dep.base_url) {
-                    attrs.push(KeyValue::new("server.address", host));
-                    attrs.push(KeyValue::new("server.port", i64::from(port)));
-                }
+                deployment_attributes(dep, &mut attrs);
             }
             if let Some(m) = &rec.upstream_model {
                 attrs.push(KeyValue::new("gen_ai.response.model", m.clone()));
@@ -252,14 +245,7 @@ mod otlp {
                     KeyValue::new("rempart.deployment", a.deployment.clone()),
                 ];
                 if let Some(dep) = dep {
-                    attrs.push(KeyValue::new(
-                        "gen_ai.provider.name",
-                        provider_name(dep.kind),
-                    ));
-                    if let Some((host, port)) = server_address(&dep.base_url) {
-                        attrs.push(KeyValue::new("server.address", host));
-                        attrs.push(KeyValue::new("server.port", i64::from(port)));
-                    }
+                    deployment_attributes(dep, &mut attrs);
                 }
                 if let Some(code) = a.error {
                     attrs.push(KeyValue::new("error.type", code));
@@ -319,6 +305,19 @@ mod otlp {
 
     fn outcome_name(o: Outcome) -> &'static str {
         o.as_str()
+    }
+
+    /// The deployment's provider and address (`gen_ai.provider.name`,
+    /// `server.address`, `server.port`).
+    fn deployment_attributes(dep: &crate::config::Deployment, attrs: &mut Vec<KeyValue>) {
+        attrs.push(KeyValue::new(
+            "gen_ai.provider.name",
+            provider_name(dep.kind),
+        ));
+        if let Some((host, port)) = server_address(&dep.base_url) {
+            attrs.push(KeyValue::new("server.address", host));
+            attrs.push(KeyValue::new("server.port", i64::from(port)));
+        }
     }
 
     fn server_address(base_url: &str) -> Option<(String, u16)> {

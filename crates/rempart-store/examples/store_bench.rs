@@ -1086,27 +1086,15 @@ async fn main() {
             ms(l.mean())
         );
     }
-    println!(
-        "| ratio (a)/(b) | {:.2} | {:.2} | {:.2} | {:.2} |",
-        la.pct(0.5) / lb.pct(0.5),
-        la.pct(0.95) / lb.pct(0.95),
-        la.pct(0.99) / lb.pct(0.99),
-        la.mean() / lb.mean()
-    );
-    println!(
-        "| ratio (c)/(b) | {:.2} | {:.2} | {:.2} | {:.2} |",
-        lc.pct(0.5) / lb.pct(0.5),
-        lc.pct(0.95) / lb.pct(0.95),
-        lc.pct(0.99) / lb.pct(0.99),
-        lc.mean() / lb.mean()
-    );
-    println!(
-        "| ratio (d)/(b) | {:.2} | {:.2} | {:.2} | {:.2} |",
-        ld.pct(0.5) / lb.pct(0.5),
-        ld.pct(0.95) / lb.pct(0.95),
-        ld.pct(0.99) / lb.pct(0.99),
-        ld.mean() / lb.mean()
-    );
+    for (name, l) in [("(a)/(b)", &la), ("(c)/(b)", &lc), ("(d)/(b)", &ld)] {
+        println!(
+            "| ratio {name} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            l.pct(0.5) / lb.pct(0.5),
+            l.pct(0.95) / lb.pct(0.95),
+            l.pct(0.99) / lb.pct(0.99),
+            l.mean() / lb.mean()
+        );
+    }
     println!();
     println!(
         "Blind-index candidates per e-mail lookup ({}-bit index): mean {:.4}, max {cand_max} (a mean above 1.0 = truncation false positives)",

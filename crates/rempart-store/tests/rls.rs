@@ -21,10 +21,17 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
 
-/// Seed the same shape of data for a tenant through the store.
-async fn seed(store: &Store, tenant: &str, n: u128) -> String {
-    let subject = Uuid::from_u128(n);
-    let conv = Uuid::from_u128(n + 100);
+/// A subject with `tokens` name tokens, and a conversation `conv` about it
+/// with one turn and a pseudonym map (linked to the subject directly when
+/// `map_linked`).
+async fn seed_subject(
+    store: &Store,
+    tenant: &str,
+    subject: Uuid,
+    conv: Uuid,
+    tokens: &[u8],
+    map_linked: bool,
+) {
     store
         .insert_subject(
             tenant,
@@ -33,110 +40,67 @@ async fn seed(store: &Store, tenant: &str, n: u128) -> String {
                 wrapped_key: "wrapped".into(),
                 profile: vec![1; 8],
                 index: vec![("email".into(), vec![2; 32])],
-                tokens: vec![vec![3; 16], vec![4; 16]],
+                tokens: tokens.iter().map(|&t| vec![t; 16]).collect(),
                 created: now(),
             },
         )
         .await
         .unwrap();
+    store
+        .put_conversation(
+            tenant,
+            &Conversation {
+                id: conv,
+                subject_id: Some(subject),
+                created: now(),
+                expires_at: now(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .append_turn(
+            tenant,
+            &Turn {
+                conversation_id: conv,
+                seq: 0,
+                role: "user".into(),
+                content: vec![5; 8],
+                created: now(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .put_pseudonym_map(
+            tenant,
+            &PseudonymMap {
+                conversation_id: conv,
+                subject_id: map_linked.then_some(subject),
+                mapping: vec![6; 8],
+                updated: now(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// Seed the same shape of data for a tenant through the store.
+async fn seed(store: &Store, tenant: &str, n: u128) -> String {
+    let subject = Uuid::from_u128(n);
+    let conv = Uuid::from_u128(n + 100);
+    seed_subject(store, tenant, subject, conv, &[3, 4], true).await;
     store
         .put_tenant_key(tenant, "bidx", "wrapped-root", now())
         .await
         .unwrap();
     store
-        .put_conversation(
-            tenant,
-            &Conversation {
-                id: conv,
-                subject_id: Some(subject),
-                created: now(),
-                expires_at: now(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .append_turn(
-            tenant,
-            &Turn {
-                conversation_id: conv,
-                seq: 0,
-                role: "user".into(),
-                content: vec![5; 8],
-                created: now(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .put_pseudonym_map(
-            tenant,
-            &PseudonymMap {
-                conversation_id: conv,
-                subject_id: Some(subject),
-                mapping: vec![6; 8],
-                updated: now(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .erase_subject(tenant, Uuid::from_u128(n), now(), "{}")
+        .erase_subject(tenant, subject, now(), "{}")
         .await
         .unwrap();
     // Erasure emptied the rows above; seed them again so every table holds
     // a row of this tenant.
-    store
-        .insert_subject(
-            tenant,
-            &NewSubject {
-                id: Uuid::from_u128(n + 1),
-                wrapped_key: "wrapped".into(),
-                profile: vec![1; 8],
-                index: vec![("email".into(), vec![2; 32])],
-                tokens: vec![vec![3; 16]],
-                created: now(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .put_conversation(
-            tenant,
-            &Conversation {
-                id: conv,
-                subject_id: Some(Uuid::from_u128(n + 1)),
-                created: now(),
-                expires_at: now(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .append_turn(
-            tenant,
-            &Turn {
-                conversation_id: conv,
-                seq: 0,
-                role: "user".into(),
-                content: vec![5; 8],
-                created: now(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .put_pseudonym_map(
-            tenant,
-            &PseudonymMap {
-                conversation_id: conv,
-                subject_id: None,
-                mapping: vec![6; 8],
-                updated: now(),
-            },
-        )
-        .await
-        .unwrap();
+    seed_subject(store, tenant, Uuid::from_u128(n + 1), conv, &[3], false).await;
     // A collection document about the live subject, with a chunk.
     store
         .insert_document(

@@ -580,16 +580,19 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
     let server = Server::start(&cfg);
     rempart_test::install_tls_provider();
     let http = reqwest::Client::new();
-    let mut chat = body();
-    chat["messages"][0]["content"] = "How many days of paid leave?".into();
-    chat["rempart"] = serde_json::json!({"collections": ["hr"]});
-    let resp = http
-        .post(format!("{}/v1/chat/completions", server.url))
-        .bearer_auth(&hr_key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    // A question to the `hr` collection, with `key`.
+    let ask = async |key: &str, question: &str| {
+        let mut chat = body();
+        chat["messages"][0]["content"] = question.into();
+        chat["rempart"] = serde_json::json!({"collections": ["hr"]});
+        http.post(format!("{}/v1/chat/completions", server.url))
+            .bearer_auth(key)
+            .json(&chat)
+            .send()
+            .await
+            .unwrap()
+    };
+    let resp = ask(&hr_key, "How many days of paid leave?").await;
     assert_eq!(resp.status(), 200);
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(
@@ -598,25 +601,12 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
     );
     assert!(eu.received("27 days of paid leave"));
     // The HTML table row reaches the prompt with its header.
-    chat["messages"][0]["content"] = "What are meal vouchers worth?".into();
-    let resp = http
-        .post(format!("{}/v1/chat/completions", server.url))
-        .bearer_auth(&hr_key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    let resp = ask(&hr_key, "What are meal vouchers worth?").await;
     assert_eq!(resp.status(), 200);
     assert!(eu.received("Meal vouchers | 9 EUR a day"));
     // A key outside the group: refused, nothing sent upstream.
     let before = eu.chat_requests().len();
-    let resp = http
-        .post(format!("{}/v1/chat/completions", server.url))
-        .bearer_auth(&plain_key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    let resp = ask(&plain_key, "How many days of paid leave?").await;
     assert_eq!(resp.status(), 422);
     assert_eq!(eu.chat_requests().len(), before);
     assert_eq!(us.chat_requests().len(), 0);

@@ -87,11 +87,6 @@ impl EnvKeys {
         unwrap_with(PROVIDER, kek, wrapped, context)
     }
 
-    pub(super) fn rewrap(&self, wrapped: &WrappedKey, context: &[u8]) -> Result<WrappedKey, Error> {
-        let key = self.unwrap(wrapped, context)?;
-        self.wrap(&key, context)
-    }
-
     pub(super) fn rotate(&self) -> Result<u32, Error> {
         Err(Error::Unsupported(format!(
             "the env key provider is rotated by the operator: put the new key as `v{}:<key>` in the key reference, \
@@ -170,7 +165,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(new.unwrap(&w1, b"ctx").unwrap(), dk);
-        let w2 = new.rewrap(&w1, b"ctx").unwrap();
+        let w2 = new.wrap(&new.unwrap(&w1, b"ctx").unwrap(), b"ctx").unwrap();
         assert_eq!(w2.kek_version(), 2);
         assert_eq!(new.unwrap(&w2, b"ctx").unwrap(), dk);
         assert!(

@@ -343,8 +343,10 @@ impl KeyProvider {
     /// the data it encrypts is not touched).
     pub async fn rewrap(&self, wrapped: &WrappedKey, context: &[u8]) -> Result<WrappedKey, Error> {
         match self {
-            KeyProvider::Local(p) => p.rewrap(wrapped, context),
-            KeyProvider::Env(p) => p.rewrap(wrapped, context),
+            // Local KEKs: unwrap with the old version, wrap with the current.
+            KeyProvider::Local(p) => p.wrap(&p.unwrap(wrapped, context)?, context),
+            KeyProvider::Env(p) => p.wrap(&p.unwrap(wrapped, context)?, context),
+            // Transit rewraps server-side: the data key never leaves it.
             KeyProvider::Transit(p) => p.rewrap(wrapped, context).await,
         }
     }

@@ -332,6 +332,43 @@ impl Gateway {
         &self.store
     }
 
+    /// Register a data subject (`POST /v1/subjects`, must answer 201);
+    /// returns its id.
+    pub async fn register_subject(&self, profile: &Value) -> String {
+        let resp = self
+            .post("/v1/subjects")
+            .json(profile)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let created: Value = resp.json().await.expect("JSON body");
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Erase a data subject (`DELETE /v1/subjects/{id}`): asserts 200 and a
+    /// receipt with nothing remaining; returns the receipt.
+    pub async fn erase_subject(&self, id: &str) -> Value {
+        let resp = self
+            .delete_as(&self.key, &format!("/v1/subjects/{id}"))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let receipt: Value = resp.json().await.expect("JSON body");
+        assert_eq!(status, 200, "{receipt}");
+        assert!(
+            receipt["remaining"]
+                .as_object()
+                .expect("remaining counts")
+                .values()
+                .all(|v| v == 0),
+            "{receipt}"
+        );
+        receipt
+    }
+
     /// `DELETE path` with `key`.
     pub fn delete_as(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
         self.http

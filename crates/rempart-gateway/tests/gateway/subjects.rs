@@ -33,10 +33,7 @@ async fn register_search_export_erase() {
         "phones": ["+33 6 98 76 54 32"],
         "ibans": ["FR76 3000 6000 0112 3456 7890 189"],
     });
-    let (status, created) =
-        json_of(gw.post("/v1/subjects").json(&profile).send().await.unwrap()).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = gw.register_subject(&profile).await;
 
     // A chat about the subject: its audit record names the subject.
     let mut body = chat_body("assistant", "Bonjour");
@@ -99,26 +96,10 @@ async fn register_search_export_erase() {
     assert_eq!(export["audit_records"], json!([audit_id]));
 
     // Erase: the receipt, with nothing remaining and a tombstone id.
-    let resp = gw
-        .http
-        .delete(format!("{}/v1/subjects/{id}", gw.url))
-        .bearer_auth(&gw.key)
-        .send()
-        .await
-        .unwrap();
-    let (status, receipt) = json_of(resp).await;
-    assert_eq!(status, 200, "{receipt}");
+    let receipt = gw.erase_subject(&id).await;
     assert_eq!(receipt["removed"]["data_keys"], json!(1));
     assert_eq!(receipt["removed"]["index_rows"], json!(3));
     assert_eq!(receipt["lookup_hits_after"], json!(0));
-    assert!(
-        receipt["remaining"]
-            .as_object()
-            .unwrap()
-            .values()
-            .all(|v| v == 0),
-        "{receipt}"
-    );
     let tombstone = receipt["audit_tombstone"].as_str().unwrap().to_owned();
 
     // Afterwards: export 404, search empty.
@@ -235,16 +216,9 @@ async fn conversation_memory_keeps_pseudonyms_across_turns_and_is_erasable() {
         .default_tenant()
         .build();
     let gw = Gateway::start(&toml).await;
-    let (status, created) = json_of(
-        gw.post("/v1/subjects")
-            .json(&json!({"name": "Ewa Kwasniak", "emails": ["ewa.k@example.pl"]}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let subject = created["id"].as_str().unwrap().to_owned();
+    let subject = gw
+        .register_subject(&json!({"name": "Ewa Kwasniak", "emails": ["ewa.k@example.pl"]}))
+        .await;
     let conversation = uuid::Uuid::now_v7().to_string();
     let ext = json!({"conversation_id": conversation, "subject_ref": subject});
 
@@ -342,23 +316,7 @@ async fn conversation_memory_keeps_pseudonyms_across_turns_and_is_erasable() {
 
     // Erase: the conversation goes with the subject; a later turn naming
     // the erased subject is refused, and nothing is forwarded.
-    let resp = gw
-        .http
-        .delete(format!("{}/v1/subjects/{subject}", gw.url))
-        .bearer_auth(&gw.key)
-        .send()
-        .await
-        .unwrap();
-    let (status, receipt) = json_of(resp).await;
-    assert_eq!(status, 200, "{receipt}");
-    assert!(
-        receipt["remaining"]
-            .as_object()
-            .unwrap()
-            .values()
-            .all(|v| v == 0),
-        "{receipt}"
-    );
+    gw.erase_subject(&subject).await;
     let before = mock.request_count();
     let mut body = chat_body("assistant", "Et maintenant ?");
     body["rempart"] = ext.clone();
