@@ -27,7 +27,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use rempart_ingest::IngestError;
-use rempart_rag::{Bm25Index, Bm25Params, Document, Hit, Labels, NewChunk, Query, TermKey};
+use rempart_rag::{Bm25Index, Bm25Params, Hit, Labels, NewChunk, Query, TermKey};
 use rempart_store::collections::{
     ChunkText, Collections, DeletionReceipt, DocumentLabels, IngestReceipt, LoadedChunk,
     NewDocumentIn,
@@ -213,17 +213,15 @@ impl Retriever {
             loaded.add(tenant, c)?;
         }
         let mut indexes = self.indexes.write().await;
-        if !indexes.get(&key).is_some_and(|l| l.version >= version) {
+        if indexes.get(&key).is_none_or(|l| l.version < version) {
             indexes.insert(key, loaded);
         }
         Ok(())
     }
 
-    /// Ingest a parsed document (from any front end: text, Markdown, or the
-    /// extractors of PDF/DOCX/HTML/EML) into a collection.
-    #[allow(clippy::too_many_arguments)]
-    /// Store one extracted file (see [`extract_file`]).
-    pub async fn ingest_file(
+    /// Store one file (see [`extract_file`] and [`SourceFile::text`]):
+    /// chunked, sealed, and added to the in-memory index when it is current.
+    pub async fn ingest(
         &self,
         tenant: &str,
         collection: &str,
@@ -231,33 +229,8 @@ impl Retriever {
         labels: &DocumentLabels,
         subjects: &[Uuid],
     ) -> Result<IngestReceipt, RegistryError> {
-        self.ingest(
-            tenant,
-            collection,
-            &file.name,
-            file.format,
-            &file.bytes,
-            &file.document,
-            labels,
-            subjects,
-        )
-        .await
-    }
-
-    pub async fn ingest(
-        &self,
-        tenant: &str,
-        collection: &str,
-        name: &str,
-        format: &str,
-        content: &[u8],
-        doc: &Document,
-        labels: &DocumentLabels,
-        subjects: &[Uuid],
-    ) -> Result<IngestReceipt, RegistryError> {
-        let chunks =
-            rempart_rag::chunk(doc, rempart_rag::ChunkerConfig::default()).map_err(rag_error)?;
-        let pages = doc.blocks.iter().map(|b| b.page).max().unwrap_or(1);
+        let chunks = rempart_rag::chunk(&file.document, rempart_rag::ChunkerConfig::default())
+            .map_err(rag_error)?;
         let chunks: Vec<ChunkText> = chunks
             .into_iter()
             .map(|c| ChunkText {
@@ -279,10 +252,10 @@ impl Retriever {
                 tenant,
                 &NewDocumentIn {
                     collection,
-                    name,
-                    format,
-                    content,
-                    pages,
+                    name: &file.name,
+                    format: file.format,
+                    content: &file.bytes,
+                    pages: file.pages,
                     labels,
                     subjects,
                     chunks,
@@ -300,7 +273,7 @@ impl Retriever {
                     && !loaded.index.contains_document(&document);
                 loaded.version = STALE;
                 if only_change {
-                    let name: Arc<str> = Arc::from(name);
+                    let name: Arc<str> = Arc::from(file.name.as_str());
                     let labels = Arc::new(labels.clone());
                     for (seq, c) in texts.into_iter().enumerate() {
                         loaded.add(
@@ -580,7 +553,7 @@ pub async fn ingest(
     for file in &files {
         let receipt = state
             .retriever
-            .ingest_file(&p.tenant, &collection, file, &labels, &b.subjects)
+            .ingest(&p.tenant, &collection, file, &labels, &b.subjects)
             .await
             .map_err(api_error)?;
         tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, "Document ingested.");
@@ -654,52 +627,48 @@ impl SourceFile {
 pub fn extract_file(name: &str, bytes: Vec<u8>) -> Result<Vec<SourceFile>, IngestError> {
     let e = rempart_ingest::extract(&bytes, Some(name))?;
     let mut out = Vec::with_capacity(1 + e.attachments.len());
-    let attachments = e.attachments;
-    let missing: Vec<u32> = e
+    push_extracted(&mut out, name.to_owned(), bytes, e);
+    Ok(out)
+}
+
+/// `e` as a [`SourceFile`], then its attachments (and theirs), in order.
+fn push_extracted(
+    out: &mut Vec<SourceFile>,
+    name: String,
+    bytes: Vec<u8>,
+    e: rempart_ingest::Extracted,
+) {
+    let needs_ocr = e
         .needs_ocr
         .iter()
         .copied()
         .filter(|p| !e.ocr_pages.contains(p))
         .collect();
     out.push(SourceFile {
-        name: name.to_owned(),
+        name: name.clone(),
         format: e.format.name(),
         bytes,
         document: e.document,
         pages: e.pages,
-        needs_ocr: missing,
+        needs_ocr,
     });
-    for a in attachments {
+    for a in e.attachments {
         match a.extracted {
             Ok(x) => {
-                let x = *x;
-                let missing = x
-                    .needs_ocr
-                    .iter()
-                    .copied()
-                    .filter(|p| !x.ocr_pages.contains(p))
-                    .collect();
-                out.push(SourceFile {
-                    name: format!(
-                        "{name} / {}",
-                        a.name
-                            .unwrap_or_else(|| format!("attachment {}", a.index + 1))
-                    ),
-                    format: x.format.name(),
-                    // The attachment's own text identifies it for
-                    // idempotence (its raw bytes are not kept apart).
-                    bytes: x.text.into_bytes(),
-                    document: x.document,
-                    pages: x.pages,
-                    needs_ocr: missing,
-                });
+                let label = a
+                    .name
+                    .unwrap_or_else(|| format!("attachment {}", a.index + 1));
+                // The attachment's own text identifies it for idempotence
+                // (its raw bytes are not kept apart).
+                let mut x = *x;
+                let text = std::mem::take(&mut x.text).into_bytes();
+                push_extracted(out, format!("{name} / {label}"), text, x);
             }
             Err(err) => {
                 tracing::warn!(attachment = a.index, error = %err, "Attachment not extracted.");
             }
         }
     }
-    Ok(out)
 }
 
 /// `GET /v1/collections/{c}/documents`.

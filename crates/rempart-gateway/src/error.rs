@@ -350,6 +350,33 @@ fn elide_quoted(s: &str) -> String {
     out
 }
 
+/// The one mapping from the store's registry errors (subjects, collections,
+/// conversations) to API errors; `service` names what is unavailable on an
+/// internal failure, which is logged. Messages name fields and ids, never
+/// values.
+pub(crate) fn registry_error(e: rempart_store::registry::RegistryError, service: &str) -> ApiError {
+    use rempart_store::registry::RegistryError;
+    match e {
+        RegistryError::NotFound(_) | RegistryError::Erased(_) => ApiError::Missing {
+            what: e.to_string(),
+        },
+        RegistryError::Store(rempart_store::Error::Invalid { what, why }) => ApiError::BadRequest {
+            message: format!("invalid {what}: {why}"),
+            param: Some(what.into()),
+        },
+        RegistryError::Invalid(message) => ApiError::BadRequest {
+            message,
+            param: None,
+        },
+        other => {
+            tracing::error!(error = %other, service, "Store failure.");
+            ApiError::Internal {
+                what: format!("the {service} is unavailable"),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,33 +414,6 @@ mod tests {
                 m.contains(&format!("invalid type: {kind}, expected")),
                 "{m}"
             );
-        }
-    }
-}
-
-/// The one mapping from the store's registry errors (subjects, collections,
-/// conversations) to API errors; `service` names what is unavailable on an
-/// internal failure, which is logged. Messages name fields and ids, never
-/// values.
-pub(crate) fn registry_error(e: rempart_store::registry::RegistryError, service: &str) -> ApiError {
-    use rempart_store::registry::RegistryError;
-    match e {
-        RegistryError::NotFound(_) | RegistryError::Erased(_) => ApiError::Missing {
-            what: e.to_string(),
-        },
-        RegistryError::Store(rempart_store::Error::Invalid { what, why }) => ApiError::BadRequest {
-            message: format!("invalid {what}: {why}"),
-            param: Some(what.into()),
-        },
-        RegistryError::Invalid(message) => ApiError::BadRequest {
-            message,
-            param: None,
-        },
-        other => {
-            tracing::error!(error = %other, service, "Store failure.");
-            ApiError::Internal {
-                what: format!("the {service} is unavailable"),
-            }
         }
     }
 }

@@ -72,7 +72,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
             let mut receipts = Vec::with_capacity(files.len());
             for file in &files {
                 let receipt = retriever
-                    .ingest_file(&args.tenant, &args.collection, file, &labels, &[])
+                    .ingest(&args.tenant, &args.collection, file, &labels, &[])
                     .await
                     .with_context(|| format!("{}: not ingested", path.display()))?;
                 receipts.push(serde_json::json!({

@@ -450,10 +450,7 @@ async fn changes_by_another_replica_are_seen() {
         .ingest(
             TENANT,
             "shared",
-            "two",
-            "text",
-            text.as_bytes(),
-            &rempart_rag::parse_plain(text),
+            &rempart_gateway::collections::SourceFile::text("two", text, false),
             &rempart_store::collections::DocumentLabels::default(),
             &[],
         )
