@@ -124,6 +124,7 @@ async fn seed(store: &Store, tenant: &str, n: u128) -> String {
                     page_end: 1,
                     start: 0,
                     end: 8,
+                    embedding: Some(vec![11; 8]),
                 }],
             },
         )
