@@ -53,8 +53,8 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let (registry, _) = crate::subjects_cmd::registry(&args.common, &args.tenant).await?;
-        let retriever = Retriever::new(Arc::new(registry));
+        let (registry, config) = crate::subjects_cmd::registry(&args.common, &args.tenant).await?;
+        let retriever = Retriever::from_config(&config, Arc::new(registry))?;
         let labels = DocumentLabels {
             groups: args.group.into_iter().collect(),
             purposes: args.purpose.into_iter().collect(),
