@@ -441,7 +441,7 @@ async fn token_search_is_an_index_scan_under_rls() {
     let store = db.app_store().await;
     assert_eq!(
         store
-            .find_by_tokens(A, &[token.clone()])
+            .find_by_tokens(A, std::slice::from_ref(&token))
             .await
             .unwrap()
             .len(),

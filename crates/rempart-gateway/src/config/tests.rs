@@ -186,7 +186,10 @@ fn an_otlp_endpoint_needs_a_binary_with_the_otlp_feature() {
 #[test]
 fn retrieval_is_lexical_without_a_model_and_checked_with_its_paths() {
     let c = Config::from_toml(GOOD, &no_overrides()).unwrap();
-    assert_eq!(c.retrieval.embedding_model, None, "no model file in the data dir");
+    assert_eq!(
+        c.retrieval.embedding_model, None,
+        "no model file in the data dir"
+    );
     assert_eq!(c.retrieval.min_cosine, 0.8);
     let none = format!("{GOOD}\n[retrieval]\nembedding_model = \"none\"\n");
     let c = Config::from_toml(&none, &no_overrides()).unwrap();
@@ -201,7 +204,10 @@ fn retrieval_is_lexical_without_a_model_and_checked_with_its_paths() {
         has("retrieval.embedding_model: `/nonexistent/e5.bin` is not a file"),
         "{text:?}"
     );
-    assert!(has("retrieval.embedding_threads: must be at least 1"), "{text:?}");
+    assert!(
+        has("retrieval.embedding_threads: must be at least 1"),
+        "{text:?}"
+    );
     assert!(has("retrieval.min_cosine: 1.5 is not between"), "{text:?}");
     assert_eq!(errs.len(), 3, "{text:?}");
     // The embedded defaults pick the model up from the data directory.
