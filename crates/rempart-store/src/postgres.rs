@@ -39,7 +39,8 @@ use uuid::Uuid;
 
 use crate::{
     ChunkRow, Conversation, Deleted, DocumentRow, Erasure, ErasureCounts, Error, Inserted,
-    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
+    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn, VECTOR_DIM,
+    VectorHit, VectorQuery, VectorSearch,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -61,6 +62,11 @@ pub const TENANT_TABLES: &[&str] = &[
     "chunks",
     "collections",
 ];
+
+/// The vector index table (migration 0005), present only on a server with
+/// pgvector; Row-Level Security and the tenant policy as on
+/// [`TENANT_TABLES`].
+pub const VECTOR_TABLE: &str = "chunk_vectors";
 
 fn options(url: &SecretString) -> Result<PgConnectOptions, Error> {
     // The parse error is not forwarded: it may quote the URL.
@@ -95,20 +101,38 @@ fn check_role_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Apply the PostgreSQL migrations, connected with an admin (owner) URL.
+/// Apply the PostgreSQL migrations, connected with an admin (owner) URL,
+/// then create the vector index if the server has pgvector and it is not
+/// there yet (see [`bootstrap`]).
 pub async fn migrate(admin_url: &SecretString) -> Result<(), Error> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options(admin_url)?)
         .await?;
-    let r = MIGRATOR.run(&pool).await;
+    let r = migrate_on(&pool).await;
     pool.close().await;
-    Ok(r?)
+    r.map(|_| ())
+}
+
+/// Migrations, then `rempart_vector_schema()` (migration 0005): true when
+/// the vector index exists afterwards.
+async fn migrate_on(pool: &PgPool) -> Result<bool, Error> {
+    MIGRATOR.run(pool).await?;
+    Ok(sqlx::query_scalar("SELECT rempart_vector_schema()")
+        .fetch_one(pool)
+        .await?)
 }
 
 /// Migrate, then create (or update) the least-privilege application role
 /// and grant it DML on the Rempart tables, connected with an admin URL.
 /// Idempotent.
+///
+/// The vector index (`chunk_vectors`, migration 0005) is created when the
+/// server has pgvector and the admin may `CREATE EXTENSION vector` (a
+/// superuser; pgvector is not a trusted extension) or the extension exists
+/// already. Installed later: create the extension as a superuser and run
+/// the bootstrap again. [`crate::Store::has_vector_index`] tells the
+/// gateway which it got.
 pub async fn bootstrap(admin_url: &SecretString, role: &AppRole) -> Result<(), Error> {
     check_role_name(&role.name)?;
     let pool = PgPoolOptions::new()
@@ -121,7 +145,7 @@ pub async fn bootstrap(admin_url: &SecretString, role: &AppRole) -> Result<(), E
 }
 
 async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
-    MIGRATOR.run(pool).await?;
+    migrate_on(pool).await?;
     let mut tx = pool.begin().await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
@@ -152,7 +176,7 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
         }
     };
     sqlx::raw_sql(&stmt).execute(&mut *tx).await?;
-    let grants: Vec<String> = sqlx::query_scalar(
+    let grants: Vec<Option<String>> = sqlx::query_scalar(
         "SELECT unnest(ARRAY[
             format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1::text),
             format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), $1::text),
@@ -161,12 +185,16 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
                     subject_tokens, conversations, turns, pseudonym_maps, erasures,
                     documents, document_subjects, chunks, collections TO %I', $1::text),
             format('GRANT SELECT, INSERT ON api_keys TO %I', $1::text),
-            format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text)
+            format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text),
+            CASE WHEN to_regclass('chunk_vectors') IS NOT NULL THEN
+                format('GRANT SELECT, INSERT, UPDATE, DELETE ON chunk_vectors TO %I', $1::text)
+            END
         ])",
     )
     .bind(&role.name)
     .fetch_all(&mut *tx)
     .await?;
+    let grants: Vec<String> = grants.into_iter().flatten().collect();
     for g in grants {
         sqlx::raw_sql(&g).execute(&mut *tx).await?;
     }
@@ -177,6 +205,8 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
 #[derive(Clone, Debug)]
 pub(crate) struct Postgres {
     pool: PgPool,
+    /// `chunk_vectors` exists and the role may use it (found at connect).
+    vectors: bool,
 }
 
 impl Postgres {
@@ -195,7 +225,19 @@ impl Postgres {
             pool.close().await;
             return Err(Error::UnsafeRole(user));
         }
-        Ok(Postgres { pool })
+        let vectors: bool = sqlx::query_scalar(
+            "SELECT coalesce(has_table_privilege(c, 'SELECT') AND has_table_privilege(c, 'INSERT')
+                             AND has_table_privilege(c, 'UPDATE') AND has_table_privilege(c, 'DELETE'),
+                             false)
+             FROM (SELECT to_regclass('chunk_vectors') AS c) x",
+        )
+        .fetch_one(&pool)
+        .await?;
+        Ok(Postgres { pool, vectors })
+    }
+
+    pub(crate) fn has_vectors(&self) -> bool {
+        self.vectors
     }
 
     pub(crate) async fn close(&self) {
@@ -782,6 +824,15 @@ impl Postgres {
         )
         .execute(&mut *tx)
         .await?;
+        if self.vectors {
+            c.vectors = del(
+                "DELETE FROM chunk_vectors WHERE tenant = $1 AND document_id IN
+                 (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)",
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
         c.chunks = del("DELETE FROM chunks WHERE tenant = $1 AND document_id IN
              (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)")
         .execute(&mut *tx)
@@ -831,6 +882,18 @@ impl Postgres {
         .bind(subject)
         .fetch_one(&mut *tx)
         .await?;
+        let vectors: i64 = if self.vectors {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM chunk_vectors WHERE tenant = $1 AND document_id IN
+                   (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)",
+            )
+            .bind(tenant)
+            .bind(subject)
+            .fetch_one(&mut *tx)
+            .await?
+        } else {
+            0
+        };
         tx.commit().await?;
         let n = |c: &str| -> Result<u64, Error> { Ok(r.try_get::<i64, _>(c)?.max(0) as u64) };
         Ok(ErasureCounts {
@@ -843,6 +906,7 @@ impl Postgres {
             pseudonym_maps: n("m")?,
             documents: n("d")?,
             chunks: n("ch")?,
+            vectors: vectors.max(0) as u64,
         })
     }
 
@@ -852,6 +916,7 @@ impl Postgres {
         &self,
         tenant: &str,
         d: &NewDocument,
+        vectors: &[Vec<f32>],
     ) -> Result<Inserted, Error> {
         let mut tx = self.begin(tenant).await?;
         let r = sqlx::query(
@@ -933,6 +998,16 @@ impl Postgres {
             .bind(col(|c| c.end))
             .execute(&mut *tx)
             .await?;
+        }
+        if !vectors.is_empty() {
+            let n = insert_vectors(&mut tx, tenant, &d.collection, d.id, vectors).await?;
+            if n != vectors.len() as u64 {
+                tx.rollback().await?;
+                return Err(Error::Invalid {
+                    what: "vectors",
+                    why: "give one vector per chunk of the document",
+                });
+            }
         }
         let version = bump(&mut tx, tenant, &d.collection).await?;
         tx.commit().await?;
@@ -1041,6 +1116,17 @@ impl Postgres {
             tx.rollback().await?;
             return Ok(None);
         }
+        // Explicitly, for the count; the foreign key cascades from chunks too.
+        let vectors = if self.vectors {
+            sqlx::query("DELETE FROM chunk_vectors WHERE tenant = $1 AND document_id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
         let chunks = sqlx::query("DELETE FROM chunks WHERE tenant = $1 AND document_id = $2")
             .bind(tenant)
             .bind(id)
@@ -1054,7 +1140,11 @@ impl Postgres {
             .await?;
         let version = bump(&mut tx, tenant, collection).await?;
         tx.commit().await?;
-        Ok(Some(Deleted { chunks, version }))
+        Ok(Some(Deleted {
+            chunks,
+            vectors,
+            version,
+        }))
     }
 
     pub(crate) async fn collection_version(
@@ -1071,6 +1161,149 @@ impl Postgres {
                 .await?;
         tx.commit().await?;
         Ok(v.unwrap_or(0))
+    }
+
+    // === Vector index ===
+
+    pub(crate) async fn put_vectors(
+        &self,
+        tenant: &str,
+        collection: &str,
+        document: Uuid,
+        vectors: &[Vec<f32>],
+    ) -> Result<u64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        // Locks the document against a concurrent deletion.
+        let chunks: Option<i64> = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM chunks c WHERE c.tenant = d.tenant AND c.document_id = d.id)
+             FROM documents d WHERE tenant = $1 AND collection = $2 AND id = $3 FOR SHARE OF d",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(document)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(chunks) = chunks else {
+            tx.rollback().await?;
+            return Err(Error::NotFound("document"));
+        };
+        if chunks != vectors.len() as i64 {
+            tx.rollback().await?;
+            return Err(Error::Invalid {
+                what: "vectors",
+                why: "give one vector per chunk of the document",
+            });
+        }
+        let n = insert_vectors(&mut tx, tenant, collection, document, vectors).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub(crate) async fn count_vectors(&self, tenant: &str, document: Uuid) -> Result<u64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chunk_vectors WHERE tenant = $1 AND document_id = $2",
+        )
+        .bind(tenant)
+        .bind(document)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub(crate) async fn search_vectors(
+        &self,
+        tenant: &str,
+        q: &VectorQuery<'_>,
+    ) -> Result<VectorSearch, Error> {
+        let t = &q.tuning;
+        let k = q.k as i64;
+        let ef = (t.ef_search as usize).clamp(q.k, 1000);
+        let mut tx = self.begin(tenant).await?;
+        // Numbers and a fixed keyword from the code: no bind parameters in SET.
+        sqlx::raw_sql(&format!(
+            "SET LOCAL hnsw.ef_search = {ef}; SET LOCAL hnsw.iterative_scan = {};
+             SET LOCAL hnsw.max_scan_tuples = {}",
+            t.iterative.setting(),
+            t.max_scan_tuples.max(1),
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let collections: Vec<&str> = q.collections.to_vec();
+        // The eligibility predicate of `rempart_rag::Principal::admits` (the
+        // tenant is RLS's and the first conjunct): groups empty or shared,
+        // purposes empty or naming the declared one (none declared: NULL,
+        // denied).
+        const ELIGIBLE: &str = "(cardinality(groups) = 0 OR groups && $4::text[])
+             AND (cardinality(purposes) = 0 OR coalesce($5::text = ANY(purposes), false))";
+        let scan = format!(
+            "SELECT document_id, seq, collection, (embedding <=> $2::real[]::vector({VECTOR_DIM}))::float8 AS d
+             FROM chunk_vectors
+             WHERE tenant = $1 AND collection = ANY($3) AND {ELIGIBLE}"
+        );
+        // The same six parameters for every statement.
+        macro_rules! bind {
+            ($query:expr) => {
+                $query
+                    .bind(tenant)
+                    .bind(q.vector)
+                    .bind(&collections)
+                    .bind(q.groups)
+                    .bind(q.purpose)
+                    .bind(k)
+            };
+        }
+        let by_index =
+            format!("{scan} ORDER BY embedding <=> $2::real[]::vector({VECTOR_DIM}) LIMIT $6");
+        let mut rows = bind!(sqlx::query(&by_index)).fetch_all(&mut *tx).await?;
+        let mut exact = false;
+        if rows.len() < q.k && t.exact_fallback {
+            // Materialised: ORDER BY cannot reach the HNSW index, so this
+            // is a filtered scan of the eligible rows and a top-k sort.
+            let exact_sql =
+                format!("WITH e AS MATERIALIZED ({scan}) SELECT * FROM e ORDER BY d LIMIT $6");
+            rows = bind!(sqlx::query(&exact_sql)).fetch_all(&mut *tx).await?;
+            exact = true;
+        }
+        let denied = if t.count_denied {
+            let sql = format!(
+                "SELECT COUNT(*) FILTER (WHERE NOT ok) FROM (
+                   SELECT {ELIGIBLE} AS ok FROM chunk_vectors
+                   WHERE tenant = $1 AND collection = ANY($3)
+                   ORDER BY embedding <=> $2::real[]::vector({VECTOR_DIM}) LIMIT $6) n"
+            );
+            let n: i64 = bind!(sqlx::query_scalar(&sql)).fetch_one(&mut *tx).await?;
+            Some(n.max(0) as u64)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        let mut hits = rows
+            .iter()
+            .map(|r| {
+                let d: f64 = r.try_get("d")?;
+                Ok(VectorHit {
+                    document_id: r.try_get("document_id")?,
+                    seq: u32::try_from(r.try_get::<i32, _>("seq")?).unwrap_or(0),
+                    collection: r.try_get("collection")?,
+                    score: (1.0 - d) as f32,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        // `relaxed_order` may hand rows slightly out of order.
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.document_id.cmp(&b.document_id))
+                .then(a.seq.cmp(&b.seq))
+        });
+        hits.truncate(q.k);
+        Ok(VectorSearch {
+            hits,
+            denied,
+            exact,
+        })
     }
 
     pub(crate) async fn list_erasures(
@@ -1115,6 +1348,43 @@ async fn bump(
     .bind(collection)
     .fetch_one(&mut **tx)
     .await?)
+}
+
+/// Upsert the vectors of a document's chunks (`vectors[i]` for chunk `i`)
+/// inside `tx`, with the document's labels copied from its row; the number
+/// of rows written (one per chunk of the document found).
+async fn insert_vectors(
+    tx: &mut Transaction<'static, Pg>,
+    tenant: &str,
+    collection: &str,
+    document: Uuid,
+    vectors: &[Vec<f32>],
+) -> Result<u64, Error> {
+    // One flat real[]; chunk `seq` is the slice [seq·dim + 1, (seq+1)·dim].
+    let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
+    Ok(sqlx::query(&format!(
+        "INSERT INTO chunk_vectors (tenant, collection, document_id, seq, groups, purposes,
+                                    legal_hold, embedding)
+         SELECT d.tenant, d.collection, d.id, c.seq,
+                ARRAY(SELECT jsonb_array_elements_text(coalesce(d.labels->'groups', '[]'))),
+                ARRAY(SELECT jsonb_array_elements_text(coalesce(d.labels->'purposes', '[]'))),
+                coalesce((d.labels->>'legal_hold')::boolean, false),
+                ($4::real[])[c.seq * {VECTOR_DIM} + 1 : (c.seq + 1) * {VECTOR_DIM}]::vector({VECTOR_DIM})
+         FROM documents d JOIN chunks c ON c.tenant = d.tenant AND c.document_id = d.id
+         WHERE d.tenant = $1 AND d.collection = $2 AND d.id = $3 AND c.seq < $5
+         ON CONFLICT (tenant, document_id, seq) DO UPDATE SET
+             collection = EXCLUDED.collection, groups = EXCLUDED.groups,
+             purposes = EXCLUDED.purposes, legal_hold = EXCLUDED.legal_hold,
+             embedding = EXCLUDED.embedding"
+    ))
+    .bind(tenant)
+    .bind(collection)
+    .bind(document)
+    .bind(flat)
+    .bind(vectors.len() as i32)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 fn key_record(row: &PgRow) -> Result<KeyRecord, Error> {
