@@ -63,10 +63,14 @@ pub const TENANT_TABLES: &[&str] = &[
     "collections",
 ];
 
-/// The vector index table (migration 0005), present only on a server with
-/// pgvector; Row-Level Security and the tenant policy as on
-/// [`TENANT_TABLES`].
-pub const VECTOR_TABLE: &str = "chunk_vectors";
+/// The vector index tables (migration 0005), present only on a server with
+/// pgvector: the vectors, and the label sets of each collection with their
+/// counts; Row-Level Security and the tenant policy as on [`TENANT_TABLES`].
+pub const VECTOR_TABLES: &[&str] = &["chunk_vectors", "chunk_label_sets"];
+
+/// Links per node of the HNSW index on layer 0 (2 m, m = 16 in migration
+/// 0005): the walk-cost estimate of the exact-scan decision uses it.
+const HNSW_LINKS: f64 = 32.0;
 
 fn options(url: &SecretString) -> Result<PgConnectOptions, Error> {
     // The parse error is not forwarded: it may quote the URL.
@@ -187,7 +191,8 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
             format('GRANT SELECT, INSERT ON api_keys TO %I', $1::text),
             format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text),
             CASE WHEN to_regclass('chunk_vectors') IS NOT NULL THEN
-                format('GRANT SELECT, INSERT, UPDATE, DELETE ON chunk_vectors TO %I', $1::text)
+                format('GRANT SELECT, INSERT, UPDATE, DELETE ON chunk_vectors, chunk_label_sets TO %I',
+                       $1::text)
             END
         ])",
     )
@@ -1231,17 +1236,24 @@ impl Postgres {
         .execute(&mut *tx)
         .await?;
         let collections: Vec<&str> = q.collections.to_vec();
-        // The eligibility predicate of `rempart_rag::Principal::admits` (the
-        // tenant is RLS's and the first conjunct): groups empty or shared,
-        // purposes empty or naming the declared one (none declared: NULL,
-        // denied).
-        const ELIGIBLE: &str = "(cardinality(groups) = 0 OR groups && $4::text[])
-             AND (cardinality(purposes) = 0 OR coalesce($5::text = ANY(purposes), false))";
-        let scan = format!(
-            "SELECT document_id, seq, collection, (embedding <=> $2::real[]::vector({VECTOR_DIM}))::float8 AS d
-             FROM chunk_vectors
-             WHERE tenant = $1 AND collection = ANY($3) AND {ELIGIBLE}"
-        );
+        // How many chunks the principal may see, and under which label
+        // sets: a few rows, whatever the collection's size.
+        let (total, eligible, keys): (i64, i64, Vec<i64>) = sqlx::query_as(&format!(
+            "SELECT coalesce(sum(chunks), 0)::int8, coalesce(sum(chunks) FILTER (WHERE ok), 0)::int8,
+                    coalesce(array_agg(label_key) FILTER (WHERE ok), '{{}}')
+             FROM (SELECT label_key, chunks, {} AS ok FROM chunk_label_sets
+                   WHERE tenant = $1 AND collection = ANY($2)) s",
+            eligible_sql(3, 4)
+        ))
+        .bind(tenant)
+        .bind(&collections)
+        .bind(q.groups)
+        .bind(q.purpose)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (total, eligible) = (total.max(0) as u64, eligible.max(0) as u64);
+        let elig = eligible_sql(4, 5);
+        let distance = format!("embedding <=> $2::real[]::vector({VECTOR_DIM})");
         // The same six parameters for every statement.
         macro_rules! bind {
             ($query:expr) => {
@@ -1254,24 +1266,54 @@ impl Postgres {
                     .bind(k)
             };
         }
-        let by_index =
-            format!("{scan} ORDER BY embedding <=> $2::real[]::vector({VECTOR_DIM}) LIMIT $6");
-        let mut rows = bind!(sqlx::query(&by_index)).fetch_all(&mut *tx).await?;
+        // Exact: the eligible label sets' rows through the btree on
+        // (tenant, collection, label_key), the predicate re-checked (the
+        // key is a hash), distances, a top-k sort. Materialised so that the
+        // ORDER BY cannot reach the HNSW index.
+        let exact_sql = format!(
+            "WITH e AS MATERIALIZED (
+               SELECT document_id, seq, collection, ({distance})::float8 AS d FROM chunk_vectors
+               WHERE tenant = $1 AND collection = ANY($3) AND label_key = ANY($7) AND {elig})
+             SELECT * FROM e ORDER BY d LIMIT $6"
+        );
+        // A filtered walk visits about ef · 2m / selectivity nodes; scanning
+        // the eligible rows costs `eligible` distances: take the cheaper, as
+        // the in-process HNSW (and Lucene) do.
+        let walk = ef as f64 * HNSW_LINKS * total as f64 / (eligible.max(1) as f64);
+        let exact_first = t.exact_when_cheaper && (eligible as f64) <= walk;
         let mut exact = false;
-        if rows.len() < q.k && t.exact_fallback {
-            // Materialised: ORDER BY cannot reach the HNSW index, so this
-            // is a filtered scan of the eligible rows and a top-k sort.
-            let exact_sql =
-                format!("WITH e AS MATERIALIZED ({scan}) SELECT * FROM e ORDER BY d LIMIT $6");
-            rows = bind!(sqlx::query(&exact_sql)).fetch_all(&mut *tx).await?;
+        let rows = if eligible == 0 {
+            Vec::new()
+        } else if exact_first {
             exact = true;
-        }
+            bind!(sqlx::query(&exact_sql))
+                .bind(&keys)
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            let by_index = format!(
+                "SELECT document_id, seq, collection, ({distance})::float8 AS d FROM chunk_vectors
+                 WHERE tenant = $1 AND collection = ANY($3) AND {elig}
+                 ORDER BY {distance} LIMIT $6"
+            );
+            let rows = bind!(sqlx::query(&by_index)).fetch_all(&mut *tx).await?;
+            if (rows.len() as u64) < eligible.min(q.k as u64) && t.exact_fallback {
+                // The scan gave up (hnsw.max_scan_tuples) before k.
+                exact = true;
+                bind!(sqlx::query(&exact_sql))
+                    .bind(&keys)
+                    .fetch_all(&mut *tx)
+                    .await?
+            } else {
+                rows
+            }
+        };
         let denied = if t.count_denied {
             let sql = format!(
                 "SELECT COUNT(*) FILTER (WHERE NOT ok) FROM (
-                   SELECT {ELIGIBLE} AS ok FROM chunk_vectors
+                   SELECT {elig} AS ok FROM chunk_vectors
                    WHERE tenant = $1 AND collection = ANY($3)
-                   ORDER BY embedding <=> $2::real[]::vector({VECTOR_DIM}) LIMIT $6) n"
+                   ORDER BY {distance} LIMIT $6) n"
             );
             let n: i64 = bind!(sqlx::query_scalar(&sql)).fetch_one(&mut *tx).await?;
             Some(n.max(0) as u64)
@@ -1301,6 +1343,7 @@ impl Postgres {
         hits.truncate(q.k);
         Ok(VectorSearch {
             hits,
+            eligible,
             denied,
             exact,
         })
@@ -1350,6 +1393,18 @@ async fn bump(
     .await?)
 }
 
+/// The eligibility predicate of `rempart_rag::Principal::admits` over a
+/// row's `groups` and `purposes`, with the principal's groups in parameter
+/// `$g` and the declared purpose in `$p` (the tenant is Row-Level
+/// Security's and the statements' `tenant = $1`): groups empty or shared,
+/// purposes empty or naming the declared one (none declared: NULL, denied).
+fn eligible_sql(g: u8, p: u8) -> String {
+    format!(
+        "((cardinality(groups) = 0 OR groups && ${g}::text[])
+          AND (cardinality(purposes) = 0 OR coalesce(${p}::text = ANY(purposes), false)))"
+    )
+}
+
 /// Upsert the vectors of a document's chunks (`vectors[i]` for chunk `i`)
 /// inside `tx`, with the document's labels copied from its row; the number
 /// of rows written (one per chunk of the document found).
@@ -1364,18 +1419,24 @@ async fn insert_vectors(
     let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
     Ok(sqlx::query(&format!(
         "INSERT INTO chunk_vectors (tenant, collection, document_id, seq, groups, purposes,
-                                    legal_hold, embedding)
-         SELECT d.tenant, d.collection, d.id, c.seq,
-                ARRAY(SELECT jsonb_array_elements_text(coalesce(d.labels->'groups', '[]'))),
-                ARRAY(SELECT jsonb_array_elements_text(coalesce(d.labels->'purposes', '[]'))),
+                                    legal_hold, label_key, embedding)
+         SELECT d.tenant, d.collection, d.id, c.seq, l.g, l.p,
                 coalesce((d.labels->>'legal_hold')::boolean, false),
+                hashtextextended(array_to_string(l.g, chr(31)) || chr(30)
+                                 || array_to_string(l.p, chr(31)), 0),
                 ($4::real[])[c.seq * {VECTOR_DIM} + 1 : (c.seq + 1) * {VECTOR_DIM}]::vector({VECTOR_DIM})
-         FROM documents d JOIN chunks c ON c.tenant = d.tenant AND c.document_id = d.id
+         FROM documents d
+         CROSS JOIN LATERAL (SELECT
+             ARRAY(SELECT x FROM jsonb_array_elements_text(coalesce(d.labels->'groups', '[]')) x
+                   ORDER BY x COLLATE \"C\") AS g,
+             ARRAY(SELECT x FROM jsonb_array_elements_text(coalesce(d.labels->'purposes', '[]')) x
+                   ORDER BY x COLLATE \"C\") AS p) l
+         JOIN chunks c ON c.tenant = d.tenant AND c.document_id = d.id
          WHERE d.tenant = $1 AND d.collection = $2 AND d.id = $3 AND c.seq < $5
          ON CONFLICT (tenant, document_id, seq) DO UPDATE SET
              collection = EXCLUDED.collection, groups = EXCLUDED.groups,
              purposes = EXCLUDED.purposes, legal_hold = EXCLUDED.legal_hold,
-             embedding = EXCLUDED.embedding"
+             label_key = EXCLUDED.label_key, embedding = EXCLUDED.embedding"
     ))
     .bind(tenant)
     .bind(collection)

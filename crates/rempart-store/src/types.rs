@@ -392,9 +392,16 @@ pub struct VectorTuning {
     /// `hnsw.max_scan_tuples`: tuples an iterative scan may visit before it
     /// gives up. Default 20,000 (pgvector's).
     pub max_scan_tuples: u32,
-    /// When the index scan returns fewer than k eligible hits (the scan gave
-    /// up, or fewer than k chunks are eligible), answer with an exact scan of
-    /// the eligible chunks instead (as the in-process HNSW does). Default
+    /// Scan the eligible chunks exactly instead of walking the graph when
+    /// that is cheaper: when the eligible chunks (counted from the label
+    /// sets of the collections) are fewer than the nodes a filtered walk
+    /// would visit, ef_search · 2m / selectivity — the in-process HNSW's
+    /// (and Lucene's) rule. A selective filter then costs a scan of its few
+    /// rows, with exact recall. Default true; false always walks the graph
+    /// (for measuring it).
+    pub exact_when_cheaper: bool,
+    /// When the index scan returns fewer hits than min(k, eligible) (it gave
+    /// up at `max_scan_tuples`), answer with the exact scan instead. Default
     /// true.
     pub exact_fallback: bool,
     /// Count the denied candidates (see [`VectorSearch::denied`]): one more
@@ -408,6 +415,7 @@ impl Default for VectorTuning {
             ef_search: 100,
             iterative: IterativeScan::Relaxed,
             max_scan_tuples: 20_000,
+            exact_when_cheaper: true,
             exact_fallback: true,
             count_denied: true,
         }
@@ -487,6 +495,9 @@ pub struct VectorSearch {
     /// Eligible chunks, best first, at most k. Fewer than k only when fewer
     /// are eligible (or, without the exact fallback, when the scan gave up).
     pub hits: Vec<VectorHit>,
+    /// Chunks of the searched collections the principal may see (from the
+    /// label-set counts).
+    pub eligible: u64,
     /// Of the k chunks of the searched collections nearest to the query
     /// regardless of eligibility, how many the principal may not see: what
     /// filtering an unfiltered top-k afterwards would have thrown away, for
@@ -495,7 +506,7 @@ pub struct VectorSearch {
     /// iterative scan skipped: PostgreSQL reports that only through
     /// `EXPLAIN ANALYZE`.
     pub denied: Option<u64>,
-    /// True when the exact fallback answered (the index scan came back with
-    /// fewer than k).
+    /// True when an exact scan of the eligible chunks answered (cheaper than
+    /// the walk, or the walk came back short), false when the HNSW scan did.
     pub exact: bool,
 }

@@ -239,6 +239,14 @@ async fn vector_table_is_tenant_isolated_by_rls() {
     .await
     .unwrap();
     assert!(forced && !owner_is_app);
+    let sets_forced: bool = sqlx::query_scalar(
+        "SELECT relforcerowsecurity AND relrowsecurity FROM pg_class
+         WHERE relname = 'chunk_label_sets'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(sets_forced);
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunk_vectors")
         .fetch_one(&mut admin)
         .await
@@ -267,6 +275,11 @@ async fn vector_table_is_tenant_isolated_by_rls() {
         .await
         .unwrap();
     assert_eq!(seen, vec![A.to_string()]);
+    let sets: Vec<(String, i64)> = sqlx::query_as("SELECT tenant, chunks FROM chunk_label_sets")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(sets, vec![(A.to_string(), 3)], "A's label set only");
     // A nearest-neighbour query naming tenant B still sees nothing of B.
     let n: i64 = count(
         "SELECT COUNT(*) FROM (SELECT 1 FROM chunk_vectors WHERE tenant = 'tenant-b'
@@ -386,6 +399,10 @@ async fn search_returns_eligible_chunks_only() {
                     }
                     let truth = exact_top(&known, &q, k, visible);
                     assert_eq!(ids(&r), truth, "{tenant} {groups:?} {purpose:?} {cols:?}");
+                    assert_eq!(
+                        r.eligible,
+                        known.iter().filter(|c| visible(c)).count() as u64
+                    );
                     // Denied: the ineligible among the k nearest of the
                     // tenant's searched collections.
                     let near = exact_top(&known, &q, k, |c| {
@@ -396,6 +413,15 @@ async fn search_returns_eligible_chunks_only() {
                         .filter(|id| !visible(by_id[id.as_str()]))
                         .count() as u64;
                     assert_eq!(r.denied, Some(denied));
+                    // The same through the HNSW scan (the store scans
+                    // exactly at this size by itself).
+                    let mut walk = query(cols, &q, groups, *purpose, k);
+                    walk.tuning.exact_when_cheaper = false;
+                    let w = store.search_vectors(tenant, &walk).await.unwrap();
+                    for h in &w.hits {
+                        assert!(visible(by_id[&h.chunk_id()]), "ineligible hit (walk)");
+                    }
+                    assert_eq!(w.hits.len(), truth.len());
                     checked += 1;
                 }
             }
@@ -508,6 +534,8 @@ async fn k_eligible_hits_under_a_one_percent_filter() {
         assert_eq!(r.hits.len(), k, "k eligible hits at 1 %");
         assert!(r.hits.iter().all(eligible), "ineligible hit");
         assert_eq!(ids(&r).into_iter().collect::<HashSet<_>>(), *truth);
+        // 100 eligible chunks: scanning them beats walking the graph.
+        assert_eq!((r.eligible, r.exact), (100, true));
         // Denied: nearly all of the unfiltered top-k.
         assert!(
             r.denied.is_some_and(|d| d + 2 >= k as u64),
@@ -534,15 +562,15 @@ async fn k_eligible_hits_under_a_one_percent_filter() {
         let mut no_iter = query(&["big"], q, &one, None, k);
         no_iter.tuning = VectorTuning {
             iterative: IterativeScan::Off,
+            exact_when_cheaper: false,
             exact_fallback: false,
             ..VectorTuning::default()
         };
         let r_off = store.search_vectors(A, &no_iter).await.unwrap();
         off += r_off.hits.len();
-        let r = store
-            .search_vectors(A, &query(&["big"], q, &one, None, k))
-            .await
-            .unwrap();
+        let mut walk = query(&["big"], q, &one, None, k);
+        walk.tuning.exact_when_cheaper = false;
+        let r = store.search_vectors(A, &walk).await.unwrap();
         assert_eq!(r.hits.len(), k, "k eligible hits at 1 %");
         assert!(
             r.hits.iter().chain(&r_off.hits).all(eligible),
@@ -825,6 +853,12 @@ async fn delete_and_erasure_remove_vectors() {
         vec![kept.document_id],
         "the admin sees no other vector"
     );
+    let sets: Vec<(String, i64)> =
+        sqlx::query_as("SELECT collection, chunks FROM chunk_label_sets ORDER BY collection")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert_eq!(sets, vec![("hr".to_string(), 2)], "label-set counts follow");
     for q in &vs {
         assert_eq!(
             docs(&search(q.clone()).await),
