@@ -1004,6 +1004,10 @@ impl Postgres {
             .execute(&mut *tx)
             .await?;
         }
+        // The collection's row before the label sets' (the vectors'
+        // triggers): the order an erasure takes them in, so the two cannot
+        // deadlock.
+        let version = bump(&mut tx, tenant, &d.collection).await?;
         if !vectors.is_empty() {
             let n = insert_vectors(&mut tx, tenant, &d.collection, d.id, vectors).await?;
             if n != vectors.len() as u64 {
@@ -1014,7 +1018,6 @@ impl Postgres {
                 });
             }
         }
-        let version = bump(&mut tx, tenant, &d.collection).await?;
         tx.commit().await?;
         Ok(Inserted {
             id: d.id,
@@ -1121,6 +1124,9 @@ impl Postgres {
             tx.rollback().await?;
             return Ok(None);
         }
+        // The collection's row first, then the label sets (the vectors'
+        // triggers), as an erasure takes them: no deadlock between the two.
+        let version = bump(&mut tx, tenant, collection).await?;
         // Explicitly, for the count; the foreign key cascades from chunks too.
         let vectors = if self.vectors {
             sqlx::query("DELETE FROM chunk_vectors WHERE tenant = $1 AND document_id = $2")
@@ -1143,7 +1149,6 @@ impl Postgres {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let version = bump(&mut tx, tenant, collection).await?;
         tx.commit().await?;
         Ok(Some(Deleted {
             chunks,
