@@ -21,6 +21,13 @@
 //! [`postgres::bootstrap`] (run with an admin URL) create the schema and that
 //! role; [`Store::connect`] refuses a superuser or `BYPASSRLS` role.
 //!
+//! On PostgreSQL with pgvector the store also holds the production dense
+//! index (`chunk_vectors`, migration 0005): [`Store::has_vector_index`],
+//! [`Store::insert_document_with_vectors`], [`Store::put_vectors`] and
+//! [`Store::search_vectors`], which evaluates the retrieval eligibility
+//! (tenant by RLS, groups, purposes) inside the search — see the README's
+//! "Vector index". On SQLite the caller keeps its in-process index.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), rempart_store::Error> {
 //! use rempart_store::{NewSubject, Store};

@@ -669,6 +669,7 @@ async fn put_vectors_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(hit(&r).map(|h| (h.0, h.1)), Some((d.id, 2)));
+    assert_eq!(r.eligible, 3, "the label-set count survives the upserts");
     // Bad input.
     let err = store.put_vectors(A, "c", d.id, &v1[..2]).await.unwrap_err();
     assert!(err.to_string().contains("one vector per chunk"), "{err}");
