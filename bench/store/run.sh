@@ -29,6 +29,6 @@ echo "PostgreSQL $(cat "$REMPART_TEST_PG_DIR/port" 2>/dev/null) in $REMPART_TEST
 
 OUT=bench/store/results-$N.md
 {
-  echo "<!-- $(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"/postgres --version) -->"
+  echo "<!-- $(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $("$REMPART_TEST_PG_BIN/postgres" --version) -->"
   "$CARGO_TARGET_DIR/release/examples/store_bench" "$@"
 } | tee "$OUT"

@@ -195,6 +195,10 @@ pub struct DocumentCounts {
     pub chunks: u64,
     /// Wrapped data keys.
     pub data_keys: u64,
+    /// Chunk vectors in the PostgreSQL vector index (absent from the JSON
+    /// when zero, e.g. on SQLite).
+    #[serde(skip_serializing_if = "crate::types::is_zero")]
+    pub vectors: u64,
 }
 
 /// What a deletion did, and what is left (zero).
@@ -333,6 +337,21 @@ impl Collections {
     /// and store them in one transaction. The same content already in the
     /// collection → its receipt with `created: false`, nothing written.
     pub async fn ingest(&self, tenant: &str, doc: &NewDocumentIn<'_>) -> Result<IngestReceipt> {
+        self.ingest_with_vectors(tenant, doc, &[]).await
+    }
+
+    /// [`Collections::ingest`] that also writes the chunks' embeddings
+    /// (`vectors[i]` for `doc.chunks[i]`, [`crate::VECTOR_DIM`] values each)
+    /// into the store's vector index in the same transaction. Only when
+    /// [`crate::Store::has_vector_index`]; otherwise pass no vectors and
+    /// index in process. Content already in the collection → nothing
+    /// written, as for `ingest` ([`crate::Store::put_vectors`] re-embeds).
+    pub async fn ingest_with_vectors(
+        &self,
+        tenant: &str,
+        doc: &NewDocumentIn<'_>,
+        vectors: &[Vec<f32>],
+    ) -> Result<IngestReceipt> {
         crate::check_collection(doc.collection)?;
         if doc.name.trim().is_empty() {
             return Err(RegistryError::Invalid("name: empty".into()));
@@ -378,7 +397,7 @@ impl Collections {
         let inserted = self
             .registry
             .store
-            .insert_document(
+            .insert_document_with_vectors(
                 tenant,
                 &NewDocument {
                     id,
@@ -393,6 +412,7 @@ impl Collections {
                     subjects: doc.subjects.to_vec(),
                     chunks,
                 },
+                vectors,
             )
             .await
             .map_err(|e| match e {
@@ -468,6 +488,7 @@ impl Collections {
             return Ok(None);
         };
         let left = store.get_document(tenant, collection, id).await?;
+        let vectors_left = store.count_vectors(tenant, id).await?;
         Ok(Some(DeletionReceipt {
             document_id: id,
             collection: collection.to_owned(),
@@ -475,11 +496,13 @@ impl Collections {
                 documents: 1,
                 chunks: deleted.chunks,
                 data_keys: u64::from(row.wrapped_key.is_some()),
+                vectors: deleted.vectors,
             },
             remaining: DocumentCounts {
                 documents: u64::from(left.is_some()),
                 chunks: left.as_ref().map_or(0, |d| d.chunks.max(0) as u64),
                 data_keys: u64::from(left.is_some_and(|d| d.wrapped_key.is_some())),
+                vectors: vectors_left,
             },
             version: deleted.version,
         }))

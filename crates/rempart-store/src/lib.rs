@@ -21,6 +21,13 @@
 //! [`postgres::bootstrap`] (run with an admin URL) create the schema and that
 //! role; [`Store::connect`] refuses a superuser or `BYPASSRLS` role.
 //!
+//! On PostgreSQL with pgvector the store also holds the production dense
+//! index (`chunk_vectors`, migration 0005): [`Store::has_vector_index`],
+//! [`Store::insert_document_with_vectors`], [`Store::put_vectors`] and
+//! [`Store::search_vectors`], which evaluates the retrieval eligibility
+//! (tenant by RLS, groups, purposes) inside the search — see the README's
+//! "Vector index". On SQLite the caller keeps its in-process index.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), rempart_store::Error> {
 //! use rempart_store::{NewSubject, Store};
@@ -217,6 +224,32 @@ fn parse_groups(json: &str) -> Result<Vec<String>, Error> {
         table: "api_keys",
         what: "groups".into(),
     })
+}
+
+fn check_vector(v: &[f32]) -> Result<(), Error> {
+    if v.len() != VECTOR_DIM {
+        return Err(Error::Invalid {
+            what: "vector",
+            why: "not 384 dimensions (VECTOR_DIM)",
+        });
+    }
+    if v.iter().any(|x| !x.is_finite()) || v.iter().all(|x| *x == 0.0) {
+        return Err(Error::Invalid {
+            what: "vector",
+            why: "holds a NaN or infinite value, or is all zero",
+        });
+    }
+    Ok(())
+}
+
+fn check_vectors(vectors: &[Vec<f32>], chunks: usize) -> Result<(), Error> {
+    if vectors.len() != chunks {
+        return Err(Error::Invalid {
+            what: "vectors",
+            why: "give one vector per chunk of the document",
+        });
+    }
+    vectors.iter().try_for_each(|v| check_vector(v))
 }
 
 fn check_receipt(receipt: &str) -> Result<(), Error> {
@@ -548,7 +581,27 @@ impl Store {
     /// returned (`created: false`). A subject that is not registered or was
     /// erased is refused ([`Error::NotFound`]`("subject")`).
     pub async fn insert_document(&self, tenant: &str, d: &NewDocument) -> Result<Inserted, Error> {
+        self.insert_document_with_vectors(tenant, d, &[]).await
+    }
+
+    /// [`Store::insert_document`] that also writes the chunks' embeddings
+    /// (`vectors[i]` is chunk `i`'s; one per chunk, or none) into the vector
+    /// index, in the same transaction. Vectors without a vector index
+    /// ([`Store::has_vector_index`] false) are refused
+    /// ([`Error::Unsupported`]). When the content was already in the
+    /// collection nothing is written (use [`Store::put_vectors`] to
+    /// re-embed).
+    pub async fn insert_document_with_vectors(
+        &self,
+        tenant: &str,
+        d: &NewDocument,
+        vectors: &[Vec<f32>],
+    ) -> Result<Inserted, Error> {
         check_tenant(tenant)?;
+        if !vectors.is_empty() {
+            self.require_vector_index()?;
+            check_vectors(vectors, d.chunks.len())?;
+        }
         check_collection(&d.collection)?;
         if serde_json::from_str::<serde_json::Value>(&d.labels).is_err() {
             return Err(Error::Invalid {
@@ -560,7 +613,7 @@ impl Store {
         d.created = micros(d.created);
         d.subjects.sort();
         d.subjects.dedup();
-        dispatch!(self.insert_document(tenant, &d))
+        dispatch!(self.insert_document(tenant, &d, vectors))
     }
 
     /// The documents of a collection, oldest first.
@@ -633,6 +686,105 @@ impl Store {
         check_tenant(tenant)?;
         check_collection(collection)?;
         dispatch!(self.collection_version(tenant, collection))
+    }
+
+    // === Vector index (PostgreSQL with pgvector) ===
+
+    /// Whether this store holds a dense vector index: PostgreSQL whose
+    /// schema has the `chunk_vectors` table (migration 0005 on a server with
+    /// pgvector, see [`postgres::bootstrap`]) and whose role may use it,
+    /// found when the store was connected. False on SQLite and on PostgreSQL
+    /// without pgvector: the caller then builds its in-process index.
+    pub fn has_vector_index(&self) -> bool {
+        match &self.inner {
+            Inner::Sqlite(_) => false,
+            Inner::Postgres(p) => p.has_vectors(),
+        }
+    }
+
+    fn require_vector_index(&self) -> Result<(), Error> {
+        if self.has_vector_index() {
+            Ok(())
+        } else {
+            Err(Error::Unsupported(
+                "this store has no vector index (SQLite, or PostgreSQL without pgvector): use the in-process index",
+            ))
+        }
+    }
+
+    /// Write the embeddings of a document's chunks, `vectors[i]` for chunk
+    /// `i`, one per chunk, in one transaction with the document's labels
+    /// copied beside them. Idempotent: putting again replaces them (e.g.
+    /// after a model change, or for a document ingested before the index
+    /// existed). Returns the rows written. [`Error::NotFound`] if the
+    /// document is not in the collection.
+    pub async fn put_vectors(
+        &self,
+        tenant: &str,
+        collection: &str,
+        document: Uuid,
+        vectors: &[Vec<f32>],
+    ) -> Result<u64, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        self.require_vector_index()?;
+        if vectors.is_empty() {
+            return Err(Error::Invalid {
+                what: "vectors",
+                why: "give one vector per chunk of the document",
+            });
+        }
+        vectors.iter().try_for_each(|v| check_vector(v))?;
+        match &self.inner {
+            Inner::Sqlite(_) => Err(Error::Unsupported("no vector index on SQLite")),
+            Inner::Postgres(p) => p.put_vectors(tenant, collection, document, vectors).await,
+        }
+    }
+
+    /// The vectors of a document in the vector index (0 without one).
+    pub async fn count_vectors(&self, tenant: &str, document: Uuid) -> Result<u64, Error> {
+        check_tenant(tenant)?;
+        match &self.inner {
+            Inner::Postgres(p) if p.has_vectors() => p.count_vectors(tenant, document).await,
+            _ => Ok(0),
+        }
+    }
+
+    /// The k chunks nearest to `q.vector` (cosine) that the principal may
+    /// see, with eligibility evaluated inside the index scan: the tenant by
+    /// Row-Level Security, then `q.collections`, the groups and the purpose
+    /// in the `WHERE` clause of an iterative HNSW scan (pgvector 0.8), so k
+    /// eligible hits come back under a selective filter. An ineligible chunk
+    /// is never returned. See [`VectorTuning`] for the scan settings and the
+    /// exact fallback.
+    pub async fn search_vectors(
+        &self,
+        tenant: &str,
+        q: &VectorQuery<'_>,
+    ) -> Result<VectorSearch, Error> {
+        check_tenant(tenant)?;
+        if q.collections.is_empty() {
+            return Err(Error::Invalid {
+                what: "collections",
+                why: "name at least one",
+            });
+        }
+        for c in q.collections {
+            check_collection(c)?;
+        }
+        check_groups(q.groups)?;
+        if !(1..=1000).contains(&q.k) {
+            return Err(Error::Invalid {
+                what: "k",
+                why: "must be 1 to 1000",
+            });
+        }
+        check_vector(q.vector)?;
+        self.require_vector_index()?;
+        match &self.inner {
+            Inner::Sqlite(_) => Err(Error::Unsupported("no vector index on SQLite")),
+            Inner::Postgres(p) => p.search_vectors(tenant, q).await,
+        }
     }
 
     // === Erasure (GDPR Art. 17) ===

@@ -39,7 +39,8 @@ use uuid::Uuid;
 
 use crate::{
     ChunkRow, Conversation, Deleted, DocumentRow, Erasure, ErasureCounts, Error, Inserted,
-    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn,
+    KeyRecord, NewDocument, NewSubject, PseudonymMap, Purged, Subject, TenantKey, Turn, VECTOR_DIM,
+    VectorHit, VectorQuery, VectorSearch,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -61,6 +62,15 @@ pub const TENANT_TABLES: &[&str] = &[
     "chunks",
     "collections",
 ];
+
+/// The vector index tables (migration 0005), present only on a server with
+/// pgvector: the vectors, and the label sets of each collection with their
+/// counts; Row-Level Security and the tenant policy as on [`TENANT_TABLES`].
+pub const VECTOR_TABLES: &[&str] = &["chunk_vectors", "chunk_label_sets"];
+
+/// Links per node of the HNSW index on layer 0 (2 m, m = 16 in migration
+/// 0005): the walk-cost estimate of the exact-scan decision uses it.
+const HNSW_LINKS: f64 = 32.0;
 
 fn options(url: &SecretString) -> Result<PgConnectOptions, Error> {
     // The parse error is not forwarded: it may quote the URL.
@@ -95,20 +105,38 @@ fn check_role_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Apply the PostgreSQL migrations, connected with an admin (owner) URL.
+/// Apply the PostgreSQL migrations, connected with an admin (owner) URL,
+/// then create the vector index if the server has pgvector and it is not
+/// there yet (see [`bootstrap`]).
 pub async fn migrate(admin_url: &SecretString) -> Result<(), Error> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options(admin_url)?)
         .await?;
-    let r = MIGRATOR.run(&pool).await;
+    let r = migrate_on(&pool).await;
     pool.close().await;
-    Ok(r?)
+    r.map(|_| ())
+}
+
+/// Migrations, then `rempart_vector_schema()` (migration 0005): true when
+/// the vector index exists afterwards.
+async fn migrate_on(pool: &PgPool) -> Result<bool, Error> {
+    MIGRATOR.run(pool).await?;
+    Ok(sqlx::query_scalar("SELECT rempart_vector_schema()")
+        .fetch_one(pool)
+        .await?)
 }
 
 /// Migrate, then create (or update) the least-privilege application role
 /// and grant it DML on the Rempart tables, connected with an admin URL.
 /// Idempotent.
+///
+/// The vector index (`chunk_vectors`, migration 0005) is created when the
+/// server has pgvector and the admin may `CREATE EXTENSION vector` (a
+/// superuser; pgvector is not a trusted extension) or the extension exists
+/// already. Installed later: create the extension as a superuser and run
+/// the bootstrap again. [`crate::Store::has_vector_index`] tells the
+/// gateway which it got.
 pub async fn bootstrap(admin_url: &SecretString, role: &AppRole) -> Result<(), Error> {
     check_role_name(&role.name)?;
     let pool = PgPoolOptions::new()
@@ -121,7 +149,7 @@ pub async fn bootstrap(admin_url: &SecretString, role: &AppRole) -> Result<(), E
 }
 
 async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
-    MIGRATOR.run(pool).await?;
+    migrate_on(pool).await?;
     let mut tx = pool.begin().await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
@@ -152,7 +180,7 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
         }
     };
     sqlx::raw_sql(&stmt).execute(&mut *tx).await?;
-    let grants: Vec<String> = sqlx::query_scalar(
+    let grants: Vec<Option<String>> = sqlx::query_scalar(
         "SELECT unnest(ARRAY[
             format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1::text),
             format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), $1::text),
@@ -161,12 +189,17 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
                     subject_tokens, conversations, turns, pseudonym_maps, erasures,
                     documents, document_subjects, chunks, collections TO %I', $1::text),
             format('GRANT SELECT, INSERT ON api_keys TO %I', $1::text),
-            format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text)
+            format('GRANT UPDATE (revoked) ON api_keys TO %I', $1::text),
+            CASE WHEN to_regclass('chunk_vectors') IS NOT NULL THEN
+                format('GRANT SELECT, INSERT, UPDATE, DELETE ON chunk_vectors, chunk_label_sets TO %I',
+                       $1::text)
+            END
         ])",
     )
     .bind(&role.name)
     .fetch_all(&mut *tx)
     .await?;
+    let grants: Vec<String> = grants.into_iter().flatten().collect();
     for g in grants {
         sqlx::raw_sql(&g).execute(&mut *tx).await?;
     }
@@ -177,6 +210,8 @@ async fn bootstrap_on(pool: &PgPool, role: &AppRole) -> Result<(), Error> {
 #[derive(Clone, Debug)]
 pub(crate) struct Postgres {
     pool: PgPool,
+    /// `chunk_vectors` exists and the role may use it (found at connect).
+    vectors: bool,
 }
 
 impl Postgres {
@@ -195,7 +230,19 @@ impl Postgres {
             pool.close().await;
             return Err(Error::UnsafeRole(user));
         }
-        Ok(Postgres { pool })
+        let vectors: bool = sqlx::query_scalar(
+            "SELECT coalesce(has_table_privilege(c, 'SELECT') AND has_table_privilege(c, 'INSERT')
+                             AND has_table_privilege(c, 'UPDATE') AND has_table_privilege(c, 'DELETE'),
+                             false)
+             FROM (SELECT to_regclass('chunk_vectors') AS c) x",
+        )
+        .fetch_one(&pool)
+        .await?;
+        Ok(Postgres { pool, vectors })
+    }
+
+    pub(crate) fn has_vectors(&self) -> bool {
+        self.vectors
     }
 
     pub(crate) async fn close(&self) {
@@ -782,6 +829,15 @@ impl Postgres {
         )
         .execute(&mut *tx)
         .await?;
+        if self.vectors {
+            c.vectors = del(
+                "DELETE FROM chunk_vectors WHERE tenant = $1 AND document_id IN
+                 (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)",
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
         c.chunks = del("DELETE FROM chunks WHERE tenant = $1 AND document_id IN
              (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)")
         .execute(&mut *tx)
@@ -831,6 +887,18 @@ impl Postgres {
         .bind(subject)
         .fetch_one(&mut *tx)
         .await?;
+        let vectors: i64 = if self.vectors {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM chunk_vectors WHERE tenant = $1 AND document_id IN
+                   (SELECT document_id FROM document_subjects WHERE tenant = $1 AND subject_id = $2)",
+            )
+            .bind(tenant)
+            .bind(subject)
+            .fetch_one(&mut *tx)
+            .await?
+        } else {
+            0
+        };
         tx.commit().await?;
         let n = |c: &str| -> Result<u64, Error> { Ok(r.try_get::<i64, _>(c)?.max(0) as u64) };
         Ok(ErasureCounts {
@@ -843,6 +911,7 @@ impl Postgres {
             pseudonym_maps: n("m")?,
             documents: n("d")?,
             chunks: n("ch")?,
+            vectors: vectors.max(0) as u64,
         })
     }
 
@@ -852,6 +921,7 @@ impl Postgres {
         &self,
         tenant: &str,
         d: &NewDocument,
+        vectors: &[Vec<f32>],
     ) -> Result<Inserted, Error> {
         let mut tx = self.begin(tenant).await?;
         let r = sqlx::query(
@@ -938,7 +1008,20 @@ impl Postgres {
             .execute(&mut *tx)
             .await?;
         }
+        // The collection's row before the label sets' (the vectors'
+        // triggers): the order an erasure takes them in, so the two cannot
+        // deadlock.
         let version = bump(&mut tx, tenant, &d.collection).await?;
+        if !vectors.is_empty() {
+            let n = insert_vectors(&mut tx, tenant, &d.collection, d.id, vectors).await?;
+            if n != vectors.len() as u64 {
+                tx.rollback().await?;
+                return Err(Error::Invalid {
+                    what: "vectors",
+                    why: "give one vector per chunk of the document",
+                });
+            }
+        }
         tx.commit().await?;
         Ok(Inserted {
             id: d.id,
@@ -1071,6 +1154,20 @@ impl Postgres {
             tx.rollback().await?;
             return Ok(None);
         }
+        // The collection's row first, then the label sets (the vectors'
+        // triggers), as an erasure takes them: no deadlock between the two.
+        let version = bump(&mut tx, tenant, collection).await?;
+        // Explicitly, for the count; the foreign key cascades from chunks too.
+        let vectors = if self.vectors {
+            sqlx::query("DELETE FROM chunk_vectors WHERE tenant = $1 AND document_id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
         let chunks = sqlx::query("DELETE FROM chunks WHERE tenant = $1 AND document_id = $2")
             .bind(tenant)
             .bind(id)
@@ -1082,9 +1179,12 @@ impl Postgres {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let version = bump(&mut tx, tenant, collection).await?;
         tx.commit().await?;
-        Ok(Some(Deleted { chunks, version }))
+        Ok(Some(Deleted {
+            chunks,
+            vectors,
+            version,
+        }))
     }
 
     pub(crate) async fn collection_version(
@@ -1101,6 +1201,187 @@ impl Postgres {
                 .await?;
         tx.commit().await?;
         Ok(v.unwrap_or(0))
+    }
+
+    // === Vector index ===
+
+    pub(crate) async fn put_vectors(
+        &self,
+        tenant: &str,
+        collection: &str,
+        document: Uuid,
+        vectors: &[Vec<f32>],
+    ) -> Result<u64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        // Locks the document against a concurrent deletion.
+        let chunks: Option<i64> = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM chunks c WHERE c.tenant = d.tenant AND c.document_id = d.id)
+             FROM documents d WHERE tenant = $1 AND collection = $2 AND id = $3 FOR SHARE OF d",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(document)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(chunks) = chunks else {
+            tx.rollback().await?;
+            return Err(Error::NotFound("document"));
+        };
+        if chunks != vectors.len() as i64 {
+            tx.rollback().await?;
+            return Err(Error::Invalid {
+                what: "vectors",
+                why: "give one vector per chunk of the document",
+            });
+        }
+        let n = insert_vectors(&mut tx, tenant, collection, document, vectors).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub(crate) async fn count_vectors(&self, tenant: &str, document: Uuid) -> Result<u64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chunk_vectors WHERE tenant = $1 AND document_id = $2",
+        )
+        .bind(tenant)
+        .bind(document)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub(crate) async fn search_vectors(
+        &self,
+        tenant: &str,
+        q: &VectorQuery<'_>,
+    ) -> Result<VectorSearch, Error> {
+        let t = &q.tuning;
+        let k = q.k as i64;
+        let ef = (t.ef_search as usize).clamp(q.k, 1000);
+        let mut tx = self.begin(tenant).await?;
+        // Numbers and a fixed keyword from the code: no bind parameters in SET.
+        sqlx::raw_sql(&format!(
+            "SET LOCAL hnsw.ef_search = {ef}; SET LOCAL hnsw.iterative_scan = {};
+             SET LOCAL hnsw.max_scan_tuples = {}",
+            t.iterative.setting(),
+            t.max_scan_tuples.max(1),
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let collections: Vec<&str> = q.collections.to_vec();
+        // How many chunks the principal may see, and under which label
+        // sets: a few rows, whatever the collection's size.
+        let (total, eligible, keys): (i64, i64, Vec<i64>) = sqlx::query_as(&format!(
+            "SELECT coalesce(sum(chunks), 0)::int8, coalesce(sum(chunks) FILTER (WHERE ok), 0)::int8,
+                    coalesce(array_agg(label_key) FILTER (WHERE ok), '{{}}')
+             FROM (SELECT label_key, chunks, {} AS ok FROM chunk_label_sets
+                   WHERE tenant = $1 AND collection = ANY($2)) s",
+            eligible_sql(3, 4)
+        ))
+        .bind(tenant)
+        .bind(&collections)
+        .bind(q.groups)
+        .bind(q.purpose)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (total, eligible) = (total.max(0) as u64, eligible.max(0) as u64);
+        let elig = eligible_sql(4, 5);
+        let distance = format!("embedding <=> $2::real[]::vector({VECTOR_DIM})");
+        // The same six parameters for every statement.
+        macro_rules! bind {
+            ($query:expr) => {
+                $query
+                    .bind(tenant)
+                    .bind(q.vector)
+                    .bind(&collections)
+                    .bind(q.groups)
+                    .bind(q.purpose)
+                    .bind(k)
+            };
+        }
+        // Exact: the eligible label sets' rows through the btree on
+        // (tenant, collection, label_key), the predicate re-checked (the
+        // key is a hash), distances, a top-k sort. Materialised so that the
+        // ORDER BY cannot reach the HNSW index.
+        let exact_sql = format!(
+            "WITH e AS MATERIALIZED (
+               SELECT document_id, seq, collection, ({distance})::float8 AS d FROM chunk_vectors
+               WHERE tenant = $1 AND collection = ANY($3) AND label_key = ANY($7) AND {elig})
+             SELECT * FROM e ORDER BY d LIMIT $6"
+        );
+        // A filtered walk visits about ef · 2m / selectivity nodes; scanning
+        // the eligible rows costs `eligible` distances: take the cheaper, as
+        // the in-process HNSW (and Lucene) do.
+        let walk = ef as f64 * HNSW_LINKS * total as f64 / (eligible.max(1) as f64);
+        let exact_first = t.exact_when_cheaper && (eligible as f64) <= walk;
+        let mut exact = false;
+        let rows = if eligible == 0 {
+            Vec::new()
+        } else if exact_first {
+            exact = true;
+            bind!(sqlx::query(&exact_sql))
+                .bind(&keys)
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            let by_index = format!(
+                "SELECT document_id, seq, collection, ({distance})::float8 AS d FROM chunk_vectors
+                 WHERE tenant = $1 AND collection = ANY($3) AND {elig}
+                 ORDER BY {distance} LIMIT $6"
+            );
+            let rows = bind!(sqlx::query(&by_index)).fetch_all(&mut *tx).await?;
+            if (rows.len() as u64) < eligible.min(q.k as u64) && t.exact_fallback {
+                // The scan gave up (hnsw.max_scan_tuples) before k.
+                exact = true;
+                bind!(sqlx::query(&exact_sql))
+                    .bind(&keys)
+                    .fetch_all(&mut *tx)
+                    .await?
+            } else {
+                rows
+            }
+        };
+        let denied = if t.count_denied {
+            let sql = format!(
+                "SELECT COUNT(*) FILTER (WHERE NOT ok) FROM (
+                   SELECT {elig} AS ok FROM chunk_vectors
+                   WHERE tenant = $1 AND collection = ANY($3)
+                   ORDER BY {distance} LIMIT $6) n"
+            );
+            let n: i64 = bind!(sqlx::query_scalar(&sql)).fetch_one(&mut *tx).await?;
+            Some(n.max(0) as u64)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        let mut hits = rows
+            .iter()
+            .map(|r| {
+                let d: f64 = r.try_get("d")?;
+                Ok(VectorHit {
+                    document_id: r.try_get("document_id")?,
+                    seq: u32::try_from(r.try_get::<i32, _>("seq")?).unwrap_or(0),
+                    collection: r.try_get("collection")?,
+                    score: (1.0 - d) as f32,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        // `relaxed_order` may hand rows slightly out of order.
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.document_id.cmp(&b.document_id))
+                .then(a.seq.cmp(&b.seq))
+        });
+        hits.truncate(q.k);
+        Ok(VectorSearch {
+            hits,
+            eligible,
+            denied,
+            exact,
+        })
     }
 
     pub(crate) async fn list_erasures(
@@ -1145,6 +1426,61 @@ async fn bump(
     .bind(collection)
     .fetch_one(&mut **tx)
     .await?)
+}
+
+/// The eligibility predicate of `rempart_rag::Principal::admits` over a
+/// row's `groups` and `purposes`, with the principal's groups in parameter
+/// `$g` and the declared purpose in `$p` (the tenant is Row-Level
+/// Security's and the statements' `tenant = $1`): groups empty or shared,
+/// purposes empty or naming the declared one (none declared: NULL, denied).
+fn eligible_sql(g: u8, p: u8) -> String {
+    format!(
+        "((cardinality(groups) = 0 OR groups && ${g}::text[])
+          AND (cardinality(purposes) = 0 OR coalesce(${p}::text = ANY(purposes), false)))"
+    )
+}
+
+/// Upsert the vectors of a document's chunks (`vectors[i]` for chunk `i`)
+/// inside `tx`, with the document's labels copied from its row; the number
+/// of rows written (one per chunk of the document found).
+async fn insert_vectors(
+    tx: &mut Transaction<'static, Pg>,
+    tenant: &str,
+    collection: &str,
+    document: Uuid,
+    vectors: &[Vec<f32>],
+) -> Result<u64, Error> {
+    // One flat real[]; chunk `seq` is the slice [seq·dim + 1, (seq+1)·dim].
+    let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
+    Ok(sqlx::query(&format!(
+        "INSERT INTO chunk_vectors (tenant, collection, document_id, seq, groups, purposes,
+                                    legal_hold, label_key, embedding)
+         SELECT d.tenant, d.collection, d.id, c.seq, l.g, l.p,
+                coalesce((d.labels->>'legal_hold')::boolean, false),
+                hashtextextended(array_to_string(l.g, chr(31)) || chr(30)
+                                 || array_to_string(l.p, chr(31)), 0),
+                ($4::real[])[c.seq * {VECTOR_DIM} + 1 : (c.seq + 1) * {VECTOR_DIM}]::vector({VECTOR_DIM})
+         FROM documents d
+         CROSS JOIN LATERAL (SELECT
+             ARRAY(SELECT x FROM jsonb_array_elements_text(coalesce(d.labels->'groups', '[]')) x
+                   ORDER BY x COLLATE \"C\") AS g,
+             ARRAY(SELECT x FROM jsonb_array_elements_text(coalesce(d.labels->'purposes', '[]')) x
+                   ORDER BY x COLLATE \"C\") AS p) l
+         JOIN chunks c ON c.tenant = d.tenant AND c.document_id = d.id
+         WHERE d.tenant = $1 AND d.collection = $2 AND d.id = $3 AND c.seq < $5
+         ON CONFLICT (tenant, document_id, seq) DO UPDATE SET
+             collection = EXCLUDED.collection, groups = EXCLUDED.groups,
+             purposes = EXCLUDED.purposes, legal_hold = EXCLUDED.legal_hold,
+             label_key = EXCLUDED.label_key, embedding = EXCLUDED.embedding"
+    ))
+    .bind(tenant)
+    .bind(collection)
+    .bind(document)
+    .bind(flat)
+    .bind(vectors.len() as i32)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 fn key_record(row: &PgRow) -> Result<KeyRecord, Error> {

@@ -632,16 +632,21 @@ impl Sqlite {
             pseudonym_maps: n("m")?,
             documents: n("d")?,
             chunks: n("ch")?,
+            vectors: 0,
         })
     }
 
     // === Collections ===
 
+    /// `vectors` is always empty here: the store refuses vectors without a
+    /// vector index before it calls this.
     pub(crate) async fn insert_document(
         &self,
         tenant: &str,
         d: &NewDocument,
+        vectors: &[Vec<f32>],
     ) -> Result<Inserted, Error> {
+        debug_assert!(vectors.is_empty());
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
             "INSERT INTO documents (tenant, collection, id, content_key, name, format, pages,
@@ -841,7 +846,11 @@ impl Sqlite {
             .await?;
         let version = bump(&mut tx, tenant, collection).await?;
         tx.commit().await?;
-        Ok(Some(Deleted { chunks, version }))
+        Ok(Some(Deleted {
+            chunks,
+            vectors: 0,
+            version,
+        }))
     }
 
     pub(crate) async fn collection_version(

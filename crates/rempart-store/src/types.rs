@@ -208,6 +208,14 @@ pub struct ErasureCounts {
     pub documents: u64,
     /// Chunks of those documents.
     pub chunks: u64,
+    /// Their vectors in the PostgreSQL vector index (absent from the receipt
+    /// when zero, e.g. on SQLite).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub vectors: u64,
+}
+
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ErasureCounts {
@@ -222,6 +230,7 @@ impl ErasureCounts {
             + self.pseudonym_maps
             + self.documents
             + self.chunks
+            + self.vectors
     }
 }
 
@@ -361,6 +370,145 @@ pub struct Inserted {
 pub struct Deleted {
     /// Chunks deleted.
     pub chunks: u64,
+    /// Their vectors deleted from the PostgreSQL vector index (0 without
+    /// one).
+    pub vectors: u64,
     /// The collection's version after the deletion.
     pub version: i64,
+}
+
+/// Dimension of the vectors in the PostgreSQL vector index: rempart-embed's
+/// multilingual-e5-small (L2-normalised). Another size needs a migration.
+pub const VECTOR_DIM: usize = 384;
+
+/// How the HNSW scan of [`crate::Store::search_vectors`] runs (pgvector
+/// settings, set per transaction with `SET LOCAL`). The defaults are what
+/// the store's tests and `bench/store/pgvector.md` measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VectorTuning {
+    /// `hnsw.ef_search`: candidates the scan keeps per round (at least k).
+    /// Default 100.
+    pub ef_search: u32,
+    /// `hnsw.iterative_scan`. Default [`IterativeScan::Relaxed`].
+    pub iterative: IterativeScan,
+    /// `hnsw.max_scan_tuples`: tuples an iterative scan may visit before it
+    /// gives up. Default 20,000 (pgvector's).
+    pub max_scan_tuples: u32,
+    /// Scan the eligible chunks exactly instead of walking the graph when
+    /// that is cheaper: when the eligible chunks (counted from the label
+    /// sets of the collections) are fewer than the nodes a filtered walk
+    /// would visit, ef_search · 2m / selectivity — the in-process HNSW's
+    /// (and Lucene's) rule. A selective filter then costs a scan of its few
+    /// rows, with exact recall. Default true; false always walks the graph
+    /// (for measuring it).
+    pub exact_when_cheaper: bool,
+    /// When the index scan returns fewer hits than min(k, eligible) (it gave
+    /// up at `max_scan_tuples`), answer with the exact scan instead. Default
+    /// true.
+    pub exact_fallback: bool,
+    /// Count the denied candidates (see [`VectorSearch::denied`]): one more
+    /// index scan of depth k in the same transaction. Default true.
+    pub count_denied: bool,
+}
+
+impl Default for VectorTuning {
+    fn default() -> Self {
+        VectorTuning {
+            ef_search: 100,
+            iterative: IterativeScan::Relaxed,
+            max_scan_tuples: 20_000,
+            exact_when_cheaper: true,
+            exact_fallback: true,
+            count_denied: true,
+        }
+    }
+}
+
+/// pgvector's `hnsw.iterative_scan` (0.8+): when the eligible rows among the
+/// `ef_search` nearest are fewer than k, keep scanning the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IterativeScan {
+    /// No iterative scan: the index hands over `ef_search` candidates and
+    /// the filter keeps what it keeps — post-filtering, which collapses
+    /// under a selective filter. For measuring only.
+    Off,
+    /// Results in exact distance order.
+    Strict,
+    /// Results possibly slightly out of order (the store re-sorts them);
+    /// better recall for the same work.
+    Relaxed,
+}
+
+impl IterativeScan {
+    pub(crate) fn setting(self) -> &'static str {
+        match self {
+            IterativeScan::Off => "off",
+            IterativeScan::Strict => "strict_order",
+            IterativeScan::Relaxed => "relaxed_order",
+        }
+    }
+}
+
+/// A dense search with the caller's eligibility: who asks (groups), why
+/// (purpose), in which collections. The tenant is the call's.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorQuery<'a> {
+    /// Collections searched (at least one).
+    pub collections: &'a [&'a str],
+    /// The query embedding ([`VECTOR_DIM`] finite values, not all zero).
+    pub vector: &'a [f32],
+    /// The principal's groups: a chunk whose document names groups is
+    /// eligible when one of them is among these; a chunk with no groups is
+    /// eligible for every principal of the tenant.
+    pub groups: &'a [String],
+    /// The declared purpose: a chunk whose document names purposes is
+    /// eligible only when this is one of them (none declared → denied).
+    pub purpose: Option<&'a str>,
+    /// Hits wanted (1 to 1,000).
+    pub k: usize,
+    /// Scan settings.
+    pub tuning: VectorTuning,
+}
+
+/// One eligible chunk found by [`crate::Store::search_vectors`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorHit {
+    /// Its document.
+    pub document_id: Uuid,
+    /// Its position in the document.
+    pub seq: u32,
+    /// Its collection.
+    pub collection: String,
+    /// Cosine similarity to the query (1 − cosine distance).
+    pub score: f32,
+}
+
+impl VectorHit {
+    /// The chunk id as [`crate::collections::LoadedChunk::id`] spells it:
+    /// `<document>/<seq>`.
+    pub fn chunk_id(&self) -> String {
+        format!("{}/{}", self.document_id, self.seq)
+    }
+}
+
+/// What [`crate::Store::search_vectors`] found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VectorSearch {
+    /// Eligible chunks, best first, at most k. Fewer than k only when fewer
+    /// are eligible (or, without the exact fallback, when the scan gave up).
+    pub hits: Vec<VectorHit>,
+    /// Chunks of the searched collections the principal may see (from the
+    /// label-set counts).
+    pub eligible: u64,
+    /// Of the k chunks of the searched collections nearest to the query
+    /// regardless of eligibility, how many the principal may not see: what
+    /// filtering an unfiltered top-k afterwards would have thrown away, for
+    /// the audit record. `None` when not counted
+    /// ([`VectorTuning::count_denied`] off). Not the number of rows the
+    /// iterative scan skipped: PostgreSQL reports that only through
+    /// `EXPLAIN ANALYZE`.
+    pub denied: Option<u64>,
+    /// True when an exact scan of the eligible chunks answered (cheaper than
+    /// the walk, or the walk came back short), false when the HNSW scan did.
+    pub exact: bool,
 }

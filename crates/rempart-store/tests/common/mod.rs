@@ -31,6 +31,22 @@ pub fn pg_admin_url() -> Option<String> {
     }
 }
 
+/// The `pg_dump` matching the test server: from `REMPART_TEST_PG_BIN` (set
+/// by `scripts/pg.sh start`), else Debian's newest. A `pg_dump` older than
+/// the server refuses to dump it.
+pub fn pg_dump() -> std::path::PathBuf {
+    if let Some(bin) = std::env::var_os("REMPART_TEST_PG_BIN").filter(|b| !b.is_empty()) {
+        return std::path::Path::new(&bin).join("pg_dump");
+    }
+    std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL client binaries (set REMPART_TEST_PG_BIN)")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/pg_dump"))
+        .filter(|p| p.exists())
+        .max()
+        .expect("pg_dump")
+}
+
 /// One test database with its own application role.
 pub struct PgDb {
     /// Admin (superuser/owner) URL of the test database.
@@ -146,14 +162,7 @@ impl Backend {
     /// after a checkpoint, or a `pg_dump` of the PostgreSQL database.
     pub async fn dump(&self) -> Vec<u8> {
         if let Some(pg) = &self.pg {
-            let bin = std::fs::read_dir("/usr/lib/postgresql")
-                .expect("PostgreSQL server binaries")
-                .filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin/pg_dump"))
-                .filter(|p| p.exists())
-                .max()
-                .expect("pg_dump");
-            let out = std::process::Command::new(bin)
+            let out = std::process::Command::new(pg_dump())
                 .arg("--dbname")
                 .arg(&pg.admin_url)
                 .output()
