@@ -230,6 +230,7 @@ async fn main() {
                     page_end: 1,
                     start: 0,
                     end: 1,
+                    embedding: None,
                 })
                 .collect(),
         };
@@ -279,6 +280,7 @@ async fn main() {
                     page_end: 1,
                     start: 0,
                     end: 1,
+                    embedding: None,
                 })
                 .collect(),
         };

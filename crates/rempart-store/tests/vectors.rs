@@ -96,6 +96,7 @@ fn new_doc(collection: &str, labels: &DocumentLabels, n: usize, salt: u128) -> N
                 page_end: 1,
                 start: seq * 10,
                 end: seq * 10 + 9,
+                embedding: None,
             })
             .collect(),
     }
@@ -746,6 +747,7 @@ fn chunks(texts: &[&str]) -> Vec<ChunkText> {
             page_end: 1,
             start: i * 100,
             end: i * 100 + t.len(),
+            embedding: None,
         })
         .collect()
 }
