@@ -17,6 +17,7 @@ mod embedded;
 pub mod error;
 pub mod headers;
 pub mod inspect;
+pub mod linking;
 pub mod metrics;
 mod reidentify;
 pub mod request;
