@@ -97,9 +97,12 @@ pub struct AuditRecord {
     pub linked_subjects: u32,
 }
 
+/// A field added later: its name and its value when absent.
+pub(crate) type LaterField = (&'static str, fn() -> serde_json::Value);
+
 /// The fields added after the first version, in canonical order, with the
 /// value they take when absent: tabular exports write every column.
-pub(crate) const LATER_FIELDS: [(&str, fn() -> serde_json::Value); 3] = [
+pub(crate) const LATER_FIELDS: [LaterField; 3] = [
     ("documents", || serde_json::Value::Array(Vec::new())),
     ("document_chunks", || serde_json::Value::from(0u64)),
     ("linked_subjects", || serde_json::Value::from(0u32)),

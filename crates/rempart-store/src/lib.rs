@@ -464,7 +464,7 @@ impl Store {
                 }
             }
         }
-        out.sort_by(|a, b| (a.1.id, a.0).cmp(&(b.1.id, b.0)));
+        out.sort_by_key(|a| (a.1.id, a.0));
         Ok(out)
     }
 
