@@ -492,7 +492,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
             for i in &items {
                 println!("{}", json!({"path": i.shown, "bytes": i.size}));
             }
-            return report_failures(&args, &totals, &items, started);
+            return summary(&args, &totals, &items, started);
         }
         let (registry, config) = crate::subjects_cmd::registry(&args.common, &args.tenant).await?;
         let audit = Audit::open(config, args.unaudited)?;
@@ -548,13 +548,13 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
         drop(fetched);
         audit.close()?;
-        report_failures(&args, &totals, &items, started)
+        summary(&args, &totals, &items, started)
     })
 }
 
 /// The summary (unless `--quiet`), listing failures at the end; exit 1
 /// when any source or file failed.
-fn report_failures(
+fn summary(
     args: &IngestArgs,
     totals: &Totals,
     items: &[Item],
