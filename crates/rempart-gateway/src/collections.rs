@@ -10,12 +10,19 @@
 //! | `POST /v1/collections/{c}/search` | `{"query", "k"?, "purpose"?}` → admissible hits and the denied count |
 //!
 //! The store is the source of truth: each (tenant, collection) has an
-//! in-memory BM25 index built from the decrypted chunks on first use and
-//! updated by this process's ingestions and deletions; nothing is indexed
-//! on disk, so a deleted document leaves nothing behind. Every search first
-//! reads the collection's version (bumped in the same transaction as every
-//! change, erasures included): an index built at an older version — a
-//! change by another replica or by `rempart ingest` — is rebuilt.
+//! in-memory BM25 index — and, with an embedding model (`[retrieval]`), a
+//! dense HNSW index of the chunks' vectors — built from the decrypted chunks
+//! on first use and updated by this process's ingestions and deletions;
+//! nothing is indexed on disk, so a deleted document leaves nothing behind.
+//! Vectors are computed in-process (`rempart-embed`) at ingestion and
+//! stored sealed beside the chunk text; a chunk stored without one (ingested
+//! before a model was configured, or by another model) is embedded when its
+//! collection is loaded, and the vector stored. A search then runs BM25 and
+//! the dense search, each with eligibility inside, and fuses them by
+//! reciprocal rank. Every search first reads the collection's version
+//! (bumped in the same transaction as every change, erasures included): an
+//! index built at an older version — a change by another replica or by
+//! `rempart ingest` — is rebuilt.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -27,9 +34,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use rempart_ingest::IngestError;
-use rempart_rag::{Bm25Index, Bm25Params, Hit, Labels, NewChunk, Query, TermKey};
+use rempart_rag::{
+    Bm25Index, Bm25Params, Hit, HnswIndex, HnswParams, HybridQuery, Labels, NewChunk, Query,
+    TermKey,
+};
 use rempart_store::collections::{
-    ChunkText, Collections, DeletionReceipt, DocumentLabels, IngestReceipt, LoadedChunk,
+    ChunkText, Collections, DeletionReceipt, DocumentLabels, Embedding, IngestReceipt, LoadedChunk,
     NewDocumentIn,
 };
 use rempart_store::registry::{Registry, RegistryError};
@@ -39,6 +49,7 @@ use tokio::sync::RwLock;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::embedder::Embedder;
 use crate::error::ApiError;
 use crate::request::Principal;
 
@@ -66,9 +77,11 @@ struct Meta {
 /// next search).
 const STALE: i64 = -1;
 
-/// One (tenant, collection): its index and chunk texts, as of a version.
+/// One (tenant, collection): its indexes and chunk texts, as of a version.
 struct Loaded {
     index: Bm25Index,
+    /// With an embedding model: every chunk's vector.
+    dense: Option<HnswIndex>,
     chunks: HashMap<String, Meta>,
     version: i64,
 }
@@ -78,7 +91,8 @@ struct Loaded {
 pub struct Retrieved {
     /// Chunk id (`<document>/<seq>`).
     pub chunk: String,
-    /// Score (BM25 for one collection, RRF across several).
+    /// Score (BM25 alone; RRF when dense retrieval or several collections
+    /// are fused).
     pub score: f32,
     /// Collection.
     pub collection: String,
@@ -110,6 +124,8 @@ pub struct Retriever {
     collections: Collections,
     indexes: RwLock<HashMap<(String, String), Loaded>>,
     term_key: TermKey,
+    embedder: Option<Arc<Embedder>>,
+    min_cosine: f32,
 }
 
 impl std::fmt::Debug for Retriever {
@@ -137,25 +153,40 @@ fn index_text(heading_path: &[String], text: &str) -> String {
 }
 
 impl Loaded {
-    fn new(key: TermKey) -> Result<Loaded, RegistryError> {
+    fn new(key: TermKey, dim: Option<usize>) -> Result<Loaded, RegistryError> {
         Ok(Loaded {
             index: Bm25Index::new(key, Bm25Params::default()).map_err(rag_error)?,
+            dense: match dim {
+                Some(d) => Some(HnswIndex::new(d, HnswParams::default()).map_err(rag_error)?),
+                None => None,
+            },
             chunks: HashMap::new(),
             version: 0,
         })
     }
 
+    /// Index a chunk; with a dense index, `c.embedding` must be set.
     fn add(&mut self, tenant: &str, c: LoadedChunk) -> Result<(), RegistryError> {
         let document = c.document_id.to_string();
+        let labels = labels_of(tenant, &c.labels);
         self.index
             .add(NewChunk {
                 id: &c.id,
                 document: &document,
                 text: &index_text(&c.heading_path, &c.text),
                 lang: None,
-                labels: &labels_of(tenant, &c.labels),
+                labels: &labels,
             })
             .map_err(rag_error)?;
+        if let Some(dense) = &mut self.dense {
+            let e = c
+                .embedding
+                .as_ref()
+                .ok_or_else(|| RegistryError::Invalid(format!("chunk {}: no embedding", c.id)))?;
+            dense
+                .add(&c.id, &document, &e.vector, &labels)
+                .map_err(rag_error)?;
+        }
         self.chunks.insert(
             c.id,
             Meta {
@@ -175,8 +206,12 @@ fn rag_error(e: rempart_rag::Error) -> RegistryError {
     RegistryError::Invalid(format!("retrieval index: {e}"))
 }
 
+fn embed_error(e: crate::embedder::EmbedError) -> RegistryError {
+    RegistryError::Invalid(format!("dense retrieval: {e}"))
+}
+
 impl Retriever {
-    /// A retriever over the registry's store and keys.
+    /// A lexical (BM25) retriever over the registry's store and keys.
     pub fn new(registry: Arc<Registry>) -> Retriever {
         // Terms are hashed under a random per-process key (the index never
         // leaves memory).
@@ -185,7 +220,89 @@ impl Retriever {
             collections: Collections::new(registry),
             indexes: RwLock::new(HashMap::new()),
             term_key: TermKey::new(key),
+            embedder: None,
+            min_cosine: 0.8,
         }
+    }
+
+    /// The retriever `[retrieval]` asks for: hybrid when an embedding model
+    /// is configured (loaded and checked now), else lexical.
+    pub fn from_config(
+        config: &crate::config::Config,
+        registry: Arc<Registry>,
+    ) -> Result<Retriever, crate::embedder::EmbedError> {
+        let r = &config.retrieval;
+        let retriever = Retriever::new(registry);
+        Ok(match &r.embedding_model {
+            None => retriever,
+            Some(path) => {
+                let e = Embedder::load(path, r.embedding_threads)?;
+                tracing::info!(model = %e.tag(), threads = r.embedding_threads, "Hybrid retrieval: BM25 and dense (local embedding model).");
+                retriever.with_embedder(Arc::new(e), r.min_cosine)
+            }
+        })
+    }
+
+    /// Hybrid retrieval: chunks are embedded with `embedder`, and a dense
+    /// hit counts as evidence from cosine similarity `min_cosine` up.
+    pub fn with_embedder(mut self, embedder: Arc<Embedder>, min_cosine: f32) -> Retriever {
+        self.embedder = Some(embedder);
+        self.min_cosine = min_cosine;
+        self
+    }
+
+    /// The embedding model's tag, when retrieval is hybrid.
+    pub fn embedding_model(&self) -> Option<&str> {
+        self.embedder.as_deref().map(Embedder::tag)
+    }
+
+    /// Vectors for chunks that have none from this model: computed now and
+    /// stored (sealed), so the next load reads them.
+    async fn fill_embeddings(
+        &self,
+        tenant: &str,
+        collection: &str,
+        chunks: &mut [LoadedChunk],
+    ) -> Result<(), RegistryError> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(());
+        };
+        let missing: Vec<usize> = (0..chunks.len())
+            .filter(|&i| {
+                chunks[i]
+                    .embedding
+                    .as_ref()
+                    .is_none_or(|e| e.model != embedder.tag())
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let texts = missing
+            .iter()
+            .map(|&i| index_text(&chunks[i].heading_path, &chunks[i].text))
+            .collect();
+        let started = std::time::Instant::now();
+        let vectors = embedder.passages(texts).await.map_err(embed_error)?;
+        let mut fill = Vec::with_capacity(missing.len());
+        for (i, vector) in missing.into_iter().zip(vectors) {
+            let e = Embedding {
+                model: embedder.tag().to_owned(),
+                vector,
+            };
+            fill.push((chunks[i].document_id, chunks[i].seq, e.clone()));
+            chunks[i].embedding = Some(e);
+        }
+        self.collections
+            .store_embeddings(tenant, collection, &fill)
+            .await?;
+        tracing::info!(
+            collection = %collection,
+            chunks = fill.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "Embedded chunks stored without a vector of this model."
+        );
+        Ok(())
     }
 
     /// The store side.
@@ -206,8 +323,11 @@ impl Retriever {
         // keep searching). The version is read before the chunks, so a
         // change committed meanwhile shows as a newer version and the next
         // search rebuilds; a concurrent build keeps whichever is newer.
-        let (version, chunks) = self.collections.load(tenant, collection).await?;
-        let mut loaded = Loaded::new(self.term_key.clone())?;
+        let (version, mut chunks) = self.collections.load(tenant, collection).await?;
+        self.fill_embeddings(tenant, collection, &mut chunks)
+            .await?;
+        let dim = self.embedder.as_ref().map(|e| e.dim());
+        let mut loaded = Loaded::new(self.term_key.clone(), dim)?;
         loaded.version = version;
         for c in chunks {
             loaded.add(tenant, c)?;
@@ -231,7 +351,7 @@ impl Retriever {
     ) -> Result<IngestReceipt, RegistryError> {
         let chunks = rempart_rag::chunk(&file.document, rempart_rag::ChunkerConfig::default())
             .map_err(rag_error)?;
-        let chunks: Vec<ChunkText> = chunks
+        let mut chunks: Vec<ChunkText> = chunks
             .into_iter()
             .map(|c| ChunkText {
                 text: match &c.table_header {
@@ -243,8 +363,22 @@ impl Retriever {
                 page_end: c.page_end,
                 start: c.start,
                 end: c.end,
+                embedding: None,
             })
             .collect();
+        if let Some(embedder) = &self.embedder {
+            let texts = chunks
+                .iter()
+                .map(|c| index_text(&c.heading_path, &c.text))
+                .collect();
+            let vectors = embedder.passages(texts).await.map_err(embed_error)?;
+            for (c, vector) in chunks.iter_mut().zip(vectors) {
+                c.embedding = Some(Embedding {
+                    model: embedder.tag().to_owned(),
+                    vector,
+                });
+            }
+        }
         let texts = chunks.clone();
         let receipt = self
             .collections
@@ -288,6 +422,7 @@ impl Retriever {
                                 heading_path: c.heading_path,
                                 page_start: c.page_start,
                                 page_end: c.page_end,
+                                embedding: c.embedding,
                             },
                         )?;
                     }
@@ -313,7 +448,12 @@ impl Retriever {
                 // Its text leaves memory now; the postings too unless the
                 // index refuses, and then it is rebuilt at the next search.
                 loaded.chunks.retain(|_, m| m.document != id);
-                let removed = loaded.index.delete_document(&id.to_string()).is_ok();
+                let doc = id.to_string();
+                let removed = loaded.index.delete_document(&doc).is_ok()
+                    && loaded
+                        .dense
+                        .as_mut()
+                        .is_none_or(|d| d.delete_document(&doc).is_ok());
                 loaded.version = if removed && loaded.version + 1 == r.version {
                     r.version
                 } else {
@@ -332,8 +472,12 @@ impl Retriever {
     }
 
     /// The admissible chunks for `query` across `collections` as
-    /// `principal`: BM25 per collection with eligibility inside the
-    /// postings walk, fused by reciprocal rank when there are several.
+    /// `principal`: per collection, BM25 with eligibility inside the
+    /// postings walk and — with an embedding model — the dense search with
+    /// eligibility inside the graph walk, fused by reciprocal rank; the
+    /// collections' lists fused by reciprocal rank when there are several.
+    /// `denied` counts, per collection, the larger of the two retrievers'
+    /// denials (each counts the distinct ineligible chunks it met).
     pub async fn search(
         &self,
         principal: &rempart_rag::Principal,
@@ -346,6 +490,10 @@ impl Retriever {
             rempart_store::check_collection(c).map_err(RegistryError::Store)?;
             self.ensure(tenant, c).await?;
         }
+        let vector = match &self.embedder {
+            Some(e) => Some(e.query(query).await.map_err(embed_error)?),
+            None => None,
+        };
         let indexes = self.indexes.read().await;
         let q = Query {
             text: query,
@@ -359,9 +507,34 @@ impl Retriever {
             let Some(loaded) = indexes.get(&(tenant.to_owned(), c.clone())) else {
                 continue;
             };
-            let r = loaded.index.search(&q, principal);
-            denied += r.denied;
-            lists.push((r.hits, c.as_str()));
+            match (&loaded.dense, &vector) {
+                (Some(dense), Some(v)) => {
+                    let h = rempart_rag::hybrid(
+                        &loaded.index,
+                        dense,
+                        &HybridQuery {
+                            // Each side's list is deeper than k: fusion
+                            // promotes what both rank well.
+                            lexical: Query {
+                                k: (2 * k).max(20),
+                                ..q
+                            },
+                            vector: v,
+                            min_cosine: self.min_cosine,
+                            k,
+                        },
+                        principal,
+                    )
+                    .map_err(rag_error)?;
+                    denied += h.denied_lexical.max(h.denied_dense);
+                    lists.push((h.hits, c.as_str()));
+                }
+                _ => {
+                    let r = loaded.index.search(&q, principal);
+                    denied += r.denied;
+                    lists.push((r.hits, c.as_str()));
+                }
+            }
         }
         let fused: Vec<(Hit, &str)> = if lists.len() == 1 {
             let (hits, c) = lists.pop().unwrap_or_default();

@@ -14,6 +14,7 @@ pub mod collections;
 pub mod config;
 pub mod conversation;
 mod embedded;
+pub mod embedder;
 pub mod error;
 pub mod headers;
 pub mod inspect;

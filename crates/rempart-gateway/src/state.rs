@@ -160,7 +160,10 @@ impl AppState {
             Arc::new(open_key_provider(&config, env).await?),
             config.subjects.clone(),
         ));
-        let retriever = Arc::new(crate::collections::Retriever::new(registry.clone()));
+        let retriever = Arc::new(
+            crate::collections::Retriever::from_config(&config, registry.clone())
+                .map_err(|e| BuildError::Other(format!("retrieval.embedding_model: {e}")))?,
+        );
         let geoip = match &config.server.geoip_db {
             None => None,
             Some(p) => {

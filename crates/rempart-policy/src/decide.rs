@@ -178,19 +178,19 @@ pub fn evaluate(req: &RequestFacts, policy: &TenantPolicy, facts: &DeploymentFac
     if policy.require_dpa && facts.hosting == Hosting::Managed && !facts.dpa_signed {
         reasons.push(Reason::NoDpa);
     }
-    if let Some(trainers) = &policy.admitted_trainers {
-        if !contains_ci(trainers, &facts.provenance.trained_by) {
-            reasons.push(Reason::TrainerNotAdmitted {
-                trained_by: facts.provenance.trained_by.clone(),
-            });
-        }
+    if let Some(trainers) = &policy.admitted_trainers
+        && !contains_ci(trainers, &facts.provenance.trained_by)
+    {
+        reasons.push(Reason::TrainerNotAdmitted {
+            trained_by: facts.provenance.trained_by.clone(),
+        });
     }
-    if let Some(licences) = &policy.admitted_licences {
-        if !contains_ci(licences, &facts.provenance.licence) {
-            reasons.push(Reason::LicenceNotAdmitted {
-                licence: facts.provenance.licence.clone(),
-            });
-        }
+    if let Some(licences) = &policy.admitted_licences
+        && !contains_ci(licences, &facts.provenance.licence)
+    {
+        reasons.push(Reason::LicenceNotAdmitted {
+            licence: facts.provenance.licence.clone(),
+        });
     }
     let tier = facts.tier();
     if tier > policy.max_tier {
@@ -204,14 +204,14 @@ pub fn evaluate(req: &RequestFacts, policy: &TenantPolicy, facts: &DeploymentFac
         Sensitivity::Personal => Some(policy.personal_data_max_tier),
         Sensitivity::SpecialCategory => Some(policy.special_category_max_tier),
     };
-    if let Some(max) = sensitive_max {
-        if tier > max {
-            reasons.push(Reason::SensitivityNeedsTier {
-                sensitivity: req.sensitivity,
-                tier,
-                max,
-            });
-        }
+    if let Some(max) = sensitive_max
+        && tier > max
+    {
+        reasons.push(Reason::SensitivityNeedsTier {
+            sensitivity: req.sensitivity,
+            tier,
+            max,
+        });
     }
     reasons
 }

@@ -104,6 +104,23 @@ impl Principal {
     }
 }
 
+/// The id of `labels` among the distinct label sets of an index, adding it
+/// when new: chunks refer to their set by id, and eligibility is evaluated
+/// once per set.
+pub(crate) fn intern(
+    sets: &mut Vec<Labels>,
+    ids: &mut std::collections::HashMap<Labels, u32>,
+    labels: &Labels,
+) -> u32 {
+    if let Some(&i) = ids.get(labels) {
+        return i;
+    }
+    let i = sets.len() as u32;
+    sets.push(labels.clone());
+    ids.insert(labels.clone(), i);
+    i
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,21 +149,4 @@ mod tests {
         assert!(Principal::new("acme").admits(&Labels::tenant("acme")));
         assert!(!Principal::new("acme").admits(&Labels::tenant("acme").with_group("hr")));
     }
-}
-
-/// The id of `labels` among the distinct label sets of an index, adding it
-/// when new: chunks refer to their set by id, and eligibility is evaluated
-/// once per set.
-pub(crate) fn intern(
-    sets: &mut Vec<Labels>,
-    ids: &mut std::collections::HashMap<Labels, u32>,
-    labels: &Labels,
-) -> u32 {
-    if let Some(&i) = ids.get(labels) {
-        return i;
-    }
-    let i = sets.len() as u32;
-    sets.push(labels.clone());
-    ids.insert(labels.clone(), i);
-    i
 }

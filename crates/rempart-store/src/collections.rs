@@ -50,8 +50,57 @@ pub struct DocumentLabels {
     pub legal_hold: bool,
 }
 
+/// A chunk's embedding and the model that made it (vectors of different
+/// models are not comparable: the tag says which one a stored vector is).
+#[derive(Clone, PartialEq)]
+pub struct Embedding {
+    /// Model identity (e.g. `multilingual-e5-small-q4@<sha-256 prefix>`),
+    /// at most 255 bytes.
+    pub model: String,
+    /// The vector.
+    pub vector: Vec<f32>,
+}
+
+impl std::fmt::Debug for Embedding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedding")
+            .field("model", &self.model)
+            .field("dim", &self.vector.len())
+            .finish()
+    }
+}
+
+impl Embedding {
+    /// `len(model) | model | f32 LE…` (what is sealed).
+    fn encode(&self) -> Vec<u8> {
+        let tag = &self.model.as_bytes()[..self.model.len().min(255)];
+        let mut out = Vec::with_capacity(1 + tag.len() + 4 * self.vector.len());
+        out.push(tag.len() as u8);
+        out.extend_from_slice(tag);
+        for x in &self.vector {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out
+    }
+
+    fn decode(b: &[u8]) -> Option<Embedding> {
+        let (&n, rest) = b.split_first()?;
+        let (tag, floats) = rest.split_at_checked(usize::from(n))?;
+        if floats.len() % 4 != 0 {
+            return None;
+        }
+        Some(Embedding {
+            model: String::from_utf8(tag.to_vec()).ok()?,
+            vector: floats
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        })
+    }
+}
+
 /// One chunk to store, in clear (sealed here).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct ChunkText {
     /// Text.
     pub text: String,
@@ -65,6 +114,8 @@ pub struct ChunkText {
     pub start: usize,
     /// End offset.
     pub end: usize,
+    /// Its embedding, when a model made one.
+    pub embedding: Option<Embedding>,
 }
 
 impl std::fmt::Debug for ChunkText {
@@ -163,7 +214,7 @@ pub struct DeletionReceipt {
 }
 
 /// A chunk decrypted for indexing.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct LoadedChunk {
     /// `<document>/<seq>`.
     pub id: String,
@@ -183,6 +234,8 @@ pub struct LoadedChunk {
     pub page_start: u32,
     /// Last page.
     pub page_end: u32,
+    /// Its embedding, if one was stored.
+    pub embedding: Option<Embedding>,
 }
 
 impl std::fmt::Debug for LoadedChunk {
@@ -316,6 +369,9 @@ impl Collections {
                     page_end: i64::from(c.page_end),
                     start: c.start as i64,
                     end: c.end as i64,
+                    embedding: c.embedding.as_ref().map(|e| {
+                        seal(&dek, &aad(tenant, "chunks", "embedding", &cid), &e.encode())
+                    }),
                 }
             })
             .collect();
@@ -491,6 +547,13 @@ impl Collections {
             let cid = chunk_id(doc, c.seq);
             let text = open(key, &aad(tenant, "chunks", "text", &cid), &c.text)?;
             let heading = open(key, &aad(tenant, "chunks", "heading", &cid), &c.heading)?;
+            let embedding = match &c.embedding {
+                None => None,
+                Some(e) => {
+                    let b = open(key, &aad(tenant, "chunks", "embedding", &cid), e)?;
+                    Some(Embedding::decode(&b).ok_or_else(|| corrupt("embedding"))?)
+                }
+            };
             out.push(LoadedChunk {
                 id: cid,
                 document_id: doc,
@@ -501,8 +564,45 @@ impl Collections {
                 heading_path: serde_json::from_slice(&heading).map_err(|_| corrupt("heading"))?,
                 page_start: to_u32(c.page_start),
                 page_end: to_u32(c.page_end),
+                embedding,
             });
         }
         Ok((version, out))
+    }
+
+    /// Store embeddings made after ingestion (`(document, seq, embedding)`),
+    /// sealed under each document's key. A document deleted meanwhile is
+    /// skipped. Returns the chunks updated.
+    pub async fn store_embeddings(
+        &self,
+        tenant: &str,
+        collection: &str,
+        embeddings: &[(Uuid, u32, Embedding)],
+    ) -> Result<u64> {
+        let mut by_doc: std::collections::BTreeMap<Uuid, Vec<(u32, &Embedding)>> =
+            std::collections::BTreeMap::new();
+        for (d, seq, e) in embeddings {
+            by_doc.entry(*d).or_default().push((*seq, e));
+        }
+        let store = &self.registry.store;
+        let mut n = 0;
+        for (doc, items) in by_doc {
+            let Some(row) = store.get_document(tenant, collection, doc).await? else {
+                continue;
+            };
+            let Ok(key) = self.document_key(tenant, &row).await else {
+                continue;
+            };
+            let sealed: Vec<(i64, Vec<u8>)> = items
+                .into_iter()
+                .map(|(seq, e)| {
+                    let cid = chunk_id(doc, i64::from(seq));
+                    let b = seal(&key, &aad(tenant, "chunks", "embedding", &cid), &e.encode());
+                    (i64::from(seq), b)
+                })
+                .collect();
+            n += store.set_chunk_embeddings(tenant, doc, &sealed).await?;
+        }
+        Ok(n)
     }
 }

@@ -653,6 +653,20 @@ impl Store {
         dispatch!(self.list_chunks(tenant, collection))
     }
 
+    /// Fill the sealed embeddings of a document's chunks (`(seq, sealed)`),
+    /// for chunks stored before a model embedded them. Does not bump the
+    /// collection's version: an embedding is derived from text already
+    /// there. Returns the chunks updated (0 once the document is deleted).
+    pub async fn set_chunk_embeddings(
+        &self,
+        tenant: &str,
+        document: Uuid,
+        embeddings: &[(i64, Vec<u8>)],
+    ) -> Result<u64, Error> {
+        check_tenant(tenant)?;
+        dispatch!(self.set_chunk_embeddings(tenant, document, embeddings))
+    }
+
     /// Delete a document in one transaction: NULL its wrapped data key
     /// (crypto-shredding), delete its chunks, subject links and row, bump
     /// the collection's version. `None` if there is no such document in the

@@ -951,12 +951,15 @@ impl Postgres {
             let col = |f: fn(&ChunkRow) -> i64| d.chunks.iter().map(f).collect::<Vec<i64>>();
             let texts: Vec<&[u8]> = d.chunks.iter().map(|c| c.text.as_slice()).collect();
             let headings: Vec<&[u8]> = d.chunks.iter().map(|c| c.heading.as_slice()).collect();
+            let embeddings: Vec<Option<&[u8]>> =
+                d.chunks.iter().map(|c| c.embedding.as_deref()).collect();
             sqlx::query(
                 "INSERT INTO chunks (tenant, document_id, seq, text, heading, page_start,
-                                     page_end, start_offset, end_offset)
-                 SELECT $1, $2, s, t, h, ps, pe, so, eo
+                                     page_end, start_offset, end_offset, embedding)
+                 SELECT $1, $2, s, t, h, ps, pe, so, eo, e
                  FROM unnest($3::int8[], $4::bytea[], $5::bytea[], $6::int8[], $7::int8[],
-                             $8::int8[], $9::int8[]) AS x(s, t, h, ps, pe, so, eo)",
+                             $8::int8[], $9::int8[], $10::bytea[])
+                      AS x(s, t, h, ps, pe, so, eo, e)",
             )
             .bind(tenant)
             .bind(d.id)
@@ -967,6 +970,7 @@ impl Postgres {
             .bind(col(|c| c.page_end))
             .bind(col(|c| c.start))
             .bind(col(|c| c.end))
+            .bind(embeddings)
             .execute(&mut *tx)
             .await?;
         }
@@ -1079,7 +1083,7 @@ impl Postgres {
         let rows = sqlx::query(
             "SELECT c.document_id, c.seq::int8 AS seq, c.text, c.heading,
                     c.page_start::int8 AS page_start, c.page_end::int8 AS page_end,
-                    c.start_offset, c.end_offset
+                    c.start_offset, c.end_offset, c.embedding
              FROM chunks c JOIN documents d ON d.tenant = c.tenant AND d.id = c.document_id
              WHERE c.tenant = $1 AND d.collection = $2
              ORDER BY d.created, c.document_id, c.seq",
@@ -1101,10 +1105,36 @@ impl Postgres {
                         page_end: r.try_get("page_end")?,
                         start: r.try_get("start_offset")?,
                         end: r.try_get("end_offset")?,
+                        embedding: r.try_get("embedding")?,
                     },
                 ))
             })
             .collect()
+    }
+
+    pub(crate) async fn set_chunk_embeddings(
+        &self,
+        tenant: &str,
+        document: Uuid,
+        embeddings: &[(i64, Vec<u8>)],
+    ) -> Result<u64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let seqs: Vec<i64> = embeddings.iter().map(|(s, _)| *s).collect();
+        let values: Vec<&[u8]> = embeddings.iter().map(|(_, e)| e.as_slice()).collect();
+        let n = sqlx::query(
+            "UPDATE chunks c SET embedding = x.e
+             FROM unnest($3::int8[], $4::bytea[]) AS x(s, e)
+             WHERE c.tenant = $1 AND c.document_id = $2 AND c.seq = x.s",
+        )
+        .bind(tenant)
+        .bind(document)
+        .bind(seqs)
+        .bind(values)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 
     pub(crate) async fn delete_document(

@@ -739,8 +739,8 @@ impl Sqlite {
         for c in &d.chunks {
             sqlx::query(
                 "INSERT INTO chunks (tenant, document_id, seq, text, heading, page_start,
-                                     page_end, start_offset, end_offset)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                     page_end, start_offset, end_offset, embedding)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(tenant)
             .bind(d.id)
@@ -751,6 +751,7 @@ impl Sqlite {
             .bind(c.page_end)
             .bind(c.start)
             .bind(c.end)
+            .bind(&c.embedding)
             .execute(&mut *tx)
             .await?;
         }
@@ -854,7 +855,7 @@ impl Sqlite {
     ) -> Result<Vec<(Uuid, ChunkRow)>, Error> {
         let rows = sqlx::query(
             "SELECT c.document_id, c.seq, c.text, c.heading, c.page_start, c.page_end,
-                    c.start_offset, c.end_offset
+                    c.start_offset, c.end_offset, c.embedding
              FROM chunks c JOIN documents d ON d.tenant = c.tenant AND d.id = c.document_id
              WHERE c.tenant = ?1 AND d.collection = ?2
              ORDER BY d.created, c.document_id, c.seq",
@@ -866,6 +867,30 @@ impl Sqlite {
         rows.iter()
             .map(|r| Ok((r.try_get("document_id")?, chunk_row(r)?)))
             .collect()
+    }
+
+    pub(crate) async fn set_chunk_embeddings(
+        &self,
+        tenant: &str,
+        document: Uuid,
+        embeddings: &[(i64, Vec<u8>)],
+    ) -> Result<u64, Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut n = 0;
+        for (seq, e) in embeddings {
+            n += sqlx::query(
+                "UPDATE chunks SET embedding = ?1 WHERE tenant = ?2 AND document_id = ?3 AND seq = ?4",
+            )
+            .bind(e)
+            .bind(tenant)
+            .bind(document)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     pub(crate) async fn delete_document(
@@ -981,6 +1006,7 @@ fn chunk_row(r: &SqliteRow) -> Result<ChunkRow, Error> {
         page_end: r.try_get("page_end")?,
         start: r.try_get("start_offset")?,
         end: r.try_get("end_offset")?,
+        embedding: r.try_get("embedding")?,
     })
 }
 

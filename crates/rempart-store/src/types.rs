@@ -294,6 +294,8 @@ pub struct ChunkRow {
     pub start: i64,
     /// End offset in the source.
     pub end: i64,
+    /// Embedding ciphertext (model tag and vector), if embedded.
+    pub embedding: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for ChunkRow {

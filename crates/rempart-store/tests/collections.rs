@@ -10,7 +10,9 @@ use std::sync::Arc;
 use common::Backend;
 use rempart_crypto::KeyProvider;
 use rempart_crypto::kms::KeysConfig;
-use rempart_store::collections::{ChunkText, Collections, DocumentLabels, NewDocumentIn};
+use rempart_store::collections::{
+    ChunkText, Collections, DocumentLabels, Embedding, NewDocumentIn,
+};
 use rempart_store::registry::{Lookup, Profile, Registry, RegistryError, Settings};
 
 const A: &str = "tenant-a";
@@ -22,6 +24,7 @@ on_both_backends_full!(
     erasure_reaches_documents,
     key_groups_round_trip,
     found_subjects_are_linked_and_erased,
+    embeddings_sealed_and_filled_later,
 );
 
 async fn key_groups_round_trip(b: &Backend) {
@@ -89,6 +92,7 @@ fn chunks(texts: &[&str]) -> Vec<ChunkText> {
             page_end: i as u32 + 1,
             start: i * 100,
             end: i * 100 + t.len(),
+            embedding: None,
         })
         .collect()
 }
@@ -515,4 +519,82 @@ async fn found_subjects_are_linked_and_erased(b: &Backend) {
     for p in PLANTED {
         assert!(!contains(&dump, p), "{p} found in the database");
     }
+}
+
+/// A chunk's embedding is sealed like its text (no plaintext vector bytes in
+/// the database), comes back with its model tag, and one stored without an
+/// embedding can be filled later; a deleted document's are gone.
+async fn embeddings_sealed_and_filled_later(b: &Backend) {
+    let keys = tempfile::tempdir().unwrap();
+    let (_, col) = collections(keys.path(), b).await;
+    let open = DocumentLabels::default();
+    // Distinctive values: their little-endian bytes must not be in the dump.
+    let v0 = vec![0.123_456_79_f32, -0.987_654_3, 0.555_555_5];
+    let v1 = vec![0.314_159_27_f32, 0.271_828_18, -0.161_803_4];
+    let mut d = doc("vec", "v", b"vectors", &open, &[], TEXTS);
+    d.chunks[0].embedding = Some(Embedding {
+        model: "test-model@1".into(),
+        vector: v0.clone(),
+    });
+    let r = col.ingest(A, &d).await.unwrap();
+    let loaded = col.load(A, "vec").await.unwrap().1;
+    let e0 = loaded[0].embedding.as_ref().unwrap();
+    assert_eq!((e0.model.as_str(), &e0.vector), ("test-model@1", &v0));
+    assert!(loaded[1].embedding.is_none());
+    let v_before = col.version(A, "vec").await.unwrap();
+    let filled = col
+        .store_embeddings(
+            A,
+            "vec",
+            &[(
+                r.document_id,
+                1,
+                Embedding {
+                    model: "test-model@1".into(),
+                    vector: v1.clone(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(filled, 1);
+    assert_eq!(
+        col.version(A, "vec").await.unwrap(),
+        v_before,
+        "derived data: no new version"
+    );
+    let loaded = col.load(A, "vec").await.unwrap().1;
+    assert_eq!(loaded[1].embedding.as_ref().unwrap().vector, v1);
+    // Another tenant cannot fill this tenant's chunks.
+    let other = col
+        .store_embeddings(
+            B,
+            "vec",
+            &[(
+                r.document_id,
+                0,
+                Embedding {
+                    model: "x".into(),
+                    vector: vec![1.0],
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(other, 0);
+    let dump = b.dump().await;
+    for v in [&v0, &v1] {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert!(
+            !dump.windows(bytes.len()).any(|w| w == bytes.as_slice()),
+            "a plaintext vector in the database"
+        );
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !contains(&dump, &hex),
+            "a plaintext vector (hex) in the database"
+        );
+    }
+    col.delete(A, "vec", r.document_id).await.unwrap().unwrap();
+    assert!(col.load(A, "vec").await.unwrap().1.is_empty());
 }

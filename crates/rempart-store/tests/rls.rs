@@ -124,6 +124,7 @@ async fn seed(store: &Store, tenant: &str, n: u128) -> String {
                     page_end: 1,
                     start: 0,
                     end: 8,
+                    embedding: Some(vec![11; 8]),
                 }],
             },
         )
@@ -440,7 +441,7 @@ async fn token_search_is_an_index_scan_under_rls() {
     let store = db.app_store().await;
     assert_eq!(
         store
-            .find_by_tokens(A, &[token.clone()])
+            .find_by_tokens(A, std::slice::from_ref(&token))
             .await
             .unwrap()
             .len(),

@@ -145,10 +145,10 @@ impl Kind {
             Kind::Mistral => {
                 // Mistral names the output encoding differently and rejects `user`.
                 body.remove("user");
-                if let Some(f) = body.remove("encoding_format") {
-                    if f != "float" {
-                        body.insert("encoding_format".into(), f);
-                    }
+                if let Some(f) = body.remove("encoding_format")
+                    && f != "float"
+                {
+                    body.insert("encoding_format".into(), f);
                 }
             }
             Kind::Ovh

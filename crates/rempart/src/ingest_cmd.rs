@@ -495,9 +495,10 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
             return summary(&args, &totals, &items, started);
         }
         let (registry, config) = crate::subjects_cmd::registry(&args.common, &args.tenant).await?;
-        let audit = Audit::open(config, args.unaudited)?;
         let registry = Arc::new(registry);
-        let retriever = Retriever::new(registry.clone());
+        // With `[retrieval] embedding_model`, chunks are embedded as they go in.
+        let retriever = Retriever::from_config(&config, registry.clone())?;
+        let audit = Audit::open(config, args.unaudited)?;
         let cx = Ctx {
             tenant: &args.tenant,
             collection: &args.collection,

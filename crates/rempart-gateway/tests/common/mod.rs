@@ -154,6 +154,7 @@ pub struct Toml {
     deployments: Vec<(String, Dep)>,
     aliases: Vec<String>,
     tenants: Vec<String>,
+    tables: Vec<String>,
 }
 
 impl Toml {
@@ -193,6 +194,12 @@ impl Toml {
         self
     }
 
+    /// Any other table, written as is (e.g. `[retrieval]`).
+    pub fn table(mut self, text: &str) -> Toml {
+        self.tables.push(text.into());
+        self
+    }
+
     /// The default tenant [`TENANT`]: pinned to France, strict European
     /// default policy (EU-GDPR only, no CLOUD Act, sovereign tiers).
     pub fn default_tenant(self) -> Toml {
@@ -214,7 +221,7 @@ impl Toml {
             out.push_str(a);
             out.push('\n');
         }
-        for t in &self.tenants {
+        for t in self.tenants.iter().chain(&self.tables) {
             out.push_str(t);
             out.push('\n');
         }

@@ -586,6 +586,189 @@ async fn files_are_extracted_by_format_and_attachments_are_documents() {
     }
 }
 
+/// The local embedding model (`REMPART_E5_MODEL`, set by scripts/test.sh):
+/// `None` skips a test with a message, except under CI=true.
+fn e5_model() -> Option<String> {
+    match std::env::var("REMPART_E5_MODEL") {
+        Ok(p) if std::path::Path::new(&p).is_file() => Some(p),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("REMPART_E5_MODEL is not set and CI=true: run scripts/fetch-e5.sh")
+        }
+        _ => {
+            eprintln!("skipped: REMPART_E5_MODEL is not set (scripts/fetch-e5.sh)");
+            None
+        }
+    }
+}
+
+/// Hybrid retrieval: with the local embedding model, a question that shares
+/// no word with its answer (English question, French and German documents)
+/// is answered from the right document, where BM25 alone refuses; the dense
+/// side keeps eligibility inside its search (a key of another group gets
+/// nothing, and the audit record counts the denial); deletion removes the
+/// document from the dense index too.
+#[tokio::test]
+async fn hybrid_retrieval_across_languages_keeps_eligibility() {
+    let Some(model) = e5_model() else { return };
+    let mock = MockUpstream::builder().echo().start().await;
+    let base = Toml::new()
+        .deployment("mistral-paris", Dep::eu_sovereign(&mock))
+        .alias("assistant", &["mistral-paris"])
+        .default_tenant();
+    let lexical = Gateway::start(&base.clone().build()).await;
+    let gw = Gateway::start(
+        &base
+            .table(&format!(
+                "[retrieval]\nembedding_model = \"{model}\"\nembedding_threads = 2\n"
+            ))
+            .build(),
+    )
+    .await;
+    let hr = gw.key_with_groups(TENANT, &["hr"]).await;
+    let sales = gw.key_with_groups(TENANT, &["sales"]).await;
+    let docs = [
+        (
+            "Congés",
+            "Chaque salarié a droit à cinq semaines de congés payés par année de travail.",
+        ),
+        (
+            "Kantine",
+            "Die Kantine im Erdgeschoss öffnet um zwölf Uhr und schließt um vierzehn Uhr.",
+        ),
+        (
+            "Parking",
+            "Les places de stationnement du sous-sol sont attribuées par ancienneté.",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (name, text) in docs {
+        let body = json!({"name": name, "text": text, "labels": {"groups": ["hr"]}});
+        let (status, r) = ingest(&gw, "handbook", body.clone()).await;
+        assert_eq!(status, 201, "{r}");
+        ids.push(r["receipt"]["document_id"].as_str().unwrap().to_owned());
+        assert_eq!(ingest(&lexical, "handbook", body).await.0, 201);
+    }
+    let question = "How many weeks of paid holiday does an employee get?";
+    // BM25 alone: no shared term, so no admissible evidence.
+    let r = search_as(&lexical, &lexical.key, "handbook", question).await;
+    assert_eq!(r["refused"], json!(true), "{r}");
+    // Hybrid: the French document first.
+    let r = search_as(&gw, &hr, "handbook", question).await;
+    assert_eq!(r["data"][0]["document"], json!(ids[0]), "{r}");
+    let r = search_as(
+        &gw,
+        &hr,
+        "handbook",
+        "When does the canteen open for lunch?",
+    )
+    .await;
+    assert_eq!(r["data"][0]["document"], json!(ids[1]), "{r}");
+    // Unrelated questions clear neither BM25 nor the cosine threshold: refused.
+    for q in [
+        "What is the boiling point of mercury at sea level?",
+        "Quelle est la capitale du Pérou ?",
+    ] {
+        let r = search_as(&gw, &hr, "handbook", q).await;
+        assert_eq!(r["refused"], json!(true), "{q}: {r}");
+    }
+    // Another group: nothing, however near the vectors are; denials counted.
+    let r = search_as(&gw, &sales, "handbook", question).await;
+    assert_eq!(
+        (r["data"].clone(), r["refused"].clone()),
+        (json!([]), json!(true)),
+        "{r}"
+    );
+    assert!(r["denied"].as_u64().unwrap() >= 1, "{r}");
+    // Chat: the source reaches the prompt, cited.
+    let resp = chat_as(&gw, &hr, &rag_body(question, &["handbook"])).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert!(last_prompt(&mock).contains("cinq semaines"), "{v}");
+    assert_eq!(
+        v["rempart"]["citations"][0]["document"],
+        json!(ids[0]),
+        "{v}"
+    );
+    let resp = chat_as(&gw, &sales, &rag_body(question, &["handbook"])).await;
+    assert_eq!(resp.status(), 422, "ineligible evidence only: a refusal");
+    // A document stored without a vector (here by a lexical replica over
+    // the same store, as `rempart ingest` without a model does) is embedded
+    // when the hybrid gateway next loads the collection, and the vector is
+    // stored, sealed, for the next load.
+    let keys = rempart_crypto::KeyProvider::from_config(
+        &rempart_crypto::KeysConfig::default(),
+        &gw.data_dir(),
+        &|_| None,
+    )
+    .await
+    .expect("the gateway's keyring");
+    let replica = rempart_gateway::collections::Retriever::new(std::sync::Arc::new(
+        rempart_store::registry::Registry::new(
+            gw.store().clone(),
+            std::sync::Arc::new(keys.provider),
+            rempart_store::registry::Settings::default(),
+        ),
+    ));
+    let late = "Le télétravail est possible deux jours par semaine avec l'accord du manager.";
+    let receipt = replica
+        .ingest(
+            TENANT,
+            "handbook",
+            &rempart_gateway::collections::SourceFile::text("Télétravail", late, false),
+            &rempart_store::collections::DocumentLabels::default(),
+            &[],
+        )
+        .await
+        .unwrap();
+    let stored = |chunks: &[rempart_store::collections::LoadedChunk]| {
+        chunks
+            .iter()
+            .find(|c| c.document_id == receipt.document_id)
+            .map(|c| c.embedding.as_ref().map(|e| e.model.clone()))
+    };
+    let before = replica
+        .collections()
+        .load(TENANT, "handbook")
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(stored(&before), Some(None), "stored without a vector");
+    let r = search_as(&gw, &hr, "handbook", "Can I work from home?").await;
+    assert_eq!(
+        r["data"][0]["document"],
+        json!(receipt.document_id.to_string()),
+        "{r}"
+    );
+    let after = replica
+        .collections()
+        .load(TENANT, "handbook")
+        .await
+        .unwrap()
+        .1;
+    let tag = stored(&after).flatten().expect("the vector was stored");
+    assert!(tag.starts_with("multilingual-e5-small-q4@"), "{tag}");
+
+    // Deleted: gone from the dense side too.
+    let resp = gw
+        .delete_as(
+            &gw.key,
+            &format!("/v1/collections/handbook/documents/{}", ids[0]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let r = search_as(&gw, &hr, "handbook", question).await;
+    assert!(
+        r["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["document"] != json!(ids[0])),
+        "{r}"
+    );
+}
+
 /// A valid French NIR (INSEE number, mod-97 key), as a document writes it.
 const NIR: &str = "2 84 12 75 115 023 81";
 

@@ -12,10 +12,10 @@ use serde_json::{Map, Value};
 pub const PROVIDER_TYPE: &str = "llama_cpp";
 
 pub(crate) fn adapt_chat(body: &mut Map<String, Value>, warnings: &mut Vec<String>) {
-    if let Some(n) = body.remove("n") {
-        if n.as_u64() != Some(1) {
-            warnings.push("n dropped: llama.cpp returns a single choice".to_owned());
-        }
+    if let Some(n) = body.remove("n")
+        && n.as_u64() != Some(1)
+    {
+        warnings.push("n dropped: llama.cpp returns a single choice".to_owned());
     }
     super::completion_tokens_to_max_tokens(body);
     super::drop_openai_platform_fields(body);
