@@ -39,6 +39,9 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
 fi
 
 step "Python venv for interop tests"
+# Also moto[server]: the S3 API server `rempart ingest s3://…` is tested
+# against (crates/rempart/tests/cli.rs starts it on a free loopback port from
+# $VENV; skipped with a message when absent, a failure under CI=true).
 python3 -m venv "${VENV:-$ROOT/.venv}"
 VENV=${VENV:-$ROOT/.venv}
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt

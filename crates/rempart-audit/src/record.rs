@@ -4,16 +4,23 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// One audit record per request (chat, embeddings, retrieval).
+/// One audit record per request (chat, embeddings, retrieval, document
+/// ingestion and deletion).
 ///
-/// Field order is the canonical encoding order; never reorder fields.
+/// Field order is the canonical encoding order; never reorder fields. A
+/// field added later goes last and is left out of the encoding when it
+/// holds its default (`skip_serializing_if`), so a record written before it
+/// existed decodes and re-encodes to the very bytes that were hashed: old
+/// logs still verify. (A verifier older than a field cannot re-encode a
+/// record that carries it, and reports it as non-canonical.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Time-ordered id (UUIDv7, hyphenated lower-case).
     pub id: String,
     /// RFC 3339 UTC timestamp of the request's arrival.
     pub ts: String,
-    /// Endpoint: `chat`, `embeddings`, `search`.
+    /// Endpoint: `chat`, `embeddings`, `search`, `ingest`,
+    /// `delete_document`.
     pub endpoint: String,
     /// Tenant id.
     pub tenant: String,
@@ -75,6 +82,34 @@ pub struct AuditRecord {
     pub request_hash: Option<String>,
     /// SHA-256 (hex) of the output as received from upstream.
     pub output_hash: Option<String>,
+    /// Documents written, found already present, or deleted (ids, never
+    /// names: `ingest`, `delete_document`). Not encoded when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<String>,
+    /// Chunks written (`ingest`: zero for content already present) or
+    /// removed (`delete_document`). Not encoded when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub document_chunks: u64,
+    /// Registered data subjects linked to the ingested documents, named by
+    /// the caller or found by the personal-data scan (a count, never who).
+    /// Not encoded when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub linked_subjects: u32,
+}
+
+/// A field added later: its name and its value when absent.
+pub(crate) type LaterField = (&'static str, fn() -> serde_json::Value);
+
+/// The fields added after the first version, in canonical order, with the
+/// value they take when absent: tabular exports write every column.
+pub(crate) const LATER_FIELDS: [LaterField; 3] = [
+    ("documents", || serde_json::Value::Array(Vec::new())),
+    ("document_chunks", || serde_json::Value::from(0u64)),
+    ("linked_subjects", || serde_json::Value::from(0u32)),
+];
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// The routing decision as recorded.
@@ -138,7 +173,41 @@ impl Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::Outcome;
+    use super::{AuditRecord, Outcome};
+    use crate::report::EXAMPLE_RECORD_JSON;
+
+    /// A record in the first version's encoding (no later field) decodes
+    /// and re-encodes to the same bytes: what the verifier checks.
+    #[test]
+    fn records_without_the_later_fields_encode_as_before() {
+        let r: AuditRecord = serde_json::from_str(EXAMPLE_RECORD_JSON).unwrap();
+        assert!(r.documents.is_empty() && r.document_chunks == 0 && r.linked_subjects == 0);
+        assert_eq!(serde_json::to_string(&r).unwrap(), EXAMPLE_RECORD_JSON);
+    }
+
+    #[test]
+    fn later_fields_go_last_and_round_trip() {
+        let mut r: AuditRecord = serde_json::from_str(EXAMPLE_RECORD_JSON).unwrap();
+        r.endpoint = "ingest".into();
+        r.documents = vec!["0190c5a0-0000-7000-8000-00000000000a".into()];
+        r.document_chunks = 3;
+        r.linked_subjects = 2;
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(
+            line.ends_with(
+                r#""output_hash":null,"documents":["0190c5a0-0000-7000-8000-00000000000a"],"document_chunks":3,"linked_subjects":2}"#
+            ),
+            "{line}"
+        );
+        let back: AuditRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(serde_json::to_string(&back).unwrap(), line);
+        // Every later field is listed for the tabular exports, in order.
+        let v = serde_json::to_value(&r).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        let later: Vec<&str> = super::LATER_FIELDS.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys[keys.len() - later.len()..], later[..]);
+    }
 
     #[test]
     fn outcome_names_are_the_serialised_ones() {

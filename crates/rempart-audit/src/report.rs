@@ -38,9 +38,28 @@ pub fn write_csv<'a, W: Write>(
 ) -> io::Result<u64> {
     let mut n = 0;
     for r in records {
-        let serde_json::Value::Object(map) = serde_json::to_value(r)? else {
+        let serde_json::Value::Object(encoded) = serde_json::to_value(r)? else {
             return Err(io::Error::other("record is not an object"));
         };
+        // Fields added later are left out of a record's encoding when at
+        // their default: every row gets every column, in canonical order.
+        let later = crate::record::LATER_FIELDS;
+        let mut map = serde_json::Map::new();
+        let mut found = Vec::new();
+        for (k, v) in encoded {
+            if later.iter().any(|(f, _)| *f == k) {
+                found.push((k, v));
+            } else {
+                map.insert(k, v);
+            }
+        }
+        for (field, default) in later {
+            let v = match found.iter().position(|(k, _)| k == field) {
+                Some(i) => found.swap_remove(i).1,
+                None => default(),
+            };
+            map.insert(field.to_owned(), v);
+        }
         if n == 0 {
             let header: Vec<String> = map.keys().map(|k| csv_cell(k)).collect();
             writeln!(out, "{}", header.join(","))?;

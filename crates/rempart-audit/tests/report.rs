@@ -278,6 +278,10 @@ fn jsonl_and_csv_export() {
     let mut records = ground_truth();
     records[0].error_code = Some("a,\"b\"".into());
     records[1].error_code = Some("=cmd()".into());
+    // A document record carries the later fields; the others leave them out.
+    records[2].endpoint = "ingest".into();
+    records[2].documents = vec!["0190c5a0-0000-7000-8000-0000000000d1".into()];
+    records[2].document_chunks = 4;
     let mut out = Vec::new();
     assert_eq!(write_jsonl(&records, &mut out).unwrap(), 8);
     let back: Vec<AuditRecord> = String::from_utf8(out)
@@ -295,8 +299,19 @@ fn jsonl_and_csv_export() {
         header.starts_with("id,ts,endpoint,tenant,key_id,purpose,"),
         "{header}"
     );
-    assert_eq!(header.split(',').count(), 32);
-    assert_eq!(lines.count(), 8);
+    assert_eq!(header.split(',').count(), 35);
+    assert!(
+        header.ends_with(",output_hash,documents,document_chunks,linked_subjects"),
+        "every column, whichever record comes first: {header}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 8);
+    assert!(rows[0].ends_with(",[],0,0"), "{}", rows[0]);
+    assert!(
+        rows[2].ends_with(",\"[\"\"0190c5a0-0000-7000-8000-0000000000d1\"\"]\",4,0"),
+        "{}",
+        rows[2]
+    );
     assert!(text.contains("\"a,\"\"b\"\"\""), "{text}");
     assert!(text.contains(",'=cmd(),"), "{text}");
 }

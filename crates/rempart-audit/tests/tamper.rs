@@ -307,3 +307,61 @@ fn range_verification_starts_at_a_checkpoint() {
     let e = verify(dir.path(), &key().verifying_key(), None).unwrap_err();
     assert_eq!(entry_seq(&e.location), 2);
 }
+
+/// Records of the document endpoints carry fields added after the first
+/// version: a log mixing them with records in the first version's encoding
+/// (what every earlier log holds, byte for byte) verifies, and spelling a
+/// later field out at its default, or dropping it, is caught.
+#[test]
+fn later_fields_mix_with_first_version_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), 1000, 100);
+    log.append(record(0)).unwrap();
+    let mut doc = record(1);
+    doc.endpoint = "ingest".into();
+    doc.documents = vec!["0190c5a0-0000-7000-8000-0000000000d1".into()];
+    doc.document_chunks = 3;
+    log.append(doc).unwrap();
+    log.append(record(2)).unwrap();
+    log.close().unwrap();
+    verify(dir.path(), &key().verifying_key(), None).unwrap();
+    let segs = segments(dir.path());
+    let lines = &segs[0].1;
+    let text = |i: usize| String::from_utf8(lines[i].clone()).unwrap();
+    assert!(
+        text(0).ends_with("\"output_hash\":null}}}\n"),
+        "{}",
+        text(0)
+    );
+    assert!(
+        text(1).ends_with(
+            "\"output_hash\":null,\"documents\":[\"0190c5a0-0000-7000-8000-0000000000d1\"],\"document_chunks\":3}}}\n"
+        ),
+        "{}",
+        text(1)
+    );
+
+    for (i, from, to) in [
+        (
+            0,
+            "\"output_hash\":null}",
+            "\"output_hash\":null,\"documents\":[]}",
+        ),
+        (1, ",\"document_chunks\":3", ""),
+        (
+            1,
+            ",\"document_chunks\":3",
+            ",\"document_chunks\":3,\"linked_subjects\":0",
+        ),
+    ] {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), copy.path());
+        let mut segs = segments(copy.path());
+        let line = String::from_utf8(segs[0].1[i].clone()).unwrap();
+        assert!(line.contains(from), "{line}");
+        segs[0].1[i] = line.replacen(from, to, 1).into_bytes();
+        write_segments(&segs);
+        let e = verify(copy.path(), &key().verifying_key(), None).unwrap_err();
+        assert_eq!(entry_seq(&e.location), i as u64, "{from} -> {to}: {e}");
+    }
+}

@@ -4,7 +4,7 @@
 //!
 //! | method and path | what |
 //! |---|---|
-//! | `POST /v1/collections/{c}/documents` | ingest `{"name", "text" \| "markdown", "labels"?, "subjects"?}` → 201 receipt (200 when the same content was already there) |
+//! | `POST /v1/collections/{c}/documents` | ingest `{"name", "text" \| "markdown" \| "content_base64", "labels"?, "subjects"?, "link_subjects"?}` → 201 receipt (200 when the same content was already there); registered subjects found in the text are linked (see [`crate::linking`]) |
 //! | `GET /v1/collections/{c}/documents` | the documents (names decrypted, labels, chunk counts) |
 //! | `DELETE /v1/collections/{c}/documents/{id}` | crypto-shred and delete → receipt |
 //! | `POST /v1/collections/{c}/search` | `{"query", "k"?, "purpose"?}` → admissible hits and the denied count |
@@ -668,6 +668,14 @@ struct IngestBody {
     labels: LabelsBody,
     #[serde(default)]
     subjects: Vec<Uuid>,
+    /// Link the registered data subjects the personal-data scan finds in
+    /// the text (default); `false`: only those in `subjects`.
+    #[serde(default = "yes")]
+    link_subjects: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize, Default)]
@@ -683,14 +691,93 @@ struct LabelsBody {
     legal_hold: bool,
 }
 
-/// `POST /v1/collections/{c}/documents`.
-pub async fn ingest(
+/// `POST /v1/collections/{c}/documents`. Audited (endpoint `ingest`): the
+/// document ids (the file's, then its attachments'), the chunks written,
+/// the personal data the scan found (counts by type) and how many
+/// registered subjects were linked; never a name or a word of the text.
+pub(crate) async fn ingest(
     State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
+    parts: crate::RequestParts,
     Path(collection): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    check_collection(&collection)?;
+    let ctx = crate::context(&state, &parts);
+    let mut rec = ctx.audit_draft(&state.config, "ingest", "");
+    let result = ingest_steps(&state, &parts.principal, &collection, body, &mut rec).await;
+    audited(&state, &ctx, rec, result).await
+}
+
+/// Record `rec` (with the latency, and the outcome of `result`), then hand
+/// the response back with its `X-Rempart-Audit-Id`: no answer without its
+/// record.
+async fn audited(
+    state: &AppState,
+    ctx: &crate::request::RequestCtx,
+    mut rec: rempart_audit::AuditRecord,
+    result: Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    rec.latency_ms = ctx.started.elapsed().as_millis() as u64;
+    if let Err(e) = &result {
+        rec.outcome = crate::chat::outcome_of(e);
+        rec.error_code = Some(e.code().to_owned());
+    }
+    let id = crate::chat::record(state, ctx, rec, &crate::telemetry::Trace::default()).await?;
+    let mut resp = result?;
+    if let Ok(v) = http::HeaderValue::from_str(&id) {
+        resp.headers_mut()
+            .insert(crate::headers::X_REMPART_AUDIT_ID, v);
+    }
+    Ok(resp)
+}
+
+fn scan_error(e: crate::linking::ScanError) -> ApiError {
+    match e {
+        crate::linking::ScanError::Detector(reason) => ApiError::PiiRefusal { reason },
+        crate::linking::ScanError::Registry(e) => api_error(e),
+    }
+}
+
+/// A receipt as returned: the store's, with how many registered subjects
+/// the document is linked to by this ingestion and how many of them the
+/// personal-data scan found (counts, never who).
+pub fn receipt_json(r: &IngestReceipt, linked_subjects: usize, subjects_found: usize) -> Value {
+    let mut v = json!(r);
+    v["linked_subjects"] = json!(linked_subjects);
+    v["subjects_found"] = json!(subjects_found);
+    v
+}
+
+/// Store one extracted file with the subjects to link (those named and
+/// those the scan found). Content already in the collection is not written
+/// again, but subjects registered since are linked to it.
+pub async fn ingest_linked(
+    retriever: &Retriever,
+    tenant: &str,
+    collection: &str,
+    file: &SourceFile,
+    labels: &DocumentLabels,
+    subjects: &[Uuid],
+) -> Result<IngestReceipt, RegistryError> {
+    let receipt = retriever
+        .ingest(tenant, collection, file, labels, subjects)
+        .await?;
+    if !receipt.created && !subjects.is_empty() {
+        retriever
+            .collections()
+            .link_subjects(tenant, collection, receipt.document_id, subjects)
+            .await?;
+    }
+    Ok(receipt)
+}
+
+async fn ingest_steps(
+    state: &AppState,
+    p: &Principal,
+    collection: &str,
+    body: Result<Bytes, BytesRejection>,
+    rec: &mut rempart_audit::AuditRecord,
+) -> Result<Response, ApiError> {
+    check_collection(collection)?;
     let b: IngestBody = crate::parse_body(body, state.config.server.max_body_bytes)?;
     let files = match (&b.text, &b.markdown, &b.content_base64) {
         (Some(t), None, None) => vec![SourceFile::text(&b.name, t, false)],
@@ -722,17 +809,41 @@ pub async fn ingest(
         purposes,
         legal_hold: b.labels.legal_hold,
     };
+    let scan = crate::linking::scan(
+        &state.registry,
+        state.inspector.clone(),
+        &p.tenant,
+        &files,
+        b.link_subjects,
+    )
+    .await
+    .map_err(scan_error)?;
+    rec.pii_counts = scan.counts_by_name();
+    rec.sensitivity = scan.sensitivity().into();
     let mut receipts = Vec::with_capacity(files.len());
-    for file in &files {
-        let receipt = state
-            .retriever
-            .ingest(&p.tenant, &collection, file, &labels, &b.subjects)
-            .await
-            .map_err(api_error)?;
-        tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, "Document ingested.");
-        receipts.push(receipt);
+    let mut linked = BTreeSet::new();
+    for (file, found) in files.iter().zip(&scan.subjects) {
+        let subjects = crate::linking::subjects_for(&b.subjects, found);
+        let receipt = ingest_linked(
+            &state.retriever,
+            &p.tenant,
+            collection,
+            file,
+            &labels,
+            &subjects,
+        )
+        .await
+        .map_err(api_error)?;
+        tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, linked_subjects = subjects.len(), "Document ingested.");
+        rec.documents.push(receipt.document_id.to_string());
+        if receipt.created {
+            rec.document_chunks += receipt.chunks;
+        }
+        linked.extend(subjects.iter().copied());
+        rec.linked_subjects = u32::try_from(linked.len()).unwrap_or(u32::MAX);
+        receipts.push(receipt_json(&receipt, subjects.len(), found.len()));
     }
-    let status = if receipts[0].created {
+    let status = if receipts[0]["created"] == json!(true) {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -860,24 +971,40 @@ pub async fn list(
     Ok(Json(json!({"object": "list", "data": docs})))
 }
 
-/// `DELETE /v1/collections/{c}/documents/{id}`.
-pub async fn delete(
+/// `DELETE /v1/collections/{c}/documents/{id}`. Audited (endpoint
+/// `delete_document`): the document id and the chunks removed.
+pub(crate) async fn delete(
     State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
+    parts: crate::RequestParts,
     Path((collection, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    check_collection(&collection)?;
-    let id = parse_id(&id)?;
+) -> Result<Response, ApiError> {
+    let ctx = crate::context(&state, &parts);
+    let mut rec = ctx.audit_draft(&state.config, "delete_document", "");
+    let result = delete_steps(&state, &parts.principal, &collection, &id, &mut rec).await;
+    audited(&state, &ctx, rec, result).await
+}
+
+async fn delete_steps(
+    state: &AppState,
+    p: &Principal,
+    collection: &str,
+    id: &str,
+    rec: &mut rempart_audit::AuditRecord,
+) -> Result<Response, ApiError> {
+    check_collection(collection)?;
+    let id = parse_id(id)?;
+    rec.documents = vec![id.to_string()];
     let receipt = state
         .retriever
-        .delete(&p.tenant, &collection, id)
+        .delete(&p.tenant, collection, id)
         .await
         .map_err(api_error)?
         .ok_or_else(|| ApiError::Missing {
             what: format!("no document {id} in collection `{collection}` for this tenant"),
         })?;
     tracing::info!(collection = %collection, document = %id, chunks = receipt.removed.chunks, "Document deleted.");
-    Ok(Json(json!(receipt)))
+    rec.document_chunks = receipt.removed.chunks;
+    Ok(Json(json!(receipt)).into_response())
 }
 
 #[derive(Deserialize)]

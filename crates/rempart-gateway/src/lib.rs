@@ -18,6 +18,7 @@ pub mod embedder;
 pub mod error;
 pub mod headers;
 pub mod inspect;
+pub mod linking;
 pub mod metrics;
 mod reidentify;
 pub mod request;

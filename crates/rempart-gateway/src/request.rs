@@ -87,6 +87,9 @@ impl RequestCtx {
             error_code: None,
             request_hash: None,
             output_hash: None,
+            documents: Vec::new(),
+            document_chunks: 0,
+            linked_subjects: 0,
         }
     }
 }

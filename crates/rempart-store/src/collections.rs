@@ -508,6 +508,30 @@ impl Collections {
         }))
     }
 
+    /// Link registered, live data subjects to a document already in the
+    /// collection (a re-ingestion of the same content that names, or whose
+    /// scan finds, subjects registered since): erasing any of them then
+    /// deletes the document. Returns how many links are new.
+    pub async fn link_subjects(
+        &self,
+        tenant: &str,
+        collection: &str,
+        id: Uuid,
+        subjects: &[Uuid],
+    ) -> Result<u64> {
+        self.registry
+            .store
+            .link_document_subjects(tenant, collection, id, subjects)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound("subject") => RegistryError::Invalid(
+                    "subjects: a listed data subject is not registered for this tenant, or was erased"
+                        .into(),
+                ),
+                e => e.into(),
+            })
+    }
+
     /// The collection's version: every ingestion, deletion and erasure that
     /// changes its documents bumps it (in the same transaction), so an
     /// in-memory index built at version `v` is current while this returns

@@ -141,6 +141,10 @@ macro_rules! dispatch {
     };
 }
 
+/// Most (index name, value) pairs [`Store::find_subjects_by_indexes`]
+/// sends in one query (SQLite binds two parameters per pair).
+pub const MAX_PAIRS_PER_QUERY: usize = 400;
+
 /// Longest tenant id accepted.
 const MAX_TENANT: usize = 128;
 
@@ -470,6 +474,33 @@ impl Store {
         dispatch!(self.find_subjects_by_index(tenant, name, value))
     }
 
+    /// The subjects (rows, erased ones included) whose index holds one of
+    /// `pairs` (index name, value), each match as (position of the pair,
+    /// subject), in id order: many identifiers looked up in one query per
+    /// [`MAX_PAIRS_PER_QUERY`] pairs (the values found in a document).
+    pub async fn find_subjects_by_indexes(
+        &self,
+        tenant: &str,
+        pairs: &[(&str, &[u8])],
+    ) -> Result<Vec<(usize, Subject)>, Error> {
+        check_tenant(tenant)?;
+        let mut out = Vec::new();
+        for (n, batch) in pairs.chunks(MAX_PAIRS_PER_QUERY).enumerate() {
+            let offset = n * MAX_PAIRS_PER_QUERY;
+            let rows = dispatch!(self.find_subjects_by_indexes(tenant, batch))?;
+            for (name, value, subject) in rows {
+                // A pair listed twice matches twice.
+                for (i, (n, v)) in batch.iter().enumerate() {
+                    if *n == name && *v == value.as_slice() {
+                        out.push((offset + i, subject.clone()));
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|a| (a.1.id, a.0));
+        Ok(out)
+    }
+
     /// The subjects (rows) holding **all** the given name tokens, in id
     /// order, in one query. An empty token list is refused.
     pub async fn find_subjects_by_tokens(
@@ -614,6 +645,30 @@ impl Store {
         d.subjects.sort();
         d.subjects.dedup();
         dispatch!(self.insert_document(tenant, &d, vectors))
+    }
+
+    /// Link registered, live subjects to a document already in the
+    /// collection (a re-ingestion that names, or finds, subjects registered
+    /// since the first one); links already there stay. Returns how many
+    /// links are new. A subject that is not registered or was erased is
+    /// refused ([`Error::NotFound`]`("subject")`) and nothing is linked; so
+    /// is a document that is not there (`NotFound("document")`).
+    pub async fn link_document_subjects(
+        &self,
+        tenant: &str,
+        collection: &str,
+        document: Uuid,
+        subjects: &[Uuid],
+    ) -> Result<u64, Error> {
+        check_tenant(tenant)?;
+        check_collection(collection)?;
+        let mut subjects = subjects.to_vec();
+        subjects.sort();
+        subjects.dedup();
+        if subjects.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self.link_document_subjects(tenant, collection, document, &subjects))
     }
 
     /// The documents of a collection, oldest first.

@@ -531,6 +531,42 @@ impl Postgres {
         rows.iter().map(subject).collect()
     }
 
+    pub(crate) async fn find_subjects_by_indexes(
+        &self,
+        tenant: &str,
+        pairs: &[(&str, &[u8])],
+    ) -> Result<Vec<(String, Vec<u8>, Subject)>, Error> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+        let values: Vec<&[u8]> = pairs.iter().map(|p| p.1).collect();
+        let mut tx = self.begin(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT i.name AS index_name, i.value AS index_value, s.id, s.wrapped_key,
+                    s.profile, s.created, s.erased_at
+             FROM unnest($2::text[], $3::bytea[]) AS q(name, value)
+             JOIN subject_index i ON i.tenant = $1 AND i.name = q.name AND i.value = q.value
+             JOIN subjects s ON s.tenant = i.tenant AND s.id = i.subject_id
+             ORDER BY s.id",
+        )
+        .bind(tenant)
+        .bind(&names)
+        .bind(&values)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("index_name")?,
+                    r.try_get("index_value")?,
+                    subject(r)?,
+                ))
+            })
+            .collect()
+    }
+
     pub(crate) async fn find_subjects_by_tokens(
         &self,
         tenant: &str,
@@ -1029,6 +1065,57 @@ impl Postgres {
             chunks: d.chunks.len() as u64,
             version,
         })
+    }
+
+    pub(crate) async fn link_document_subjects(
+        &self,
+        tenant: &str,
+        collection: &str,
+        document: Uuid,
+        subjects: &[Uuid],
+    ) -> Result<u64, Error> {
+        let mut tx = self.begin(tenant).await?;
+        let there: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM documents WHERE tenant = $1 AND collection = $2 AND id = $3
+             FOR SHARE",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(document)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if there.is_none() {
+            tx.rollback().await?;
+            return Err(Error::NotFound("document"));
+        }
+        // Share-locked: an erasure (which updates the subject row) waits
+        // for this link, then finds it and deletes the document.
+        let live: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM subjects
+             WHERE tenant = $1 AND id = ANY($2) AND wrapped_key IS NOT NULL
+             FOR SHARE",
+        )
+        .bind(tenant)
+        .bind(subjects)
+        .fetch_all(&mut *tx)
+        .await?;
+        if live.len() != subjects.len() {
+            tx.rollback().await?;
+            return Err(Error::NotFound("subject"));
+        }
+        let new = sqlx::query(
+            "INSERT INTO document_subjects (tenant, document_id, subject_id)
+             SELECT $1, $2, id FROM unnest($3::uuid[]) AS s(id)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(document)
+        .bind(subjects)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(new)
     }
 
     pub(crate) async fn list_documents(

@@ -569,6 +569,86 @@ impl Registry {
         Ok(out)
     }
 
+    /// The live subjects each of `lookups` finds, by exact identifier (a
+    /// name lookup is refused: a name is no identifier to link by). Values
+    /// are blind-indexed and deduplicated, then looked up together (one
+    /// query per [`crate::MAX_PAIRS_PER_QUERY`] distinct values); each
+    /// candidate is decrypted once and checked against the value, so a
+    /// truncated-hash coincidence never comes back. A value its index
+    /// cannot normalise (an invalid IBAN, an unparsable phone number) was
+    /// never registered either: it finds nobody.
+    ///
+    /// For linking what a document mentions to the registered subjects.
+    pub async fn find_many(&self, tenant: &str, lookups: &[Lookup]) -> Result<Vec<Vec<Uuid>>> {
+        let mut out = vec![Vec::new(); lookups.len()];
+        if lookups.is_empty() {
+            return Ok(out);
+        }
+        let root = self.tenant_key(tenant, INDEX_ROOT).await?;
+        let mut indexes: HashMap<&'static str, BlindIndex> = HashMap::new();
+        // Distinct (index, blind value) pairs, and the lookups behind each.
+        let mut pairs: Vec<(&'static str, Vec<u8>)> = Vec::new();
+        let mut behind: Vec<Vec<usize>> = Vec::new();
+        let mut seen: HashMap<(&'static str, Vec<u8>), usize> = HashMap::new();
+        for (i, lookup) in lookups.iter().enumerate() {
+            let v = match lookup {
+                Lookup::Email(v)
+                | Lookup::Phone(v)
+                | Lookup::Iban(v)
+                | Lookup::NationalId(v)
+                | Lookup::ExternalRef(v) => v,
+                Lookup::Name(_) => {
+                    return Err(RegistryError::Invalid(
+                        "a name is not an identifier to find subjects by in bulk".into(),
+                    ));
+                }
+            };
+            let name = lookup.index_name();
+            let index = match indexes.entry(name) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.index(&root, tenant, name)?)
+                }
+            };
+            let Ok(value) = index.compute(&[v.as_str()]) else {
+                continue;
+            };
+            let at = *seen.entry((name, value.clone())).or_insert_with(|| {
+                pairs.push((name, value));
+                behind.push(Vec::new());
+                pairs.len() - 1
+            });
+            behind[at].push(i);
+        }
+        let refs: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        let matches = self.store.find_subjects_by_indexes(tenant, &refs).await?;
+        // Rows come in subject order: each subject is opened once.
+        let mut current: Option<(Uuid, Option<Profile>)> = None;
+        for (at, s) in &matches {
+            if current.as_ref().is_none_or(|(id, _)| *id != s.id) {
+                let opened = self
+                    .unwrap_subject_key(tenant, s)
+                    .await
+                    .and_then(|dek| Self::open_profile(tenant, s, &dek));
+                let profile = match opened {
+                    Ok(f) => Some(f.profile),
+                    Err(RegistryError::Erased(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                current = Some((s.id, profile));
+            }
+            let Some((id, Some(profile))) = &current else {
+                continue;
+            };
+            for &i in &behind[*at] {
+                if self.matches(profile, &lookups[i])? && !out[i].contains(id) {
+                    out[i].push(*id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether a decrypted profile really matches (drops coincidences of
     /// truncated hashes).
     fn matches(&self, p: &Profile, lookup: &Lookup) -> Result<bool> {

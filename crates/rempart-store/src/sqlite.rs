@@ -290,6 +290,44 @@ impl Sqlite {
         rows.iter().map(subject).collect()
     }
 
+    pub(crate) async fn find_subjects_by_indexes(
+        &self,
+        tenant: &str,
+        pairs: &[(&str, &[u8])],
+    ) -> Result<Vec<(String, Vec<u8>, Subject)>, Error> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(
+            "SELECT i.name AS index_name, i.value AS index_value, s.id, s.wrapped_key,
+                    s.profile, s.created, s.erased_at
+             FROM subject_index i JOIN subjects s ON s.tenant = i.tenant AND s.id = i.subject_id
+             WHERE i.tenant = ",
+        );
+        q.push_bind(tenant).push(" AND (");
+        for (n, (name, value)) in pairs.iter().enumerate() {
+            if n > 0 {
+                q.push(" OR ");
+            }
+            q.push("(i.name = ")
+                .push_bind(*name)
+                .push(" AND i.value = ")
+                .push_bind(*value)
+                .push(")");
+        }
+        q.push(") ORDER BY s.id");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("index_name")?,
+                    r.try_get("index_value")?,
+                    subject(r)?,
+                ))
+            })
+            .collect()
+    }
+
     pub(crate) async fn find_subjects_by_tokens(
         &self,
         tenant: &str,
@@ -730,6 +768,54 @@ impl Sqlite {
             chunks: d.chunks.len() as u64,
             version,
         })
+    }
+
+    pub(crate) async fn link_document_subjects(
+        &self,
+        tenant: &str,
+        collection: &str,
+        document: Uuid,
+        subjects: &[Uuid],
+    ) -> Result<u64, Error> {
+        let mut tx = self.pool.begin().await?;
+        let there: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM documents WHERE tenant = ? AND collection = ? AND id = ?",
+        )
+        .bind(tenant)
+        .bind(collection)
+        .bind(document)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if there.is_none() {
+            tx.rollback().await?;
+            return Err(Error::NotFound("document"));
+        }
+        let mut new = 0;
+        for s in subjects {
+            let live: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM subjects WHERE tenant = ? AND id = ? AND wrapped_key IS NOT NULL",
+            )
+            .bind(tenant)
+            .bind(s)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if live.is_none() {
+                tx.rollback().await?;
+                return Err(Error::NotFound("subject"));
+            }
+            new += sqlx::query(
+                "INSERT INTO document_subjects (tenant, document_id, subject_id)
+                 VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(document)
+            .bind(s)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(new)
     }
 
     pub(crate) async fn list_documents(

@@ -13,7 +13,7 @@ use rempart_crypto::kms::KeysConfig;
 use rempart_store::collections::{
     ChunkText, Collections, DocumentLabels, Embedding, NewDocumentIn,
 };
-use rempart_store::registry::{Profile, Registry, RegistryError, Settings};
+use rempart_store::registry::{Lookup, Profile, Registry, RegistryError, Settings};
 
 const A: &str = "tenant-a";
 const B: &str = "tenant-b";
@@ -23,6 +23,7 @@ on_both_backends_full!(
     delete_leaves_nothing,
     erasure_reaches_documents,
     key_groups_round_trip,
+    found_subjects_are_linked_and_erased,
     embeddings_sealed_and_filled_later,
 );
 
@@ -382,6 +383,141 @@ async fn erasure_reaches_documents(b: &Backend) {
     let dump = b.dump().await;
     for v in PLANTED {
         assert!(!contains(&dump, v), "planted {v:?} in the database");
+    }
+}
+
+/// What the ingestion scan does on both backends: identifiers found in a
+/// document (spelled as documents spell them) are looked up together and
+/// find the registered, live subjects, coincidences and names excluded; a
+/// subject found when the same content comes again is linked to the
+/// stored document; erasing it deletes the document and leaves no trace
+/// of its text in the database.
+async fn found_subjects_are_linked_and_erased(b: &Backend) {
+    let keys = tempfile::tempdir().unwrap();
+    let (reg, col) = collections(keys.path(), b).await;
+    let camille = reg
+        .add(
+            A,
+            &Profile {
+                emails: vec!["camille.martin@example.fr".into()],
+                national_ids: vec!["284127511502381".into()],
+                ..Profile::default()
+            },
+        )
+        .await
+        .unwrap();
+    let other_tenant = reg
+        .add(
+            B,
+            &Profile {
+                emails: vec!["camille.martin@example.fr".into()],
+                ..Profile::default()
+            },
+        )
+        .await
+        .unwrap();
+    let lookups = [
+        Lookup::Email("CAMILLE.MARTIN@example.FR".into()),
+        Lookup::NationalId("2 84 12 75 115 023 81".into()),
+        Lookup::Email("nobody@example.org".into()),
+        Lookup::Iban("not an iban".into()),
+        Lookup::Email("camille.martin@example.fr".into()),
+    ];
+    let found = reg.find_many(A, &lookups).await.unwrap();
+    assert_eq!(
+        found,
+        vec![vec![camille], vec![camille], vec![], vec![], vec![camille]],
+        "each lookup finds the tenant's subject, never the other tenant's"
+    );
+    assert_eq!(
+        reg.find_many(B, &lookups[..1]).await.unwrap(),
+        vec![vec![other_tenant]]
+    );
+    let err = reg
+        .find_many(A, &[Lookup::Name("Camille".into())])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::Invalid(_)), "{err}");
+    // Many values: more than one query's worth, one of them registered.
+    let mut many: Vec<Lookup> = (0..rempart_store::MAX_PAIRS_PER_QUERY + 10)
+        .map(|i| Lookup::Email(format!("person{i}@example.org")))
+        .collect();
+    many.push(Lookup::NationalId("284127511502381".into()));
+    let found = reg.find_many(A, &many).await.unwrap();
+    assert_eq!(found.iter().filter(|f| !f.is_empty()).count(), 1);
+    assert_eq!(found.last().unwrap(), &vec![camille]);
+
+    // Ingested before anyone was found, then linked on the second pass.
+    let open = DocumentLabels::default();
+    let planted = ["Zanzibar-Quokka-4471 claim of camille.martin@example.fr"];
+    let first = col
+        .ingest(
+            A,
+            &doc(
+                "claims",
+                "Confidential merger memo",
+                b"claim",
+                &open,
+                &[],
+                &planted,
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(first.created);
+    let again = col
+        .ingest(
+            A,
+            &doc(
+                "claims",
+                "Confidential merger memo",
+                b"claim",
+                &open,
+                &[camille],
+                &planted,
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!again.created, "the same content: nothing written");
+    assert_eq!(b.store.remaining(A, camille).await.unwrap().documents, 0);
+    assert_eq!(
+        col.link_subjects(A, "claims", first.document_id, &[camille, camille])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        col.link_subjects(A, "claims", first.document_id, &[camille])
+            .await
+            .unwrap(),
+        0,
+        "linked once"
+    );
+    assert_eq!(b.store.remaining(A, camille).await.unwrap().documents, 1);
+    // Another tenant's subject, or a document elsewhere: refused.
+    let err = col
+        .link_subjects(A, "claims", first.document_id, &[other_tenant])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("subjects"), "{err}");
+    assert!(
+        col.link_subjects(A, "other", first.document_id, &[camille])
+            .await
+            .is_err()
+    );
+
+    let receipt = reg.erase(A, camille).await.unwrap();
+    assert_eq!(receipt.removed.documents, 1, "{receipt:?}");
+    assert_eq!(receipt.remaining.total(), 0, "{receipt:?}");
+    assert!(col.list(A, "claims").await.unwrap().is_empty());
+    assert_eq!(
+        reg.find_many(A, &lookups).await.unwrap()[0],
+        Vec::<uuid::Uuid>::new()
+    );
+    let dump = b.dump().await;
+    for p in PLANTED {
+        assert!(!contains(&dump, p), "{p} found in the database");
     }
 }
 

@@ -53,7 +53,7 @@ enum Command {
     /// Data subjects: register, find, export (GDPR Art. 15), erase (Art. 17).
     #[command(subcommand)]
     Subjects(crate::subjects_cmd::SubjectsCmd),
-    /// Ingest text and Markdown files into an encrypted collection.
+    /// Ingest files, directories or s3://bucket/prefix into an encrypted collection.
     Ingest(crate::ingest_cmd::IngestArgs),
 }
 

@@ -7,6 +7,7 @@ mod audit_cmd;
 mod cli;
 mod ingest_cmd;
 mod pii_cmd;
+mod s3_source;
 mod subjects_cmd;
 
 use std::process::ExitCode;

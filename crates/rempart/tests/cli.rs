@@ -562,8 +562,38 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
     let bad = rempart(&bad_args);
     assert_eq!(
         bad.status.code(),
-        Some(2),
-        "a file that is not what its name says"
+        Some(1),
+        "a file that is not what its name says fails (the command line was fine)"
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("scan.pdf"), "named: {stderr}");
+    // A directory: every file in it; one that fails does not stop the others.
+    let folder = dir.path().join("folder");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::write(folder.join("a.txt"), "Okapi rota: Mondays.").unwrap();
+    std::fs::write(folder.join("sub/b.md"), "# Ibex\n\nIbex rota: Tuesdays.").unwrap();
+    std::fs::write(folder.join("sub/c.pdf"), "not a pdf").unwrap();
+    std::fs::write(folder.join(".hidden.txt"), "skipped").unwrap();
+    let mut dir_args = args;
+    dir_args[9] = folder.to_str().unwrap();
+    let o = rempart(&dir_args);
+    assert_eq!(o.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[0]["receipt"]["created"], true, "{stdout}");
+    assert_eq!(lines[1]["receipt"]["created"], true, "{stdout}");
+    assert!(
+        lines[2]["error"].as_str().unwrap().contains("signature"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("3 files: 2 documents created, 0 already present, 1 failed"),
+        "{stderr}"
     );
 
     let hr_key = out(rempart(&[
@@ -611,4 +641,504 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
     assert_eq!(eu.chat_requests().len(), before);
     assert_eq!(us.chat_requests().len(), 0);
     server.stop();
+}
+
+/// An S3 API server (`moto_server`, PyPI `moto[server]`, in the tests'
+/// venv: `$VENV` or the workspace's `.venv`) on a free loopback port.
+/// `None` with a message when it is not installed; a failure under CI.
+struct Moto {
+    child: Child,
+    url: String,
+    /// Its request log.
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    async fn start() -> Option<Moto> {
+        rempart_test::install_tls_provider();
+        let venv = std::env::var_os("VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+        let bin = venv.join("bin/moto_server");
+        if !bin.exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{} is missing but CI=true: scripts/test.sh installs moto[server] from tests/python/requirements.txt",
+                bin.display()
+            );
+            eprintln!(
+                "SKIPPED: S3 ingestion test ({} missing; run scripts/test.sh or pip install 'moto[server]' into the venv)",
+                bin.display()
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("moto.log");
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn moto_server");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http.get(&moto.url).send().await.is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Some(moto)
+    }
+
+    /// Create a bucket in `region` (moto takes unsigned requests).
+    async fn bucket(&self, name: &str, region: &str) {
+        let body = format!(
+            "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+        );
+        let resp = reqwest::Client::new()
+            .put(format!("{}/{name}", self.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    }
+
+    async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
+        let resp = reqwest::Client::new()
+            .put(format!("{}/{bucket}/{key}", self.url))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{key}: {:?}", resp.text().await);
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A one-page PDF with a text layer (Helvetica), offsets computed.
+fn tiny_pdf(line: &str) -> Vec<u8> {
+    let content = format!("BT /F1 12 Tf 72 770 Td ({line}) Tj ET\n");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{content}endstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_owned(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+const S3_SECRET: &str = "s3-secret-canary-5f2e";
+
+/// `rempart` with S3 credentials in its environment (and no other AWS
+/// setting from the caller's).
+fn rempart_s3(args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(BIN);
+    for v in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("AWS_ACCESS_KEY_ID", "rempart-test")
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+        .args(args)
+        .output()
+        .expect("run rempart")
+}
+
+fn text_of(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// `rempart ingest s3://bucket/prefix` against an S3 API server: every
+/// object under the prefix is ingested through the same path as local
+/// files (formats, attachments, content-hash idempotence, subjects found
+/// by the scan); one bad object is reported by name and the others go in;
+/// a second run writes nothing; bad endpoints, buckets and regions are
+/// clear errors; the listing goes through every page; the credentials are
+/// never printed; every file is one audit record, and the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_from_s3_is_idempotent_linked_audited_and_fails_clearly() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let eu = MockUpstream::start().await;
+    let us = MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &eu.url(), &us.url());
+    let c = cfg.to_str().unwrap();
+    let bucket = "rempart-docs";
+    moto.bucket(bucket, "eu-west-3").await;
+    moto.put(
+        bucket,
+        "docs/leave.md",
+        b"# Leave\n\nStaff get 27 days of Capybara leave a year.\n".to_vec(),
+    )
+    .await;
+    moto.put(
+        bucket,
+        "docs/notes.txt",
+        b"The Axolotl canteen opens at noon.".to_vec(),
+    )
+    .await;
+    moto.put(
+        bucket,
+        "docs/reports/q3.pdf",
+        tiny_pdf("Third quarter Pangolin revenue grew by nine percent."),
+    )
+    .await;
+    let eml = "From: Camille Martin <camille.martin@example.fr>\r\n\
+               To: hr@example.org\r\n\
+               Subject: Tapir complaint\r\n\
+               MIME-Version: 1.0\r\n\
+               Content-Type: text/plain; charset=utf-8\r\n\
+               \r\n\
+               My Tapir-Claim-6630 about the parking fee is still open.\r\n";
+    moto.put(bucket, "docs/mail/complaint.eml", eml.as_bytes().to_vec())
+        .await;
+    moto.put(bucket, "bad/broken.pdf", b"no PDF signature here".to_vec())
+        .await;
+    moto.put(
+        bucket,
+        "elsewhere/skip.txt",
+        b"Not under the prefix.".to_vec(),
+    )
+    .await;
+
+    let subject: serde_json::Value = serde_json::from_str(&out(rempart(&[
+        "subjects",
+        "add",
+        "--config",
+        c,
+        "--tenant",
+        "acme",
+        "--email",
+        "camille.martin@example.fr",
+    ])))
+    .unwrap();
+    let subject = subject["id"].as_str().unwrap().to_owned();
+
+    let url = format!("s3://{bucket}/docs");
+    let ingest = |extra: &[&str]| {
+        let mut a = vec![
+            "ingest",
+            "--config",
+            c,
+            "--tenant",
+            "acme",
+            "--collection",
+            "s3docs",
+            "--s3-endpoint",
+            &moto.url,
+            "--s3-region",
+            "eu-west-3",
+            "--s3-path-style",
+        ];
+        a.extend_from_slice(extra);
+        rempart_s3(&a)
+    };
+    let started = Instant::now();
+    let bad_url = format!("s3://{bucket}/bad");
+    let first = ingest(&[&url, &bad_url]);
+    let took = started.elapsed();
+    let (stdout, stderr) = text_of(&first);
+    assert_eq!(first.status.code(), Some(1), "one bad file: {stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        5,
+        "one line per object under the prefix: {stdout}"
+    );
+    let by_path = |p: &str| {
+        lines
+            .iter()
+            .find(|l| l["path"] == format!("s3://{bucket}/{p}"))
+            .unwrap_or_else(|| panic!("{p}: {stdout}"))
+    };
+    assert_eq!(by_path("docs/leave.md")["format"], "markdown");
+    assert_eq!(by_path("docs/notes.txt")["format"], "text");
+    assert_eq!(by_path("docs/reports/q3.pdf")["format"], "pdf");
+    let mail = by_path("docs/mail/complaint.eml");
+    assert_eq!(mail["format"], "eml");
+    assert_eq!(mail["receipt"]["linked_subjects"], 1, "{mail}");
+    for p in ["docs/leave.md", "docs/notes.txt", "docs/reports/q3.pdf"] {
+        assert_eq!(by_path(p)["receipt"]["created"], true, "{p}: {stdout}");
+        assert_eq!(by_path(p)["receipt"]["linked_subjects"], 0, "{p}");
+    }
+    let broken = by_path("bad/broken.pdf");
+    assert!(broken["error"].is_string(), "{broken}");
+    assert!(
+        stderr.contains(&format!("s3://{bucket}/bad/broken.pdf")),
+        "the failure is named: {stderr}"
+    );
+    assert!(
+        stderr.contains("5 files: 4 documents created, 0 already present, 1 failed"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("\r") && !stderr.contains("=>"),
+        "no bar off a terminal: {stderr}"
+    );
+    eprintln!("S3 ingestion of 5 objects (4 ingested) took {took:?}");
+
+    // Without the bad object, a second run writes nothing and succeeds.
+    let again = ingest(&[&url, "--quiet"]);
+    let (stdout2, stderr2) = text_of(&again);
+    assert_eq!(again.status.code(), Some(0), "{stderr2}");
+    assert!(stderr2.is_empty(), "--quiet: {stderr2}");
+    let created: Vec<bool> = stdout2
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["receipt"]["created"] == true
+        })
+        .collect();
+    assert_eq!(created, [false; 4], "idempotent: {stdout2}");
+
+    // Clear errors: an endpoint nobody listens on, a bucket that is not
+    // there, a region outside the EU or unknown, no credentials.
+    let dead = rempart_s3(&[
+        "ingest",
+        "--config",
+        c,
+        "--tenant",
+        "acme",
+        "--collection",
+        "s3docs",
+        "--s3-endpoint",
+        "http://127.0.0.1:9",
+        "--s3-region",
+        "eu-west-3",
+        "--s3-path-style",
+        &url,
+    ]);
+    let (_, e) = text_of(&dead);
+    assert_eq!(dead.status.code(), Some(1), "{e}");
+    assert!(e.contains(&format!("cannot list {url}")), "{e}");
+    let missing = ingest(&["s3://no-such-bucket/docs"]);
+    let (_, e2) = text_of(&missing);
+    assert_eq!(missing.status.code(), Some(1), "{e2}");
+    assert!(e2.contains("cannot list s3://no-such-bucket/docs"), "{e2}");
+    for (region, says) in [
+        ("us-east-1", "outside the EU"),
+        ("atlantis-1", "unknown S3 region `atlantis-1`"),
+    ] {
+        let o = rempart_s3(&[
+            "ingest",
+            "--config",
+            c,
+            "--tenant",
+            "acme",
+            "--collection",
+            "s3docs",
+            "--s3-endpoint",
+            &moto.url,
+            "--s3-region",
+            region,
+            "--s3-path-style",
+            &url,
+        ]);
+        let (_, e) = text_of(&o);
+        assert_eq!(o.status.code(), Some(2), "{region}: {e}");
+        assert!(e.contains(says) && e.contains("--allow-region"), "{e}");
+    }
+    let no_creds = Command::new(BIN)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "ingest",
+            "--config",
+            c,
+            "--tenant",
+            "acme",
+            "--collection",
+            "s3docs",
+            "--s3-region",
+            "eu-west-3",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(no_creds.status.code(), Some(2));
+    assert!(text_of(&no_creds).1.contains("AWS_ACCESS_KEY_ID"));
+    for o in [&first, &again, &dead, &missing] {
+        let (so, se) = text_of(o);
+        assert!(
+            !so.contains(S3_SECRET) && !se.contains(S3_SECRET),
+            "a secret was printed"
+        );
+    }
+
+    // The listing goes through every page: 7 keys, 3 a page.
+    for i in 0..7 {
+        moto.put(bucket, &format!("many/{i:04}.txt"), b"x".to_vec())
+            .await;
+    }
+    let listed = ingest(&[
+        &format!("s3://{bucket}/many"),
+        "--dry-run",
+        "--s3-page-size",
+        "3",
+    ]);
+    let (so, se) = text_of(&listed);
+    assert_eq!(listed.status.code(), Some(0), "{se}");
+    let keys: Vec<String> = so
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["path"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (0..7)
+        .map(|i| format!("s3://{bucket}/many/{i:04}.txt"))
+        .collect();
+    assert_eq!(keys, expected);
+    let pages = std::fs::read_to_string(&moto.log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("GET /rempart-docs?") && l.contains("prefix=many"))
+        .count();
+    assert_eq!(pages, 3, "three listing requests");
+
+    // The documents are searchable, once each; erasing the subject found
+    // in the mail deletes the mail.
+    let key = create_key(&cfg);
+    let server = Server::start(&cfg);
+    // With the gateway holding the audit log, the CLI does not ingest
+    // unaudited unless told to.
+    let held = ingest(&[&url]);
+    assert_eq!(held.status.code(), Some(1));
+    assert!(
+        text_of(&held).1.contains("--unaudited"),
+        "{}",
+        text_of(&held).1
+    );
+    let unaudited = ingest(&[&url, "--unaudited", "--quiet"]);
+    assert_eq!(
+        unaudited.status.code(),
+        Some(0),
+        "{}",
+        text_of(&unaudited).1
+    );
+    rempart_test::install_tls_provider();
+    let http = reqwest::Client::new();
+    let search = async |q: &str| -> serde_json::Value {
+        http.post(format!("{}/v1/collections/s3docs/search", server.url))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"query": q}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    let hit = search("Pangolin revenue").await;
+    assert_eq!(hit["data"][0]["name"], "docs/reports/q3.pdf", "{hit}");
+    let hit = search("Tapir claim parking").await;
+    assert_eq!(hit["data"][0]["name"], "docs/mail/complaint.eml", "{hit}");
+    let listed: serde_json::Value = http
+        .get(format!("{}/v1/collections/s3docs/documents", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        4,
+        "no duplicates: {listed}"
+    );
+    let resp = http
+        .delete(format!("{}/v1/subjects/{subject}", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let erased: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(erased["removed"]["documents"], 1, "{erased}");
+    let hit = search("Tapir claim parking").await;
+    assert_eq!(hit["data"], serde_json::json!([]), "{hit}");
+    server.stop();
+
+    // One audit record per file ingested (key id `cli`), and the log
+    // verifies; it names no file.
+    out(rempart(&["audit", "verify", "--config", c]));
+    let exported = out(rempart(&["audit", "export", "--config", c]));
+    let ingests: Vec<serde_json::Value> = exported
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["endpoint"] == "ingest")
+        .collect();
+    assert_eq!(ingests.len(), 9, "5 then 4 files: {exported}");
+    assert!(ingests.iter().all(|r| r["key_id"] == "cli"));
+    assert_eq!(
+        ingests
+            .iter()
+            .filter(|r| r["outcome"] == "bad_request")
+            .count(),
+        1,
+        "the broken file"
+    );
+    for f in walk(&dir.path().join("data/audit")) {
+        let bytes = std::fs::read(&f).unwrap();
+        for v in ["leave.md", "complaint", "Capybara", "camille"] {
+            assert!(
+                find(&bytes, v.as_bytes()).is_none(),
+                "{v} in {}",
+                f.display()
+            );
+        }
+    }
 }

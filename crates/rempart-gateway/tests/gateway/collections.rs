@@ -768,3 +768,222 @@ async fn hybrid_retrieval_across_languages_keeps_eligibility() {
         "{r}"
     );
 }
+
+/// A valid French NIR (INSEE number, mod-97 key), as a document writes it.
+const NIR: &str = "2 84 12 75 115 023 81";
+
+/// The registered subjects a document mentions (by e-mail or national
+/// id, however spelled) are linked without being named: erasing the
+/// subject takes the document with it, from the store, the index and the
+/// data directory. An unregistered address links nothing; a subject
+/// registered after the first ingestion is linked when the same content
+/// comes again.
+#[tokio::test]
+async fn subjects_found_by_the_scan_are_linked_and_erased_with_the_document() {
+    let (gw, _mock) = sovereign().await;
+    let subject = gw
+        .register_subject(&json!({"name": "Camille Martin",
+                                  "emails": ["camille.martin@example.fr"],
+                                  "national_ids": ["284127511502381"]}))
+        .await;
+    let planted = "Wombat-Ledger-5521";
+    let text = format!(
+        "{planted}: the claim filed by CAMILLE.MARTIN@EXAMPLE.FR, social security number {NIR}, is accepted."
+    );
+    let (status, r) = ingest(&gw, "claims", json!({"name": "Claim 5521", "text": text})).await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["receipt"]["linked_subjects"], 1, "{r}");
+    assert_eq!(r["receipt"]["subjects_found"], 1, "{r}");
+    assert!(
+        !r.to_string().contains("camille"),
+        "no value in the receipt: {r}"
+    );
+    let doc = r["receipt"]["document_id"].as_str().unwrap().to_owned();
+
+    // An address nobody registered links nothing.
+    let other = "Numbat-Memo-3307: forward questions to nobody.registered@example.org.";
+    let (status, n) = ingest(&gw, "claims", json!({"name": "Memo", "text": other})).await;
+    assert_eq!(status, 201, "{n}");
+    assert_eq!(n["receipt"]["linked_subjects"], 0, "{n}");
+    let memo = n["receipt"]["document_id"].as_str().unwrap().to_owned();
+    // Opting out links only the subjects named.
+    let (_, o) = ingest(
+        &gw,
+        "claims",
+        json!({"name": "Opted out", "text": format!("Copy for camille.martin@example.fr"), "link_subjects": false}),
+    )
+    .await;
+    assert_eq!(o["receipt"]["linked_subjects"], 0, "{o}");
+
+    // Registered after its first ingestion: linked when it comes again.
+    let late_text = "Quoll-Note-7781: call +33 6 12 34 56 78 about the refund.";
+    let (_, first) = ingest(&gw, "claims", json!({"name": "Note", "text": late_text})).await;
+    assert_eq!(first["receipt"]["linked_subjects"], 0, "{first}");
+    let late = gw
+        .register_subject(&json!({"phones": ["06 12 34 56 78"]}))
+        .await;
+    let (status, again) = ingest(&gw, "claims", json!({"name": "Note", "text": late_text})).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["receipt"]["created"], false, "{again}");
+    assert_eq!(again["receipt"]["linked_subjects"], 1, "{again}");
+
+    let found = search_as(&gw, &gw.key, "claims", "claim accepted").await;
+    assert_eq!(found["data"][0]["document"], json!(doc), "{found}");
+
+    let erased = gw.erase_subject(&subject).await;
+    assert_eq!(erased["removed"]["documents"], json!(1), "{erased}");
+    let erased = gw.erase_subject(&late).await;
+    assert_eq!(erased["removed"]["documents"], json!(1), "{erased}");
+    let after = search_as(&gw, &gw.key, "claims", "claim accepted Wombat").await;
+    assert!(
+        after["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["document"] != json!(doc)),
+        "{after}"
+    );
+    let (_, listed) = json_of(
+        gw.get("/v1/collections/claims/documents")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "the memo and the opted-out copy stay: {listed}"
+    );
+    assert!(ids.contains(&memo.as_str()) && !ids.contains(&doc.as_str()));
+
+    let dir = gw.stop_keeping_data().await;
+    // The ingest records count what the scan found, never the values.
+    let records = audit_records(dir.path());
+    let ingests: Vec<_> = records.iter().filter(|r| r.endpoint == "ingest").collect();
+    assert_eq!(ingests.len(), 5, "one record per ingestion");
+    assert_eq!(ingests[0].linked_subjects, 1);
+    assert_eq!(ingests[0].pii_counts.get("EMAIL"), Some(&1));
+    assert_eq!(ingests[0].pii_counts.get("NATIONAL_ID"), Some(&1));
+    assert_eq!(ingests[0].sensitivity, "personal");
+    assert_eq!(ingests[1].linked_subjects, 0);
+    assert_eq!(ingests[4].documents, ingests[3].documents);
+    assert_eq!(
+        (ingests[3].linked_subjects, ingests[4].linked_subjects),
+        (0, 1)
+    );
+    for f in walk(dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        for v in [
+            planted,
+            "Claim 5521",
+            "Quoll-Note-7781",
+            "camille.martin",
+            "CAMILLE.MARTIN",
+            "284127511502381",
+        ] {
+            let hex: String = v.bytes().map(|b| format!("{b:02x}")).collect();
+            for n in [v.as_bytes(), hex.as_bytes()] {
+                assert!(
+                    !bytes.windows(n.len()).any(|w| w == n),
+                    "{v} in {}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+/// Ingestion and deletion each leave one record in the verified audit log
+/// (endpoint, outcome, document ids, chunk counts, the key), and the log
+/// holds neither the document's name nor a word of its text.
+#[tokio::test]
+async fn ingestion_and_deletion_are_audited_without_names_or_text() {
+    let (gw, _mock) = sovereign().await;
+    let text = "# Kakapo plan\n\nThe Kakapo-Orchard-8842 budget doubles.\n\n## Later\n\nMore.";
+    let resp = gw
+        .post("/v1/collections/plans/documents")
+        .json(&json!({"name": "Secret-Plan-Name.md", "markdown": text}))
+        .send()
+        .await
+        .unwrap();
+    let ingest_audit = header(&resp, "x-rempart-audit-id").to_owned();
+    let (status, r) = json_of(resp).await;
+    assert_eq!(status, 201, "{r}");
+    let doc = r["receipt"]["document_id"].as_str().unwrap().to_owned();
+    let chunks = r["receipt"]["chunks"].as_u64().unwrap();
+    let resp = gw
+        .delete_as(&gw.key, &format!("/v1/collections/plans/documents/{doc}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let delete_audit = header(&resp, "x-rempart-audit-id").to_owned();
+    // Deleting it again: not found, and recorded as such.
+    let resp = gw
+        .delete_as(&gw.key, &format!("/v1/collections/plans/documents/{doc}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    // A refused ingestion is recorded too.
+    let (status, _) = ingest(
+        &gw,
+        "plans",
+        json!({"name": "n", "text": "a", "markdown": "b"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let dir = gw.stop_keeping_data().await;
+    let records = audit_records(dir.path());
+    let of = |e: &str| {
+        records
+            .iter()
+            .filter(|r| r.endpoint == e)
+            .collect::<Vec<_>>()
+    };
+    let ingests = of("ingest");
+    assert_eq!(ingests.len(), 2, "{ingests:?}");
+    let i = ingests[0];
+    assert_eq!(i.id, ingest_audit);
+    assert_eq!((i.tenant.as_str(), i.outcome), (TENANT, Outcome::Served));
+    assert!(!i.key_id.is_empty());
+    assert_eq!(i.documents, vec![doc.clone()]);
+    assert_eq!(i.document_chunks, chunks);
+    assert!(
+        i.document_chunks >= 2,
+        "two sections: {}",
+        i.document_chunks
+    );
+    assert_eq!(
+        (ingests[1].outcome, ingests[1].error_code.as_deref()),
+        (Outcome::BadRequest, Some("invalid_request"))
+    );
+    assert!(ingests[1].documents.is_empty());
+    let deletes = of("delete_document");
+    assert_eq!(deletes.len(), 2, "{deletes:?}");
+    assert_eq!(deletes[0].id, delete_audit);
+    assert_eq!(deletes[0].outcome, Outcome::Served);
+    assert_eq!(deletes[0].documents, vec![doc.clone()]);
+    assert_eq!(deletes[0].document_chunks, chunks);
+    assert_eq!(deletes[1].outcome, Outcome::BadRequest);
+    assert_eq!(deletes[1].error_code.as_deref(), Some("not_found"));
+    assert_eq!(deletes[1].documents, vec![doc.clone()]);
+    for f in walk(&rempart_gateway::audit::audit_dir(dir.path())) {
+        let bytes = std::fs::read(&f).unwrap();
+        for v in ["Secret-Plan-Name", "Kakapo", "budget doubles"] {
+            assert!(
+                !bytes.windows(v.len()).any(|w| w == v.as_bytes()),
+                "{v} in {}",
+                f.display()
+            );
+        }
+    }
+}

@@ -205,3 +205,44 @@ async fn special_category_data_stays_in_tenancy() {
     let resp = gw.chat(&chat_body("assistant", &planted())).await;
     assert_eq!(header(&resp, "x-rempart-deployment"), "mistral-paris");
 }
+
+/// Ingestion is fail-closed too: without a scan, the subjects a document is
+/// about could not be linked for erasure, so nothing is stored; the refusal
+/// is recorded and names no value.
+#[tokio::test]
+async fn a_failing_detector_refuses_ingestion() {
+    let inspectors: [(&str, Arc<dyn Inspector>); 2] = [
+        ("error", Arc::new(FailingInspector)),
+        ("panic", Arc::new(PanickingInspector)),
+    ];
+    for (what, inspector) in inspectors {
+        let mock = MockUpstream::builder().echo().start().await;
+        let gw = Gateway::start_with_inspector(&sovereign_only(&mock), &[TENANT], inspector).await;
+        let resp = gw
+            .post("/v1/collections/kyc/documents")
+            .json(&serde_json::json!({"name": "KYC file", "text": planted()}))
+            .send()
+            .await
+            .unwrap();
+        let err = expect_error(resp, 403, "pii_inspection_failed").await;
+        assert!(!err.to_string().contains(NAME), "{what}: {err}");
+        let listed: Value = gw
+            .get("/v1/collections/kyc/documents")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["data"], serde_json::json!([]), "{what}: stored");
+        let data_dir = gw.stop_keeping_data().await;
+        let records = audit_records(data_dir.path());
+        assert_eq!(records.len(), 1, "{what}");
+        assert_eq!(
+            (records[0].endpoint.as_str(), records[0].outcome),
+            ("ingest", rempart_audit::Outcome::RefusedPii),
+            "{what}"
+        );
+        assert!(records[0].documents.is_empty(), "{what}");
+    }
+}
