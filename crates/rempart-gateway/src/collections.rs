@@ -126,6 +126,9 @@ pub struct Retriever {
     term_key: TermKey,
     embedder: Option<Arc<Embedder>>,
     min_cosine: f32,
+    /// The dense side runs in the store (PostgreSQL with pgvector) instead
+    /// of an in-process HNSW index.
+    store_dense: bool,
 }
 
 impl std::fmt::Debug for Retriever {
@@ -222,6 +225,7 @@ impl Retriever {
             term_key: TermKey::new(key),
             embedder: None,
             min_cosine: 0.8,
+            store_dense: false,
         }
     }
 
@@ -245,10 +249,25 @@ impl Retriever {
 
     /// Hybrid retrieval: chunks are embedded with `embedder`, and a dense
     /// hit counts as evidence from cosine similarity `min_cosine` up.
+    /// On PostgreSQL with pgvector the vectors also go to the store's index
+    /// (in the ingestion's transaction) and the dense search runs there.
     pub fn with_embedder(mut self, embedder: Arc<Embedder>, min_cosine: f32) -> Retriever {
+        self.store_dense =
+            self.collections.has_vector_index() && embedder.dim() == rempart_store::VECTOR_DIM;
         self.embedder = Some(embedder);
         self.min_cosine = min_cosine;
         self
+    }
+
+    /// Where the dense search runs: `"pgvector"`, `"in-process"`, or `None`
+    /// (lexical only).
+    pub fn dense_index(&self) -> Option<&'static str> {
+        self.embedder.as_ref()?;
+        Some(if self.store_dense {
+            "pgvector"
+        } else {
+            "in-process"
+        })
     }
 
     /// The embedding model's tag, when retrieval is hybrid.
@@ -296,6 +315,29 @@ impl Retriever {
         self.collections
             .store_embeddings(tenant, collection, &fill)
             .await?;
+        if self.store_dense {
+            // The store's index takes a document's vectors all at once.
+            let docs: BTreeSet<Uuid> = fill.iter().map(|(d, _, _)| *d).collect();
+            for doc in docs {
+                let vectors: Vec<Vec<f32>> = chunks
+                    .iter()
+                    .filter(|c| c.document_id == doc)
+                    .filter_map(|c| c.embedding.as_ref().map(|e| e.vector.clone()))
+                    .collect();
+                match self
+                    .collections
+                    .store()
+                    .put_vectors(tenant, collection, doc, &vectors)
+                    .await
+                {
+                    // Deleted meanwhile: nothing to index.
+                    Err(rempart_store::Error::NotFound(_)) => {}
+                    r => {
+                        r?;
+                    }
+                }
+            }
+        }
         tracing::info!(
             collection = %collection,
             chunks = fill.len(),
@@ -326,7 +368,10 @@ impl Retriever {
         let (version, mut chunks) = self.collections.load(tenant, collection).await?;
         self.fill_embeddings(tenant, collection, &mut chunks)
             .await?;
-        let dim = self.embedder.as_ref().map(|e| e.dim());
+        let dim = match &self.embedder {
+            Some(e) if !self.store_dense => Some(e.dim()),
+            _ => None,
+        };
         let mut loaded = Loaded::new(self.term_key.clone(), dim)?;
         loaded.version = version;
         for c in chunks {
@@ -380,9 +425,17 @@ impl Retriever {
             }
         }
         let texts = chunks.clone();
+        let vectors: Vec<Vec<f32>> = if self.store_dense {
+            chunks
+                .iter()
+                .filter_map(|c| c.embedding.as_ref().map(|e| e.vector.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let receipt = self
             .collections
-            .ingest(
+            .ingest_with_vectors(
                 tenant,
                 &NewDocumentIn {
                     collection,
@@ -394,6 +447,7 @@ impl Retriever {
                     subjects,
                     chunks,
                 },
+                &vectors,
             )
             .await?;
         if receipt.created {
@@ -494,6 +548,41 @@ impl Retriever {
             Some(e) => Some(e.query(query).await.map_err(embed_error)?),
             None => None,
         };
+        // The store's dense search first (the in-memory indexes are not
+        // held across it).
+        let mut store_hits: HashMap<&String, (Vec<Hit>, usize)> = HashMap::new();
+        if let (true, Some(v)) = (self.store_dense, &vector) {
+            let groups: Vec<String> = principal.groups.iter().cloned().collect();
+            for c in collections {
+                let d = self
+                    .collections
+                    .store()
+                    .search_vectors(
+                        tenant,
+                        &rempart_store::VectorQuery {
+                            collections: &[c.as_str()],
+                            vector: v,
+                            groups: &groups,
+                            purpose: principal.purpose.as_deref(),
+                            k: (2 * k).max(20),
+                            tuning: rempart_store::VectorTuning::default(),
+                        },
+                    )
+                    .await
+                    .map_err(RegistryError::Store)?;
+                let hits = d
+                    .hits
+                    .iter()
+                    .filter(|h| h.score >= self.min_cosine)
+                    .map(|h| Hit {
+                        chunk: h.chunk_id(),
+                        document: h.document_id.to_string(),
+                        score: h.score,
+                    })
+                    .collect();
+                store_hits.insert(c, (hits, d.denied.unwrap_or(0) as usize));
+            }
+        }
         let indexes = self.indexes.read().await;
         let q = Query {
             text: query,
@@ -528,6 +617,16 @@ impl Retriever {
                     .map_err(rag_error)?;
                     denied += h.denied_lexical.max(h.denied_dense);
                     lists.push((h.hits, c.as_str()));
+                }
+                (None, Some(_)) if self.store_dense => {
+                    let depth = (2 * k).max(20);
+                    let l = loaded.index.search(&Query { k: depth, ..q }, principal);
+                    let (dense, dense_denied) = store_hits.remove(c).unwrap_or_default();
+                    denied += l.denied.max(dense_denied);
+                    lists.push((
+                        rempart_rag::rrf(&[&l.hits, &dense], rempart_rag::RRF_K, k),
+                        c.as_str(),
+                    ));
                 }
                 _ => {
                     let r = loaded.index.search(&q, principal);

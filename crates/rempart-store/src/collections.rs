@@ -287,6 +287,17 @@ impl Collections {
         Collections { registry }
     }
 
+    /// Whether the store indexes vectors itself (PostgreSQL with pgvector):
+    /// see [`crate::Store::has_vector_index`].
+    pub fn has_vector_index(&self) -> bool {
+        self.registry.store.has_vector_index()
+    }
+
+    /// The store (for its vector index).
+    pub fn store(&self) -> &crate::Store {
+        &self.registry.store
+    }
+
     /// The keyed hash of a document's content for this tenant.
     async fn content_key(&self, tenant: &str, content: &[u8]) -> Result<Vec<u8>> {
         let root = self.registry.tenant_key(tenant, CONTENT_ROOT).await?;

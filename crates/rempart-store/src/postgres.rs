@@ -1348,31 +1348,40 @@ impl Postgres {
         let k = q.k as i64;
         let ef = (t.ef_search as usize).clamp(q.k, 1000);
         let mut tx = self.begin(tenant).await?;
-        // Numbers and a fixed keyword from the code: no bind parameters in SET.
-        sqlx::raw_sql(&format!(
-            "SET LOCAL hnsw.ef_search = {ef}; SET LOCAL hnsw.iterative_scan = {};
-             SET LOCAL hnsw.max_scan_tuples = {}",
-            t.iterative.setting(),
-            t.max_scan_tuples.max(1),
-        ))
-        .execute(&mut *tx)
-        .await?;
-        let collections: Vec<&str> = q.collections.to_vec();
+        // The parameters the statements below share.
+        let collections: Vec<String> = q.collections.iter().map(|c| (*c).to_owned()).collect();
+        let groups: Vec<String> = q.groups.to_vec();
+        let purpose: Option<String> = q.purpose.map(str::to_owned);
+        let vector: Vec<f32> = q.vector.to_vec();
+
         // How many chunks the principal may see, and under which label
         // sets: a few rows, whatever the collection's size.
-        let (total, eligible, keys): (i64, i64, Vec<i64>) = sqlx::query_as(&format!(
+        // SET LOCAL through set_config(…, true): `raw_sql` here makes the
+        // future's `Send` bound unprovable too.
+        sqlx::query(
+            "SELECT set_config('hnsw.ef_search', $1, true),
+                    set_config('hnsw.iterative_scan', $2, true),
+                    set_config('hnsw.max_scan_tuples', $3, true)",
+        )
+        .bind(ef.to_string())
+        .bind(t.iterative.setting())
+        .bind(t.max_scan_tuples.max(1).to_string())
+        .execute(&mut *tx)
+        .await?;
+        let label_sql = format!(
             "SELECT coalesce(sum(chunks), 0)::int8, coalesce(sum(chunks) FILTER (WHERE ok), 0)::int8,
                     coalesce(array_agg(label_key) FILTER (WHERE ok), '{{}}')
              FROM (SELECT label_key, chunks, {} AS ok FROM chunk_label_sets
                    WHERE tenant = $1 AND collection = ANY($2)) s",
             eligible_sql(3, 4)
-        ))
-        .bind(tenant)
-        .bind(&collections)
-        .bind(q.groups)
-        .bind(q.purpose)
-        .fetch_one(&mut *tx)
-        .await?;
+        );
+        let (total, eligible, keys): (i64, i64, Vec<i64>) = sqlx::query_as(&label_sql)
+            .bind(tenant)
+            .bind(&collections)
+            .bind(&groups)
+            .bind(&purpose)
+            .fetch_one(&mut *tx)
+            .await?;
         let (total, eligible) = (total.max(0) as u64, eligible.max(0) as u64);
         let elig = eligible_sql(4, 5);
         let distance = format!("embedding <=> $2::real[]::vector({VECTOR_DIM})");
@@ -1381,10 +1390,10 @@ impl Postgres {
             ($query:expr) => {
                 $query
                     .bind(tenant)
-                    .bind(q.vector)
+                    .bind(&vector)
                     .bind(&collections)
-                    .bind(q.groups)
-                    .bind(q.purpose)
+                    .bind(&groups)
+                    .bind(&purpose)
                     .bind(k)
             };
         }

@@ -987,3 +987,128 @@ async fn ingestion_and_deletion_are_audited_without_names_or_text() {
         }
     }
 }
+
+/// On PostgreSQL with pgvector the dense side runs in the store: the
+/// vectors go into `chunk_vectors` in the ingestion's transaction, a
+/// cross-lingual question is answered through them with eligibility in the
+/// SQL, and deletion removes them. (Retriever over a bootstrapped database
+/// of the test server, `REMPART_TEST_PG_URL`.)
+#[tokio::test]
+async fn hybrid_retrieval_on_postgres_uses_pgvector() {
+    let Some(model) = e5_model() else { return };
+    let admin = match std::env::var("REMPART_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("REMPART_TEST_PG_URL is not set and CI=true")
+        }
+        _ => {
+            eprintln!("skipped: REMPART_TEST_PG_URL is not set (scripts/pg.sh start)");
+            return;
+        }
+    };
+    use secrecy::SecretString;
+    use std::sync::Arc;
+    let role = format!(
+        "rempart_gw_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    rempart_store::postgres::bootstrap(
+        &SecretString::from(admin.clone()),
+        &rempart_store::postgres::AppRole {
+            name: role.clone(),
+            password: None,
+        },
+    )
+    .await
+    .expect("bootstrap");
+    let app_url = {
+        let (scheme_user, host) = admin.split_once('@').expect("user@host in the URL");
+        let scheme = scheme_user.split("//").next().unwrap();
+        format!("{scheme}//{role}@{host}")
+    };
+    let store = rempart_store::Store::connect(&SecretString::from(app_url))
+        .await
+        .expect("connect as the application role");
+    assert!(
+        store.has_vector_index(),
+        "PostgreSQL with pgvector (scripts/pg.sh)"
+    );
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = rempart_crypto::KeyProvider::from_config(
+        &rempart_crypto::KeysConfig::default(),
+        keys_dir.path(),
+        &|_| None,
+    )
+    .await
+    .unwrap();
+    let registry = Arc::new(rempart_store::registry::Registry::new(
+        store.clone(),
+        Arc::new(keys.provider),
+        rempart_store::registry::Settings::default(),
+    ));
+    let embedder =
+        rempart_gateway::embedder::Embedder::load(std::path::Path::new(&model), 2).expect("model");
+    let retriever = rempart_gateway::collections::Retriever::new(registry)
+        .with_embedder(Arc::new(embedder), 0.8);
+    assert_eq!(retriever.dense_index(), Some("pgvector"));
+    let tenant = format!("t{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
+    let hr = rempart_store::collections::DocumentLabels {
+        groups: ["hr".to_string()].into(),
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    for (name, text) in [
+        (
+            "Congés",
+            "Chaque salarié a droit à cinq semaines de congés payés par année de travail.",
+        ),
+        (
+            "Kantine",
+            "Die Kantine im Erdgeschoss öffnet um zwölf Uhr und schließt um vierzehn Uhr.",
+        ),
+    ] {
+        let r = retriever
+            .ingest(
+                &tenant,
+                "handbook",
+                &rempart_gateway::collections::SourceFile::text(name, text, false),
+                &hr,
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.count_vectors(&tenant, r.document_id).await.unwrap(),
+            r.chunks
+        );
+        ids.push(r.document_id);
+    }
+    let member = rempart_rag::Principal::new(tenant.as_str()).with_group("hr");
+    let outsider = rempart_rag::Principal::new(tenant.as_str()).with_group("sales");
+    let question = "How many weeks of paid holiday does an employee get?";
+    let c = ["handbook".to_string()];
+    let r = retriever.search(&member, &c, question, 4).await.unwrap();
+    assert_eq!(
+        r.hits.first().map(|h| h.document),
+        Some(ids[0]),
+        "{:?}",
+        r.hits
+    );
+    let r = retriever.search(&outsider, &c, question, 4).await.unwrap();
+    assert!(r.hits.is_empty(), "{:?}", r.hits);
+    assert!(r.denied >= 1);
+    let r = retriever
+        .search(&member, &c, "What is the boiling point of mercury?", 4)
+        .await
+        .unwrap();
+    assert!(r.hits.is_empty(), "unrelated: refused, {:?}", r.hits);
+    let receipt = retriever
+        .delete(&tenant, "handbook", ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipt.removed.vectors, 1);
+    assert_eq!(store.count_vectors(&tenant, ids[0]).await.unwrap(), 0);
+    let r = retriever.search(&member, &c, question, 4).await.unwrap();
+    assert!(r.hits.iter().all(|h| h.document != ids[0]), "{:?}", r.hits);
+}
