@@ -408,7 +408,8 @@ pub struct VectorTuning {
     /// true.
     pub exact_fallback: bool,
     /// Count the denied candidates (see [`VectorSearch::denied`]): one more
-    /// index scan of depth k in the same transaction. Default true.
+    /// index scan of depth k (`hnsw.ef_search` = max(k, 40)) in the same
+    /// transaction. Default true.
     pub count_denied: bool,
 }
 
@@ -502,7 +503,9 @@ pub struct VectorSearch {
     /// label-set counts).
     pub eligible: u64,
     /// Of the k chunks of the searched collections nearest to the query
-    /// regardless of eligibility, how many the principal may not see: what
+    /// regardless of eligibility (found by the HNSW index with a beam of
+    /// max(k, 40), so approximately the k nearest), how many the principal
+    /// may not see: what
     /// filtering an unfiltered top-k afterwards would have thrown away, for
     /// the audit record. `None` when not counted
     /// ([`VectorTuning::count_denied`] off). Not the number of rows the
