@@ -406,7 +406,7 @@ async fn main() {
     }
 
     let mut modes = Vec::new();
-    for ef in [100u32, 200] {
+    for ef in [100u32, 400] {
         let base = VectorTuning {
             ef_search: ef,
             ..VectorTuning::default()

@@ -1440,6 +1440,14 @@ impl Postgres {
             }
         };
         let denied = if t.count_denied {
+            // An audit figure, not an answer: a narrow beam (pgvector's
+            // default 40) keeps it at a fraction of the search's cost.
+            sqlx::raw_sql(&format!(
+                "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = relaxed_order",
+                q.k.clamp(40, 1000)
+            ))
+            .execute(&mut *tx)
+            .await?;
             let sql = format!(
                 "SELECT COUNT(*) FILTER (WHERE NOT ok) FROM (
                    SELECT {elig} AS ok FROM chunk_vectors

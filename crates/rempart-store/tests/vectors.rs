@@ -562,6 +562,9 @@ async fn k_eligible_hits_under_a_one_percent_filter() {
     for (q, truth) in queries.iter().zip(&truth) {
         let mut no_iter = query(&["big"], q, &one, None, k);
         no_iter.tuning = VectorTuning {
+            // ef_search 100: the index hands over 100 candidates, of which
+            // about 1 % pass the filter.
+            ef_search: 100,
             iterative: IterativeScan::Off,
             exact_when_cheaper: false,
             exact_fallback: false,
