@@ -1442,10 +1442,11 @@ impl Postgres {
         let denied = if t.count_denied {
             // An audit figure, not an answer: a narrow beam (pgvector's
             // default 40) keeps it at a fraction of the search's cost.
-            sqlx::raw_sql(&format!(
-                "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = relaxed_order",
-                q.k.clamp(40, 1000)
-            ))
+            sqlx::query(
+                "SELECT set_config('hnsw.ef_search', $1, true),
+                        set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            )
+            .bind(q.k.clamp(40, 1000).to_string())
             .execute(&mut *tx)
             .await?;
             let sql = format!(
