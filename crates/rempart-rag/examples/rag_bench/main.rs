@@ -1,22 +1,32 @@
-//! Retrieval quality, permission suite and speed of `rempart-rag`'s BM25.
+//! Retrieval quality, permission suite and speed of `rempart-rag`'s BM25,
+//! dense (multilingual-e5-small, exact cosine) and hybrid (RRF) retrieval.
 //!
 //! Reads BEIR-layout data sets at run time (never copied into the repo):
 //!
 //! ```text
-//! cargo run --release -p rempart-rag --example rag_bench -- DATASETS_DIR [--skip-100k]
+//! export REMPART_E5_MODEL="$(scripts/fetch-e5.sh)"
+//! cargo run --release -p rempart-rag --example rag_bench -- DATASETS_DIR \
+//!     [--cache DIR] [--threads N] [--no-dense] [--skip-100k]
 //! ```
 //!
 //! `DATASETS_DIR` (or `REMPART_DATASETS`) holds `beir-scifact/`,
 //! `piaf-fr/beir-piaf-v1.1/` and `xquad/beir-de/`. Prints Markdown tables.
+//! The dense and hybrid parts embed every corpus document and query with the
+//! model at `REMPART_E5_MODEL` (`--threads`, default 2), caching the vectors
+//! under `--cache DIR` when given (see `embed_cache.rs`); `--no-dense` skips
+//! them.
+
+mod embed_cache;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use rempart_embed::InputKind;
 use rempart_rag::eval::{Judgements, ndcg_at_k, recall_at_k};
 use rempart_rag::{
-    Bm25Index, Bm25Params, ChunkerConfig, Hit, Labels, Lang, NewChunk, Principal, Query, TermKey,
-    chunk, guess_lang, parse_plain,
+    Bm25Index, Bm25Params, ChunkerConfig, DenseIndex, ExactDenseIndex, Hit, HybridQuery, Labels,
+    Lang, NewChunk, Principal, Query, RRF_K, TermKey, chunk, guess_lang, hybrid, parse_plain,
 };
 use serde_json::Value;
 
@@ -24,10 +34,14 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 struct Dataset {
     name: &'static str,
+    dir: PathBuf,
     expected_lang: Lang,
     docs: Vec<(String, String)>,
+    /// The queries judged in `qrels/test.tsv`.
     queries: Vec<(String, String)>,
     qrels: HashMap<String, Judgements>,
+    /// Every query of `queries.jsonl`, in file order (what gets embedded).
+    all_queries: Vec<(String, String)>,
 }
 
 fn read_jsonl(path: &Path) -> Res<Vec<Value>> {
@@ -59,10 +73,32 @@ fn load(dir: &Path, name: &'static str, expected_lang: Lang) -> Res<Dataset> {
             (s(d, "_id"), body)
         })
         .collect();
+    let qrels = read_qrels(&dir.join("qrels/test.tsv"))?;
+    let all_queries: Vec<(String, String)> = read_jsonl(&dir.join("queries.jsonl"))?
+        .iter()
+        .map(|q| (s(q, "_id"), s(q, "text")))
+        .collect();
+    let queries = all_queries
+        .iter()
+        .filter(|(id, _)| qrels.contains_key(id))
+        .cloned()
+        .collect();
+    Ok(Dataset {
+        name,
+        dir: dir.to_owned(),
+        expected_lang,
+        docs,
+        queries,
+        qrels,
+        all_queries,
+    })
+}
+
+/// A BEIR qrels file: query id → judgements.
+fn read_qrels(tsv: &Path) -> Res<HashMap<String, Judgements>> {
     let mut qrels: HashMap<String, Judgements> = HashMap::new();
-    let tsv = dir.join("qrels/test.tsv");
     let text =
-        std::fs::read_to_string(&tsv).map_err(|e| format!("cannot read {}: {e}", tsv.display()))?;
+        std::fs::read_to_string(tsv).map_err(|e| format!("cannot read {}: {e}", tsv.display()))?;
     for (n, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
         let [q, d, g] = f[..] else {
@@ -73,18 +109,7 @@ fn load(dir: &Path, name: &'static str, expected_lang: Lang) -> Res<Dataset> {
             .or_default()
             .insert(d.to_owned(), g.trim().parse()?);
     }
-    let queries = read_jsonl(&dir.join("queries.jsonl"))?
-        .iter()
-        .map(|q| (s(q, "_id"), s(q, "text")))
-        .filter(|(id, _)| qrels.contains_key(id))
-        .collect();
-    Ok(Dataset {
-        name,
-        expected_lang,
-        docs,
-        queries,
-        qrels,
-    })
+    Ok(qrels)
 }
 
 fn key() -> TermKey {
@@ -124,7 +149,29 @@ fn ranked(hits: &[Hit]) -> Vec<&str> {
     hits.iter().map(|h| h.document.as_str()).collect()
 }
 
-fn quality(ds: &Dataset) -> Res<()> {
+/// Mean nDCG@10, recall@10 and recall@100 over a query set.
+#[derive(Default, Clone, Copy)]
+struct Metrics {
+    ndcg10: f64,
+    r10: f64,
+    r100: f64,
+    n: usize,
+}
+
+impl Metrics {
+    fn add(&mut self, run: &[&str], rels: &Judgements) {
+        self.ndcg10 += ndcg_at_k(run, rels, 10);
+        self.r10 += recall_at_k(run, rels, 10);
+        self.r100 += recall_at_k(run, rels, 100);
+        self.n += 1;
+    }
+    fn mean(self) -> (f64, f64, f64) {
+        let n = self.n.max(1) as f64;
+        (self.ndcg10 / n, self.r10 / n, self.r100 / n)
+    }
+}
+
+fn quality(ds: &Dataset) -> Res<(Bm25Index, Metrics)> {
     let (idx, wall, cpu) = build(&ds.docs, |_| Labels::tenant("t"))?;
     let bytes: usize = ds.docs.iter().map(|(_, t)| t.len()).sum();
     let guessed_ok = ds
@@ -133,7 +180,7 @@ fn quality(ds: &Dataset) -> Res<()> {
         .filter(|(_, t)| guess_lang(t) == Some(ds.expected_lang))
         .count();
     let p = Principal::new("t");
-    let (mut ndcg, mut r10, mut r100) = (0.0, 0.0, 0.0);
+    let mut m = Metrics::default();
     let (mut lat_cpu, mut lat_wall) = (Vec::new(), Vec::new());
     for (qid, text) in &ds.queries {
         let q = Query {
@@ -146,21 +193,17 @@ fn quality(ds: &Dataset) -> Res<()> {
         let r = idx.search(&q, &p);
         lat_cpu.push((thread_cpu() - c0) * 1e6);
         lat_wall.push(w0.elapsed().as_secs_f64() * 1e6);
-        let rels = &ds.qrels[qid];
-        let run = ranked(&r.hits);
-        ndcg += ndcg_at_k(&run, rels, 10);
-        r10 += recall_at_k(&run, rels, 10);
-        r100 += recall_at_k(&run, rels, 100);
+        m.add(&ranked(&r.hits), &ds.qrels[qid]);
     }
-    let n = ds.queries.len() as f64;
+    let (ndcg, r10, r100) = m.mean();
     println!(
         "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.1} % | {:.0} | {:.1} | {:.0} / {:.0} | {:.0} / {:.0} |",
         ds.name,
         ds.docs.len(),
         ds.queries.len(),
-        ndcg / n,
-        r10 / n,
-        r100 / n,
+        ndcg,
+        r10,
+        r100,
         100.0 * guessed_ok as f64 / ds.docs.len() as f64,
         ds.docs.len() as f64 / cpu,
         bytes as f64 / cpu / 1e6,
@@ -170,7 +213,140 @@ fn quality(ds: &Dataset) -> Res<()> {
         pct(&mut lat_wall, 0.95),
     );
     let _ = wall;
+    Ok((idx, m))
+}
+
+/// Depth of each list before fusion, and of the evaluated rankings.
+const DEPTH: usize = 100;
+
+/// The vectors of a data set's documents (in `docs` order) and queries.
+struct Vectors {
+    docs: Vec<Vec<f32>>,
+    queries: HashMap<String, Vec<f32>>,
+}
+
+fn embed_dataset(ds: &Dataset, e: &embed_cache::Embedder) -> Res<Vectors> {
+    let m = e.model();
+    let texts: Vec<&str> = ds.docs.iter().map(|(_, t)| t.as_str()).collect();
+    let lens: Vec<usize> = texts
+        .iter()
+        .map(|t| m.tokenize(t, InputKind::Passage).len())
+        .collect();
+    let docs = e.embed(
+        &format!("{} corpus", ds.name),
+        &ds.dir.join("corpus.jsonl"),
+        &texts,
+        InputKind::Passage,
+    )?;
+    let qtexts: Vec<&str> = ds.all_queries.iter().map(|(_, t)| t.as_str()).collect();
+    let qlens: usize = qtexts
+        .iter()
+        .map(|t| m.tokenize(t, InputKind::Query).len())
+        .sum();
+    let queries = e.embed(
+        &format!("{} queries", ds.name),
+        &ds.dir.join("queries.jsonl"),
+        &qtexts,
+        InputKind::Query,
+    )?;
+    println!(
+        "- {}: {} passages, {:.0} tokens on average, {} truncated at {} — {}; {} queries, {:.1} tokens on average — {}",
+        ds.name,
+        texts.len(),
+        lens.iter().sum::<usize>() as f64 / lens.len().max(1) as f64,
+        lens.iter().filter(|&&l| l >= m.max_tokens()).count(),
+        m.max_tokens(),
+        docs.how,
+        qtexts.len(),
+        qlens as f64 / qtexts.len().max(1) as f64,
+        queries.how,
+    );
+    Ok(Vectors {
+        docs: docs.vectors,
+        queries: ds
+            .all_queries
+            .iter()
+            .map(|(id, _)| id.clone())
+            .zip(queries.vectors)
+            .collect(),
+    })
+}
+
+fn dense_index(ds: &Dataset, v: &Vectors, labels: impl Fn(&str) -> Labels) -> Res<ExactDenseIndex> {
+    let dim = v.docs.first().map_or(384, Vec::len);
+    let mut idx = ExactDenseIndex::new(dim);
+    for ((id, _), vec) in ds.docs.iter().zip(&v.docs) {
+        idx.add(id, id, vec, &labels(id))?;
+    }
+    Ok(idx)
+}
+
+fn hybrid_query<'a>(text: &'a str, vector: &'a [f32]) -> HybridQuery<'a> {
+    HybridQuery {
+        lexical: Query {
+            text,
+            lang: None,
+            k: DEPTH,
+            min_score: 0.0,
+        },
+        vector,
+        min_cosine: -1.0,
+        k: DEPTH,
+    }
+}
+
+/// BM25, dense and hybrid over `queries` judged by `qrels`.
+fn three_ways(
+    queries: &[(String, String)],
+    qrels: &HashMap<String, Judgements>,
+    bm25: &Bm25Index,
+    dense: &ExactDenseIndex,
+    v: &Vectors,
+) -> Res<[Metrics; 3]> {
+    let p = Principal::new("t");
+    let mut m = [Metrics::default(); 3];
+    for (qid, text) in queries {
+        let Some(rels) = qrels.get(qid) else { continue };
+        let qv = &v.queries[qid];
+        let l = bm25.search(
+            &Query {
+                text,
+                lang: None,
+                k: DEPTH,
+                min_score: 0.0,
+            },
+            &p,
+        );
+        let d = dense.search(qv, DEPTH, -1.0, &|l| p.admits(l))?;
+        let h = hybrid(bm25, dense, &hybrid_query(text, qv), &p)?;
+        for (m, hits) in m.iter_mut().zip([&l.hits, &d.hits, &h.hits]) {
+            m.add(&ranked(hits), rels);
+        }
+    }
+    Ok(m)
+}
+
+fn dense_quality(ds: &Dataset, bm25: &Bm25Index, v: &Vectors) -> Res<()> {
+    let dense = dense_index(ds, v, |_| Labels::tenant("t"))?;
+    let m = three_ways(&ds.queries, &ds.qrels, bm25, &dense, v)?;
+    print_three(ds.name, ds.queries.len(), &m);
     Ok(())
+}
+
+fn print_three(name: &str, queries: usize, m: &[Metrics; 3]) {
+    let names = [
+        "BM25".to_string(),
+        "dense (e5-small, exact cosine)".to_string(),
+        format!("hybrid (RRF k = {RRF_K}, {DEPTH} + {DEPTH})"),
+    ];
+    let base = m[0].mean().0;
+    for (label, m) in names.iter().zip(m) {
+        let (ndcg, r10, r100) = m.mean();
+        println!(
+            "| {name} | {queries} | {label} | {ndcg:.4} | {r10:.4} | {r100:.4} | {:+.4} |",
+            ndcg - base
+        );
+    }
 }
 
 /// Stable bucket 0..100 of a document id (FNV-1a), for ACL labels.
@@ -284,6 +460,64 @@ fn permission_suite(ds: &Dataset) -> Res<()> {
     Ok(())
 }
 
+/// Eligibility inside both retrievers of the hybrid search: the same ACL
+/// labels on the BM25 and the dense index, the fused top 100 checked against
+/// the ground truth recomputed from the document id.
+fn permission_suite_hybrid(ds: &Dataset, v: &Vectors) -> Res<()> {
+    let (bm25, _, _) = build(&ds.docs, acl_labels)?;
+    let dense = dense_index(ds, v, acl_labels)?;
+    for pct_sel in [1u32, 10, 50] {
+        let principal =
+            (0..pct_sel).fold(Principal::new("t"), |p, g| p.with_group(format!("g{g}")));
+        let (mut leaked_dense, mut leaked_hybrid) = (0usize, 0usize);
+        let (mut denied_l, mut denied_d, mut top10) = (0usize, 0usize, 0usize);
+        let (mut m_bm25, mut m_hybrid) = (Metrics::default(), Metrics::default());
+        let mut lat = Vec::new();
+        for (qid, text) in &ds.queries {
+            let qv = &v.queries[qid];
+            let d = dense.search(qv, DEPTH, -1.0, &|l| principal.admits(l))?;
+            leaked_dense += d
+                .hits
+                .iter()
+                .filter(|h| !truly_eligible(&h.document, pct_sel))
+                .count();
+            let c0 = thread_cpu();
+            let h = hybrid(&bm25, &dense, &hybrid_query(text, qv), &principal)?;
+            lat.push((thread_cpu() - c0) * 1e6);
+            leaked_hybrid += h
+                .hits
+                .iter()
+                .filter(|h| !truly_eligible(&h.document, pct_sel))
+                .count();
+            denied_l += h.denied_lexical;
+            denied_d += h.denied_dense;
+            top10 += h.hits.len().min(10);
+            let rels: Judgements = ds.qrels[qid]
+                .iter()
+                .filter(|(d, g)| **g > 0 && truly_eligible(d, pct_sel))
+                .map(|(d, g)| (d.clone(), *g))
+                .collect();
+            if rels.is_empty() {
+                continue;
+            }
+            let l = bm25.search(&hybrid_query(text, qv).lexical, &principal);
+            m_bm25.add(&ranked(&l.hits), &rels);
+            m_hybrid.add(&ranked(&h.hits), &rels);
+        }
+        println!(
+            "| {pct_sel} % | {} | **{leaked_dense}** | **{leaked_hybrid}** | {denied_l} / {denied_d} | {:.2} | {} | {:.4} / {:.4} | {:.0} / {:.0} |",
+            ds.queries.len(),
+            top10 as f64 / ds.queries.len() as f64,
+            m_hybrid.n,
+            m_bm25.mean().0,
+            m_hybrid.mean().0,
+            pct(&mut lat, 0.5),
+            pct(&mut lat, 0.95),
+        );
+    }
+    Ok(())
+}
+
 /// Query latency at ≥ 100k chunks: SciFact abstracts cut by the chunker
 /// (400 chars), the set replicated under distinct ids until 100k chunks.
 fn latency_100k(ds: &Dataset) -> Res<()> {
@@ -359,13 +593,38 @@ fn latency_100k(ds: &Dataset) -> Res<()> {
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let root: PathBuf = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .or_else(|| std::env::var("REMPART_DATASETS").ok())
-        .ok_or("usage: rag_bench DATASETS_DIR [--skip-100k] (or set REMPART_DATASETS)")?
-        .into();
+    let mut root: Option<PathBuf> = None;
+    let (mut cache, mut threads, mut dense) = (None, 2usize, true);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--skip-100k" => {}
+            "--no-dense" => dense = false,
+            "--cache" => cache = Some(PathBuf::from(it.next().ok_or("--cache DIR")?)),
+            "--threads" => threads = it.next().ok_or("--threads N")?.parse()?,
+            _ if a.starts_with("--") => return Err(format!("unknown option {a}").into()),
+            _ => root = Some(a.into()),
+        }
+    }
+    let root: PathBuf = root
+        .or_else(|| std::env::var("REMPART_DATASETS").ok().map(PathBuf::from))
+        .ok_or(
+            "usage: rag_bench DATASETS_DIR [--cache DIR] [--threads N] [--no-dense] [--skip-100k] \
+             (or set REMPART_DATASETS)",
+        )?;
+    let embedder = if dense {
+        let model = std::env::var_os("REMPART_E5_MODEL").ok_or(
+            "REMPART_E5_MODEL is not set: run `export REMPART_E5_MODEL=\"$(scripts/fetch-e5.sh)\"` \
+             (or pass --no-dense)",
+        )?;
+        Some(embed_cache::Embedder::new(
+            Path::new(&model),
+            threads,
+            cache,
+        )?)
+    } else {
+        None
+    };
     let scifact = load(&root.join("beir-scifact"), "SciFact (test)", Lang::En)?;
     let piaf = load(
         &root.join("piaf-fr/beir-piaf-v1.1"),
@@ -373,14 +632,43 @@ fn main() -> Res<()> {
         Lang::Fr,
     )?;
     let xquad = load(&root.join("xquad/beir-de"), "XQuAD (de)", Lang::De)?;
+    let sets = [&scifact, &piaf, &xquad];
 
     println!("## Quality (BM25 k1 = 1.2, b = 0.75, language guessed per chunk and query)\n");
     println!(
         "| data set | docs | queries | nDCG@10 | R@10 | R@100 | docs guessed in its language | index docs/s (CPU) | index MB/s | query µs p50 / p95 (CPU) | wall p50 / p95 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for ds in [&scifact, &piaf, &xquad] {
-        quality(ds)?;
+    let mut bm25 = Vec::new();
+    for ds in sets {
+        bm25.push(quality(ds)?.0);
+    }
+
+    let mut vectors = Vec::new();
+    if let Some(e) = &embedder {
+        println!("\n## Dense and hybrid\n");
+        println!(
+            "Embeddings (multilingual-e5-small, `passage: ` + title + text, `query: ` + text):\n"
+        );
+        for ds in sets {
+            vectors.push(embed_dataset(ds, e)?);
+        }
+        println!("\n| data set | queries | retriever | nDCG@10 | R@10 | R@100 | nDCG@10 − BM25 |");
+        println!("|---|---|---|---|---|---|---|");
+        for ((ds, idx), v) in sets.iter().zip(&bm25).zip(&vectors) {
+            dense_quality(ds, idx, v)?;
+        }
+        // Not tuning: the same fixed settings on SciFact's train split.
+        let train = read_qrels(&scifact.dir.join("qrels/train.tsv"))?;
+        let train_queries: Vec<(String, String)> = scifact
+            .all_queries
+            .iter()
+            .filter(|(id, _)| train.contains_key(id))
+            .cloned()
+            .collect();
+        let dense = dense_index(&scifact, &vectors[0], |_| Labels::tenant("t"))?;
+        let m = three_ways(&train_queries, &train, &bm25[0], &dense, &vectors[0])?;
+        print_three("SciFact (train)", train_queries.len(), &m);
     }
 
     println!("\n## Permission suite (SciFact test, top 100, ACL group per document)\n");
@@ -389,6 +677,14 @@ fn main() -> Res<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     permission_suite(&scifact)?;
+    if let Some(v) = vectors.first() {
+        println!("\n### Hybrid, eligibility inside both retrievers (SciFact test, top 100)\n");
+        println!(
+            "| eligible | queries | ineligible returned: dense | ineligible returned: hybrid | denied candidates BM25 / dense (sum) | mean hits in top 10 (hybrid) | queries with an eligible relevant doc | nDCG@10 over eligible: BM25 / hybrid | hybrid query µs p50 / p95 (CPU, embedding excluded) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        permission_suite_hybrid(&scifact, v)?;
+    }
 
     if !args.iter().any(|a| a == "--skip-100k") {
         latency_100k(&scifact)?;
