@@ -6,7 +6,7 @@
 //! ```text
 //! export REMPART_E5_MODEL="$(scripts/fetch-e5.sh)"
 //! cargo run --release -p rempart-rag --example rag_bench -- DATASETS_DIR \
-//!     [--cache DIR] [--threads N] [--no-dense] [--skip-100k]
+//!     [--cache DIR] [--threads N] [--no-dense] [--skip-100k] [--only scifact,piaf,xquad]
 //! ```
 //!
 //! `DATASETS_DIR` (or `REMPART_DATASETS`) holds `beir-scifact/`,
@@ -595,6 +595,7 @@ fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut root: Option<PathBuf> = None;
     let (mut cache, mut threads, mut dense) = (None, 2usize, true);
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -602,6 +603,7 @@ fn main() -> Res<()> {
             "--no-dense" => dense = false,
             "--cache" => cache = Some(PathBuf::from(it.next().ok_or("--cache DIR")?)),
             "--threads" => threads = it.next().ok_or("--threads N")?.parse()?,
+            "--only" => only = Some(it.next().ok_or("--only scifact,piaf,xquad")?.clone()),
             _ if a.starts_with("--") => return Err(format!("unknown option {a}").into()),
             _ => root = Some(a.into()),
         }
@@ -610,8 +612,12 @@ fn main() -> Res<()> {
         .or_else(|| std::env::var("REMPART_DATASETS").ok().map(PathBuf::from))
         .ok_or(
             "usage: rag_bench DATASETS_DIR [--cache DIR] [--threads N] [--no-dense] [--skip-100k] \
-             (or set REMPART_DATASETS)",
+             [--only scifact,piaf,xquad] (or set REMPART_DATASETS)",
         )?;
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|x| x == name))
+    };
     let embedder = if dense {
         let model = std::env::var_os("REMPART_E5_MODEL").ok_or(
             "REMPART_E5_MODEL is not set: run `export REMPART_E5_MODEL=\"$(scripts/fetch-e5.sh)\"` \
@@ -625,14 +631,18 @@ fn main() -> Res<()> {
     } else {
         None
     };
-    let scifact = load(&root.join("beir-scifact"), "SciFact (test)", Lang::En)?;
-    let piaf = load(
-        &root.join("piaf-fr/beir-piaf-v1.1"),
-        "PIAF v1.1 (fr)",
-        Lang::Fr,
-    )?;
-    let xquad = load(&root.join("xquad/beir-de"), "XQuAD (de)", Lang::De)?;
-    let sets = [&scifact, &piaf, &xquad];
+    let mut sets: Vec<Dataset> = Vec::new();
+    for (key, dir, name, lang) in [
+        ("scifact", "beir-scifact", "SciFact (test)", Lang::En),
+        ("piaf", "piaf-fr/beir-piaf-v1.1", "PIAF v1.1 (fr)", Lang::Fr),
+        ("xquad", "xquad/beir-de", "XQuAD (de)", Lang::De),
+    ] {
+        if wanted(key) {
+            sets.push(load(&root.join(dir), name, lang)?);
+        }
+    }
+    // The permission suite, the train-split check and the 100k part use SciFact.
+    let scifact = sets.iter().position(|d| d.name.starts_with("SciFact"));
 
     println!("## Quality (BM25 k1 = 1.2, b = 0.75, language guessed per chunk and query)\n");
     println!(
@@ -640,7 +650,7 @@ fn main() -> Res<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut bm25 = Vec::new();
-    for ds in sets {
+    for ds in &sets {
         bm25.push(quality(ds)?.0);
     }
 
@@ -650,7 +660,7 @@ fn main() -> Res<()> {
         println!(
             "Embeddings (multilingual-e5-small, `passage: ` + title + text, `query: ` + text):\n"
         );
-        for ds in sets {
+        for ds in &sets {
             vectors.push(embed_dataset(ds, e)?);
         }
         println!("\n| data set | queries | retriever | nDCG@10 | R@10 | R@100 | nDCG@10 − BM25 |");
@@ -659,35 +669,40 @@ fn main() -> Res<()> {
             dense_quality(ds, idx, v)?;
         }
         // Not tuning: the same fixed settings on SciFact's train split.
-        let train = read_qrels(&scifact.dir.join("qrels/train.tsv"))?;
-        let train_queries: Vec<(String, String)> = scifact
-            .all_queries
-            .iter()
-            .filter(|(id, _)| train.contains_key(id))
-            .cloned()
-            .collect();
-        let dense = dense_index(&scifact, &vectors[0], |_| Labels::tenant("t"))?;
-        let m = three_ways(&train_queries, &train, &bm25[0], &dense, &vectors[0])?;
-        print_three("SciFact (train)", train_queries.len(), &m);
+        if let Some(i) = scifact {
+            let sf = &sets[i];
+            let train = read_qrels(&sf.dir.join("qrels/train.tsv"))?;
+            let train_queries: Vec<(String, String)> = sf
+                .all_queries
+                .iter()
+                .filter(|(id, _)| train.contains_key(id))
+                .cloned()
+                .collect();
+            let dense = dense_index(sf, &vectors[i], |_| Labels::tenant("t"))?;
+            let m = three_ways(&train_queries, &train, &bm25[i], &dense, &vectors[i])?;
+            print_three("SciFact (train)", train_queries.len(), &m);
+        }
     }
+    let Some(i) = scifact else { return Ok(()) };
+    let scifact = &sets[i];
 
     println!("\n## Permission suite (SciFact test, top 100, ACL group per document)\n");
     println!(
         "| eligible | eligible docs | queries with an eligible relevant doc | ineligible returned | denied candidates (sum) | top 100 identical to brute force over the eligible subset | eligible relevant found: filtered / unfiltered-over-subset | top-10 overlap with subset search | nDCG@10 filtered / subset | mean hits in top 10 (filtered) | mean hits in top 10 if post-filtered | query µs p50 / p95 (CPU) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    permission_suite(&scifact)?;
-    if let Some(v) = vectors.first() {
+    permission_suite(scifact)?;
+    if let Some(v) = vectors.get(i) {
         println!("\n### Hybrid, eligibility inside both retrievers (SciFact test, top 100)\n");
         println!(
             "| eligible | queries | ineligible returned: dense | ineligible returned: hybrid | denied candidates BM25 / dense (sum) | mean hits in top 10 (hybrid) | queries with an eligible relevant doc | nDCG@10 over eligible: BM25 / hybrid | hybrid query µs p50 / p95 (CPU, embedding excluded) |"
         );
         println!("|---|---|---|---|---|---|---|---|---|");
-        permission_suite_hybrid(&scifact, v)?;
+        permission_suite_hybrid(scifact, v)?;
     }
 
     if !args.iter().any(|a| a == "--skip-100k") {
-        latency_100k(&scifact)?;
+        latency_100k(scifact)?;
     }
     Ok(())
 }
