@@ -421,6 +421,10 @@ static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
         .collect()
 });
 
+/// [`WordGate`] of [`TITLE_LAST`].
+static TITLE_LAST_GATE: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(TITLE_LAST.iter().map(String::as_str)));
+
 /// Can a same-line cue precede the run at `s` (word index `i`)? A label
 /// ends with `:`; a title's last word is in [`TITLE_LAST`].
 fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String) -> bool {
@@ -434,7 +438,13 @@ fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String)
     if s - prev.e > 4 {
         return false;
     }
-    TITLE_LAST.contains(lower(&text[prev.s..prev.e], buf))
+    // An ASCII word lower-cases to ASCII of its length, first and last
+    // letters: the gate rules out most words without a lookup.
+    let w = &text[prev.s..prev.e];
+    if w.is_ascii() && !TITLE_LAST_GATE.maybe(w.as_bytes()) {
+        return false;
+    }
+    TITLE_LAST.contains(lower(w, buf))
 }
 
 /// Only blanks between the start of the line and `s`.
@@ -446,57 +456,127 @@ fn at_line_start(text: &str, s: usize) -> bool {
         .all(|b| b == b' ' || b == b'\t' || b == b'\r')
 }
 
+/// The titles of [`strong_title_before`].
+const STRONG_TITLES: &[&str] = &[
+    "herr",
+    "frau",
+    "mme",
+    "madame",
+    "monsieur",
+    "m",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "sig",
+    "sig.ra",
+    "signora",
+    "signor",
+    "sr",
+    "sra",
+    "pan",
+    "pani",
+    "mevrouw",
+    "dhr",
+    "mevr",
+    "dott",
+    "meneer",
+    "mijnheer",
+    "heer",
+    "herrn",
+    "señor",
+    "señora",
+    "don",
+    "doña",
+    "sir",
+    "miss",
+    "llamo",
+    "chiamo",
+    "heiße",
+    "heet",
+    "m'appelle",
+    "nazywam się",
+    "chamo-me",
+];
+
+/// Lengths, first and last letters of a set of ASCII words: a test that
+/// rules most other words out in a few instructions, case-insensitively.
+pub(crate) struct WordGate {
+    /// `bits[len][first]`: a bit per last letter.
+    bits: [[u32; 27]; 16],
+}
+
+impl WordGate {
+    fn slot(b: u8) -> usize {
+        if b.is_ascii_alphabetic() {
+            usize::from((b | 0x20) - b'a')
+        } else {
+            26
+        }
+    }
+
+    /// The gate of `keys` (their ASCII members; non-ASCII keys are the
+    /// caller's business).
+    pub(crate) fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> WordGate {
+        let mut bits = [[0u32; 27]; 16];
+        for k in keys {
+            let b = k.as_bytes();
+            if k.is_ascii() && !b.is_empty() && b.len() < 16 {
+                bits[b.len()][Self::slot(b[0])] |= 1 << Self::slot(b[b.len() - 1]);
+            }
+        }
+        WordGate { bits }
+    }
+
+    /// False when no key equals `w` ASCII-case-insensitively (`w` ASCII).
+    pub(crate) fn maybe(&self, w: &[u8]) -> bool {
+        match (w.first(), w.last()) {
+            (Some(&f), Some(&l)) if w.len() < 16 => {
+                self.bits[w.len()][Self::slot(f)] & (1 << Self::slot(l)) != 0
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The last alphanumeric run of `k` (`sig.ra` -> `ra`).
+fn last_run(k: &str) -> &str {
+    k.rsplit(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+        .unwrap_or(k)
+}
+
+/// [`WordGate`] of the last runs of [`STRONG_TITLES`].
+static STRONG_LAST: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(STRONG_TITLES.iter().map(|t| last_run(t))));
+
 /// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
 fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
     let w = context::before(text, s, 16);
     if !w.ends_with(' ') || w.ends_with("  ") {
         return false;
     }
+    // Exact pre-check: a title that ends the window (after its dots) ends
+    // with the window's last alphanumeric run. When that run is ASCII and
+    // starts after an ASCII byte (or at the start), lower-casing leaves it
+    // and its left neighbour as they are, so the run, lower-cased, must be
+    // the last run of a title; no non-ASCII title can match it.
+    let t = w.trim_end().trim_end_matches('.').as_bytes();
+    let mut r = t.len();
+    while r > 0 && t[r - 1].is_ascii_alphanumeric() {
+        r -= 1;
+    }
+    if r == t.len() {
+        // No title ends with a byte that is ASCII and not a letter.
+        if t.last().is_none_or(u8::is_ascii) {
+            return false;
+        }
+    } else if (r == 0 || t[r - 1].is_ascii()) && !STRONG_LAST.maybe(&t[r..]) {
+        return false;
+    }
     let low = lower(w.trim_end(), buf);
     let low = low.trim_end_matches('.');
-    [
-        "herr",
-        "frau",
-        "mme",
-        "madame",
-        "monsieur",
-        "m",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "sig",
-        "sig.ra",
-        "signora",
-        "signor",
-        "sr",
-        "sra",
-        "pan",
-        "pani",
-        "mevrouw",
-        "dhr",
-        "mevr",
-        "dott",
-        "meneer",
-        "mijnheer",
-        "heer",
-        "herrn",
-        "señor",
-        "señora",
-        "don",
-        "doña",
-        "sir",
-        "miss",
-        "llamo",
-        "chiamo",
-        "heiße",
-        "heet",
-        "m'appelle",
-        "nazywam się",
-        "chamo-me",
-    ]
-    .iter()
-    .any(|t| ends_with_word(low, t))
+    STRONG_TITLES.iter().any(|t| ends_with_word(low, t))
 }
 
 /// Last alphabetic word of every label and closing: a line whose last
@@ -563,6 +643,23 @@ fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
         || LABEL_SET.contains(last_part)
         || CLOSING_SET.contains(bare)
         || suffix_in(&CLOSING_SET, bare).is_some()
+}
+
+/// The text after a run ends the value (a line end, a bracket, a dash, a
+/// comma before a capitalised word ...) rather than running on into a
+/// sentence.
+fn ends_value(after: &str) -> bool {
+    after.is_empty()
+        || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
+        || after.starts_with("  ")
+        || after.starts_with(" (")
+        || after.starts_with(" –")
+        || after.starts_with(" -")
+        || (after.starts_with(", ") && !after[2..].starts_with(|c: char| c.is_lowercase()))
+        || after.starts_with(",\n")
+        || after.starts_with(",\r")
+        || after == ","
+        || after.starts_with(':')
 }
 
 pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Cand>) {
@@ -640,20 +737,40 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
         let after = &text[e..];
         let speaker = after.starts_with(':') && context::line_before(text, s).trim().is_empty();
+        let known = nf + nl;
+        // The cue checks are the costly part, and a cue can only change
+        // the outcome of a run that some branch below reports: more than
+        // four words score 0 either way; without list evidence and without
+        // a speaker colon a run scores 0 without a cue, and with one only
+        // after a title or when it ends the value (see below).
+        let mut title_before = None;
+        let cue_matters = n <= 4
+            && (known > 0
+                || speaker
+                || ends_value(after)
+                || *title_before.get_or_insert_with(|| strong_title_before(text, s, &mut cue_buf)));
         // `SURNAME, Firstname`: the second part inherits the cue.
-        let cue = (might_have_cue(text, s, i, &ws, &mut buf)
-            && cue_same_line(text, s, &mut cue_buf))
-            || (at_line_start(text, s) && cue_line_above(text, s, &mut cue_buf))
-            || (last_end != usize::MAX
+        let cue = cue_matters
+            && ((last_end != usize::MAX
                 && last_end <= s
                 && &text[last_end..s] == ", "
                 && !text[..last_end]
                     .trim_end_matches(|c: char| c.is_alphabetic())
                     .ends_with(' ')
-                && ws[i..=last].len() == 1);
+                && ws[i..=last].len() == 1)
+                || (might_have_cue(text, s, i, &ws, &mut buf)
+                    && cue_same_line(text, s, &mut cue_buf))
+                || (at_line_start(text, s) && cue_line_above(text, s, &mut cue_buf)));
+        // A speaker the checks below turn down scores 0 whatever it would
+        // have scored: the (costly) second-turn search is only for others.
+        let mut vetoed = None;
         let mut score = if cue {
             0.9
-        } else if (speaker && n <= 3 && (nf >= 1 || repeated_speaker(text, &text[s..e])))
+        } else if (speaker
+            && n <= 3
+            && (nf >= 1
+                || !*vetoed.get_or_insert_with(|| speaker_vetoed(text, s, e, nf, &mut buf))
+                    && repeated_speaker(text, &text[s..e])))
             || (nf >= 1 && n >= 2)
         {
             0.85
@@ -667,38 +784,22 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         if n > 4 {
             score = 0.0;
         }
-        let known = nf + nl;
         // Upper-case runs without a cue (headings, institutions) need two
         // known name words.
         if all_upper && !cue && known < 2 {
             score = 0.0;
         }
-        // A label used as a speaker (`Landlord: ...`) is a role, not a name.
-        if speaker && !cue {
-            let lw = lower(&text[s..e], &mut buf);
-            if LABELS.contains(&lw) {
-                score = 0.0;
-            }
-        }
         // Cue only (no list evidence): the run must end the value, not run
         // into a sentence (`Landlord: Will pass it on`).
         // (A salutation or title may be followed by a comma and the
         // sentence: `Hallo Frau Obermeier, anbei ...`.)
-        if cue && known == 0 && score > 0.0 && !strong_title_before(text, s, &mut cue_buf) {
-            let ends_value = after.is_empty()
-                || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
-                || after.starts_with("  ")
-                || after.starts_with(" (")
-                || after.starts_with(" –")
-                || after.starts_with(" -")
-                || (after.starts_with(", ") && !after[2..].starts_with(|c: char| c.is_lowercase()))
-                || after.starts_with(",\n")
-                || after.starts_with(",\r")
-                || after == ","
-                || after.starts_with(':');
-            if !ends_value {
-                score = 0.0;
-            }
+        if cue
+            && known == 0
+            && score > 0.0
+            && !title_before.unwrap_or_else(|| strong_title_before(text, s, &mut cue_buf))
+            && !ends_value(after)
+        {
+            score = 0.0;
         }
         // A capitalised given name that opens a sentence and runs into
         // lower-case words is an ordinary word (`Ante cualquier ...`).
@@ -715,29 +816,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 score = 0.0;
             }
         }
-        // A chat speaker says something: lower-case words after the colon,
-        // not a value (`BSN: 1234`, `Kenteken: AB-12-C`).
-        if speaker && !cue && score > 0.0 && nf == 0 {
-            let rest = after[1..].split('\n').next().unwrap_or("");
-            let says = rest
-                .split(|c: char| !c.is_alphabetic())
-                .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
-            if !says {
-                score = 0.0;
-            }
-        }
-        if speaker && !cue && score > 0.0 {
-            let rest = after[1..].split('\n').next().unwrap_or("").trim();
-            if rest.starts_with(|c: char| c.is_ascii_digit()) {
-                score = 0.0;
-            }
-            let titled = rest.split_whitespace().count() >= 2
-                && rest
-                    .split_whitespace()
-                    .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
-            if rest.is_empty() || titled && !rest.contains(['.', '!', '?', ',']) {
-                score = 0.0;
-            }
+        if speaker
+            && !cue
+            && score > 0.0
+            && *vetoed.get_or_insert_with(|| speaker_vetoed(text, s, e, nf, &mut buf))
+        {
+            score = 0.0;
         }
         // A run right after a place preposition is a place (`Fait à Nancy`,
         // `En San Sebastián`).
@@ -836,6 +920,37 @@ fn repeated_speaker(text: &str, name: &str) -> bool {
     count >= 2
 }
 
+/// A speaker run `s..e` (no cue) that is not a name: a label used as a
+/// speaker (`Landlord: ...` is a role); without a known given name
+/// (`nf == 0`), a colon followed by no lower-case word (a value: `BSN:
+/// 1234`, `Kenteken: AB-12-C`); a colon followed by a digit, by nothing,
+/// or by capitalised words only without punctuation.
+fn speaker_vetoed(text: &str, s: usize, e: usize, nf: usize, buf: &mut String) -> bool {
+    if LABEL_SET.contains(lower(&text[s..e], buf)) {
+        return true;
+    }
+    let after = &text[e..];
+    // A chat speaker says something: lower-case words after the colon.
+    if nf == 0 {
+        let rest = after[1..].split('\n').next().unwrap_or("");
+        let says = rest
+            .split(|c: char| !c.is_alphabetic())
+            .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
+        if !says {
+            return true;
+        }
+    }
+    let rest = after[1..].split('\n').next().unwrap_or("").trim();
+    if rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    let titled = rest.split_whitespace().count() >= 2
+        && rest
+            .split_whitespace()
+            .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
+    rest.is_empty() || titled && !rest.contains(['.', '!', '?', ','])
+}
+
 /// Compiles this detector's automata now rather than on first use.
 pub(crate) fn warm_up() {
     LazyLock::force(&COMPANY);
@@ -843,6 +958,8 @@ pub(crate) fn warm_up() {
     LazyLock::force(&TITLE_LAST);
     LazyLock::force(&LINE_CUE_LAST);
     LazyLock::force(&MAX_KEY);
+    LazyLock::force(&STRONG_LAST);
+    LazyLock::force(&TITLE_LAST_GATE);
 }
 
 #[cfg(test)]
