@@ -211,10 +211,16 @@ fn char_at(text: &str, j: usize) -> Option<(char, usize)> {
     text[j..].chars().next().map(|c| (c, c.len_utf8()))
 }
 
+/// `c.is_alphabetic()`, with the Latin ranges European text is written in
+/// answered without the Unicode tables: every char of U+00C0..=U+024F
+/// (Latin-1 letters, Latin Extended-A and -B) is a letter but `×` and `÷`
+/// (tested against the tables).
 #[inline]
 fn alpha(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphabetic()
+    } else if ('\u{c0}'..='\u{24f}').contains(&c) {
+        c != '×' && c != '÷'
     } else {
         c.is_alphabetic()
     }
@@ -228,32 +234,41 @@ fn words(text: &str, out: &mut Vec<Word>) {
     while i < b.len() {
         // ASCII bytes that are not letters (spaces, digits, punctuation)
         // start no word: skipped without decoding a char.
-        if b[i] < 0x80 && !b[i].is_ascii_alphabetic() {
-            i += 1;
-            continue;
-        }
-        let Some((c, len)) = char_at(text, i) else {
-            break;
-        };
-        if !alpha(c) {
-            i += len;
-            continue;
-        }
-        let cap = c.is_uppercase();
-        let mut upper = cap;
-        let mut n = 1;
-        let mut e = i + len;
-        while e < b.len() {
-            // ASCII letters, the bulk of a word, byte by byte; an ASCII
-            // byte that is neither a letter nor a joiner ends the word.
-            // Both are what the char path below decides for them.
-            let d = b[e];
-            if d.is_ascii_alphabetic() {
-                upper &= !d.is_ascii_lowercase();
-                n += 1;
-                e += 1;
+        let c0 = b[i];
+        let (cap, mut e) = if c0 < 0x80 {
+            if !c0.is_ascii_alphabetic() {
+                i += 1;
                 continue;
             }
+            (c0.is_ascii_uppercase(), i + 1)
+        } else {
+            let Some((c, len)) = char_at(text, i) else {
+                break;
+            };
+            if !alpha(c) {
+                i += len;
+                continue;
+            }
+            (c.is_uppercase(), i + len)
+        };
+        let mut upper = cap;
+        let mut n = 1;
+        loop {
+            // ASCII letters, the bulk of a word, byte by byte (a lower-case
+            // ASCII letter has bit 0x20 set, an upper-case one not); an
+            // ASCII byte that is neither a letter nor a joiner ends the
+            // word. Both are what the char path below decides for them.
+            let from = e;
+            let mut bits = 0u8;
+            while e < b.len() && b[e].is_ascii_alphabetic() {
+                bits |= b[e];
+                e += 1;
+            }
+            n += e - from;
+            upper &= bits & 0x20 == 0;
+            let Some(&d) = b.get(e) else {
+                break;
+            };
             if d < 0x80 && d != b'-' && d != b'\'' {
                 break;
             }
@@ -970,6 +985,13 @@ mod tests {
         let mut c = Vec::new();
         find(t, None, true, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
+    }
+
+    #[test]
+    fn alpha_is_is_alphabetic() {
+        for c in (0..0x800).filter_map(char::from_u32) {
+            assert_eq!(alpha(c), c.is_alphabetic(), "{c:?}");
+        }
     }
 
     #[test]
