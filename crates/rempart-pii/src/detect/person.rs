@@ -941,29 +941,47 @@ fn repeated_speaker(text: &str, name: &str) -> bool {
 /// 1234`, `Kenteken: AB-12-C`); a colon followed by a digit, by nothing,
 /// or by capitalised words only without punctuation.
 fn speaker_vetoed(text: &str, s: usize, e: usize, nf: usize, buf: &mut String) -> bool {
+    // The cheap tests first (any one vetoes).
+    let line = text[e + 1..].split('\n').next().unwrap_or("");
+    let rest = line.trim();
+    if rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
     if LABEL_SET.contains(lower(&text[s..e], buf)) {
         return true;
     }
-    let after = &text[e..];
-    // A chat speaker says something: lower-case words after the colon.
-    if nf == 0 {
-        let rest = after[1..].split('\n').next().unwrap_or("");
-        let says = rest
-            .split(|c: char| !c.is_alphabetic())
-            .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
-        if !says {
-            return true;
-        }
-    }
-    let rest = after[1..].split('\n').next().unwrap_or("").trim();
-    if rest.starts_with(|c: char| c.is_ascii_digit()) {
+    // A chat speaker says something: a lower-case word of three letters
+    // or more after the colon.
+    if nf == 0 && !has_lower_word(line) {
         return true;
     }
     let titled = rest.split_whitespace().count() >= 2
         && rest
             .split_whitespace()
             .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
-    rest.is_empty() || titled && !rest.contains(['.', '!', '?', ','])
+    titled && !rest.contains(['.', '!', '?', ','])
+}
+
+/// Some run of letters (split at every other char) has three or more,
+/// all lower case.
+fn has_lower_word(s: &str) -> bool {
+    let (mut run, mut all_lower) = (0usize, true);
+    for c in s.chars() {
+        if alpha(c) {
+            run += 1;
+            all_lower &= if c.is_ascii() {
+                c.is_ascii_lowercase()
+            } else {
+                c.is_lowercase()
+            };
+        } else {
+            if run >= 3 && all_lower {
+                return true;
+            }
+            (run, all_lower) = (0, true);
+        }
+    }
+    run >= 3 && all_lower
 }
 
 /// Compiles this detector's automata now rather than on first use.
@@ -985,6 +1003,25 @@ mod tests {
         let mut c = Vec::new();
         find(t, None, true, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
+    }
+
+    #[test]
+    fn lower_word_as_split() {
+        for t in [
+            "Max Mustermann",
+            "hi there",
+            "OK ja",
+            "épée à",
+            "AB-cde",
+            "Ünd über",
+            "x yz",
+            "",
+        ] {
+            let old = t
+                .split(|c: char| !c.is_alphabetic())
+                .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
+            assert_eq!(has_lower_word(t), old, "{t:?}");
+        }
     }
 
     #[test]
