@@ -68,6 +68,25 @@ struct Out<'a> {
 /// Converts byte offsets of `entities` (sorted by start, on char
 /// boundaries of `text`) to char offsets, in place, in one pass.
 pub fn byte_to_char_offsets(text: &str, entities: &mut [Entity]) {
+    // Each offset becomes the number of chars before it. Offsets already
+    // in order (what `detect` returns: sorted, non-overlapping) are
+    // converted in one forward pass, without sorting them first.
+    let ordered = entities.iter().all(|e| e.start <= e.end)
+        && entities.windows(2).all(|w| w[0].end <= w[1].start);
+    if ordered {
+        let (mut chars, mut pos) = (0usize, 0usize);
+        let mut at = |byte: usize| {
+            let byte = byte.min(text.len());
+            chars += char_count(&text[pos..byte]);
+            pos = byte;
+            chars
+        };
+        for e in entities.iter_mut() {
+            e.start = at(e.start);
+            e.end = at(e.end);
+        }
+        return;
+    }
     let mut points: Vec<(usize, usize, bool)> = Vec::with_capacity(entities.len() * 2);
     for (i, e) in entities.iter().enumerate() {
         points.push((e.start, i, true));
@@ -88,6 +107,27 @@ pub fn byte_to_char_offsets(text: &str, entities: &mut [Entity]) {
             entities[i].end = chars;
         }
     }
+}
+
+/// `s.chars().count()`, eight bytes at a time: the chars of valid UTF-8
+/// are its bytes that are not continuation bytes (`10xxxxxx`).
+fn char_count(s: &str) -> usize {
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    let b = s.as_bytes();
+    let mut cont = 0usize;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        cont += (x & !(x << 1) & HI).count_ones() as usize;
+    }
+    cont += words
+        .remainder()
+        .iter()
+        .filter(|&&c| c & 0xc0 == 0x80)
+        .count();
+    b.len() - cont
 }
 
 /// Scans one JSONL input line and returns the output line (without a
@@ -317,57 +357,73 @@ impl Reader<'_> {
         }
     }
 
-    /// Skips one JSON value; `depth` nested arrays or objects at most.
+    /// Skips one JSON value; `depth` nested arrays or objects at most. One
+    /// loop over a stack of the open brackets (a recursive descent spent
+    /// more on calls than on bytes: the labelled lines' entity arrays are
+    /// many short tokens).
     fn value(&mut self, depth: usize) -> Option<()> {
-        match *self.b.get(self.i)? {
-            b'"' => self.string().map(|_| ()),
-            b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.eat(b'}') {
-                    return Some(());
-                }
-                loop {
-                    self.ws();
+        let mut open = [0u8; 64];
+        let depth = depth.min(open.len());
+        let mut n = 0;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => {
                     self.string()?;
+                }
+                c @ (b'{' | b'[') => {
+                    self.i += 1;
                     self.ws();
-                    if !self.eat(b':') {
-                        return None;
-                    }
-                    self.ws();
-                    self.value(depth.checked_sub(1)?)?;
-                    self.ws();
-                    if self.eat(b'}') {
-                        return Some(());
-                    }
-                    if !self.eat(b',') {
-                        return None;
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if !self.eat(close) {
+                        if n == depth {
+                            return None;
+                        }
+                        open[n] = close;
+                        n += 1;
+                        if close == b'}' {
+                            self.member()?;
+                        }
+                        continue;
                     }
                 }
+                b't' => self.word(b"true")?,
+                b'f' => self.word(b"false")?,
+                b'n' => self.word(b"null")?,
+                _ => self.number()?,
             }
-            b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.eat(b']') {
+            // After a value: closing brackets, or a comma and the next one.
+            loop {
+                if n == 0 {
                     return Some(());
                 }
-                loop {
-                    self.ws();
-                    self.value(depth.checked_sub(1)?)?;
-                    self.ws();
-                    if self.eat(b']') {
-                        return Some(());
-                    }
-                    if !self.eat(b',') {
-                        return None;
-                    }
+                self.ws();
+                let c = *self.b.get(self.i)?;
+                self.i += 1;
+                if c == open[n - 1] {
+                    n -= 1;
+                    continue;
                 }
+                if c != b',' {
+                    return None;
+                }
+                self.ws();
+                if open[n - 1] == b'}' {
+                    self.member()?;
+                }
+                break;
             }
-            b't' => self.word(b"true"),
-            b'f' => self.word(b"false"),
-            b'n' => self.word(b"null"),
-            _ => self.number(),
         }
+    }
+
+    /// An object member's key and colon, up to its value.
+    fn member(&mut self) -> Option<()> {
+        self.string()?;
+        self.ws();
+        if !self.eat(b':') {
+            return None;
+        }
+        self.ws();
+        Some(())
     }
 
     fn word(&mut self, w: &[u8]) -> Option<()> {
@@ -558,6 +614,16 @@ mod tests {
         ];
         for line in lines {
             assert_eq!(scan_line(&d, line), scan_line_serde(&d, line), "{line}");
+        }
+    }
+
+    #[test]
+    fn char_count_counts_chars() {
+        let t = "aé€😀 Zürich “x” ñ\u{10ffff}abcdefgh";
+        for i in (0..=t.len()).filter(|&i| t.is_char_boundary(i)) {
+            for j in (i..=t.len()).filter(|&j| t.is_char_boundary(j)) {
+                assert_eq!(char_count(&t[i..j]), t[i..j].chars().count());
+            }
         }
     }
 
