@@ -367,7 +367,24 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     };
     let t = window.trim_end();
     if let Some(label) = t.strip_suffix(':') {
-        let low = lower(label.trim_end(), buf);
+        let label = label.trim_end();
+        // Exact pre-check, as in `strong_title_before`: a label that ends
+        // the text before the colon ends with its last alphanumeric run
+        // (or with `)`, left to the full check).
+        let b = label.as_bytes();
+        let mut r = b.len();
+        while r > 0 && b[r - 1].is_ascii_alphanumeric() {
+            r -= 1;
+        }
+        if r == b.len() {
+            // Every label ends with a letter or `)`.
+            if b.last().is_none_or(|&c| c.is_ascii() && c != b')') {
+                return false;
+            }
+        } else if (r == 0 || b[r - 1].is_ascii()) && !LABEL_LAST.maybe(&b[r..]) {
+            return false;
+        }
+        let low = lower(label, buf);
         let low = low
             .strip_suffix("(s)")
             .or_else(|| low.strip_suffix("(n)"))
@@ -517,7 +534,8 @@ const STRONG_TITLES: &[&str] = &[
 /// Lengths, first and last letters of a set of ASCII words: a test that
 /// rules most other words out in a few instructions, case-insensitively.
 pub(crate) struct WordGate {
-    /// `bits[len][first]`: a bit per last letter.
+    /// `bits[len][first]`: a bit per last letter (lengths of 15 and more
+    /// share the last row).
     bits: [[u32; 27]; 16],
 }
 
@@ -536,8 +554,8 @@ impl WordGate {
         let mut bits = [[0u32; 27]; 16];
         for k in keys {
             let b = k.as_bytes();
-            if k.is_ascii() && !b.is_empty() && b.len() < 16 {
-                bits[b.len()][Self::slot(b[0])] |= 1 << Self::slot(b[b.len() - 1]);
+            if k.is_ascii() && !b.is_empty() {
+                bits[b.len().min(15)][Self::slot(b[0])] |= 1 << Self::slot(b[b.len() - 1]);
             }
         }
         WordGate { bits }
@@ -546,8 +564,8 @@ impl WordGate {
     /// False when no key equals `w` ASCII-case-insensitively (`w` ASCII).
     pub(crate) fn maybe(&self, w: &[u8]) -> bool {
         match (w.first(), w.last()) {
-            (Some(&f), Some(&l)) if w.len() < 16 => {
-                self.bits[w.len()][Self::slot(f)] & (1 << Self::slot(l)) != 0
+            (Some(&f), Some(&l)) => {
+                self.bits[w.len().min(15)][Self::slot(f)] & (1 << Self::slot(l)) != 0
             }
             _ => false,
         }
@@ -632,8 +650,19 @@ fn line_cue_possible(prev: &str, buf: &mut String) -> bool {
         return false;
     };
     let w = &t[start..end];
-    !w.is_ascii() || LINE_CUE_LAST.contains(lower(w, buf))
+    if !w.is_ascii() {
+        return true;
+    }
+    LINE_CUE_GATE.maybe(w.as_bytes()) && LINE_CUE_LAST.contains(lower(w, buf))
 }
+
+/// [`WordGate`] of [`LINE_CUE_LAST`].
+static LINE_CUE_GATE: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(LINE_CUE_LAST.iter().copied()));
+
+/// [`WordGate`] of the last alphanumeric runs of [`LABELS`].
+static LABEL_LAST: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(LABELS.iter().map(|l| last_run(l))));
 
 /// The line above holds only a label, or ends with a closing.
 fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
@@ -993,6 +1022,8 @@ pub(crate) fn warm_up() {
     LazyLock::force(&MAX_KEY);
     LazyLock::force(&STRONG_LAST);
     LazyLock::force(&TITLE_LAST_GATE);
+    LazyLock::force(&LINE_CUE_GATE);
+    LazyLock::force(&LABEL_LAST);
 }
 
 #[cfg(test)]
@@ -1003,6 +1034,21 @@ mod tests {
         let mut c = Vec::new();
         find(t, None, true, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
+    }
+
+    #[test]
+    fn word_gates_pass_their_keys() {
+        let gate = WordGate::new(["versicherungsnehmerin", "mr", "hallo"]);
+        for k in ["VERSICHERUNGSNEHMERIN", "Mr", "hallo"] {
+            assert!(gate.maybe(k.as_bytes()), "{k}");
+        }
+        assert!(!gate.maybe(b"ms"));
+        for k in LINE_CUE_LAST.iter().filter(|k| k.is_ascii()) {
+            assert!(LINE_CUE_GATE.maybe(k.as_bytes()), "{k}");
+        }
+        for k in LABELS.iter().map(|l| last_run(l)).filter(|k| k.is_ascii()) {
+            assert!(LABEL_LAST.maybe(k.as_bytes()), "{k}");
+        }
     }
 
     #[test]
