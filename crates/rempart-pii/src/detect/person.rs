@@ -460,8 +460,20 @@ static TITLE_LAST_GATE: LazyLock<WordGate> =
 /// Can a same-line cue precede the run at `s` (word index `i`)? A label
 /// ends with `:`; a title's last word is in [`TITLE_LAST`].
 fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String) -> bool {
-    let before = text[..s].trim_end_matches([' ', '\u{a0}', '\t']);
-    if before.ends_with(':') {
+    // `text[..s].trim_end_matches([' ', '\u{a0}', '\t']).ends_with(':')`,
+    // on bytes.
+    let b = text.as_bytes();
+    let mut k = s;
+    loop {
+        if k > 0 && matches!(b[k - 1], b' ' | b'\t') {
+            k -= 1;
+        } else if k > 1 && b[k - 2..k] == [0xc2, 0xa0] {
+            k -= 2;
+        } else {
+            break;
+        }
+    }
+    if k > 0 && b[k - 1] == b':' {
         return true;
     }
     let Some(prev) = i.checked_sub(1).map(|k| ws[k]) else {
