@@ -551,8 +551,9 @@ pub(crate) struct Overlapping {
     class: [u8; 256],
     classes: usize,
     /// `next[state * classes + class]`: the next state, times `classes`,
-    /// with [`MATCHING`] set when that state reports patterns.
-    next: Vec<u32>,
+    /// with [`MATCHING`] set when that state reports patterns. A fixed,
+    /// power-of-two size: the walk masks its index instead of checking it.
+    next: Box<[u32; TABLE]>,
     /// Patterns reported in each state: `out[out_at[s]..out_at[s + 1]]`.
     out_at: Vec<u32>,
     out: Vec<u32>,
@@ -562,6 +563,10 @@ pub(crate) struct Overlapping {
 
 /// Flag of a transition into a state that reports patterns.
 const MATCHING: u32 = 1 << 31;
+
+/// Entries of [`Overlapping`]'s table (the keyword automaton needs about
+/// 100,000).
+const TABLE: usize = 1 << 17;
 
 impl Overlapping {
     pub(crate) fn new<S: AsRef<str>>(patterns: &[S]) -> Overlapping {
@@ -631,13 +636,15 @@ impl Overlapping {
                 }
             }
         }
-        let next = delta
-            .iter()
-            .map(|&t| {
-                let t = t as usize;
-                (t * classes) as u32 | if outs[t].is_empty() { 0 } else { MATCHING }
-            })
-            .collect();
+        assert!(delta.len() <= TABLE, "keyword table too large");
+        let mut next: Box<[u32; TABLE]> = vec![0; TABLE]
+            .into_boxed_slice()
+            .try_into()
+            .expect("TABLE entries");
+        for (n, &t) in next.iter_mut().zip(&delta) {
+            let t = t as usize;
+            *n = (t * classes) as u32 | if outs[t].is_empty() { 0 } else { MATCHING };
+        }
         let mut out_at = vec![0u32];
         let mut out = Vec::new();
         for o in &outs {
@@ -673,9 +680,9 @@ impl Overlapping {
     /// the compiler reload the tables on every byte).
     #[inline]
     fn next_match(&self, b: &[u8], at: usize, mut st: u32) -> Option<(usize, u32)> {
-        let (next, class) = (&self.next[..], &self.class);
+        let (next, class) = (&*self.next, &self.class);
         for (i, &c) in b.get(at..)?.iter().enumerate() {
-            let t = next[st as usize + usize::from(class[usize::from(c)])];
+            let t = next[(st as usize + usize::from(class[usize::from(c)])) & (TABLE - 1)];
             st = t & !MATCHING;
             if t & MATCHING != 0 {
                 return Some((at + i + 1, st));
