@@ -617,6 +617,92 @@ mod tests {
         }
     }
 
+    /// Lines assembled at random from valid and broken JSON pieces: the
+    /// one-pass reader and serde_json agree on every one.
+    #[test]
+    fn fast_reader_matches_serde_on_random_lines() {
+        let d = Detector::new();
+        let ids = [r#""a1""#, "7", "-0.5e+3", r#""a\"b""#, "[1,2]", "null"];
+        let texts = [
+            r#""M. Dupont\n06 12 34 56 78""#,
+            r#""\"q\" \\ \/ \t Herr Müller""#,
+            r#""jean@example.org, IBAN DE89 3704 0044 0532 0130 00""#,
+            r#""caf\u00e9""#,
+            "42",
+            "null",
+        ];
+        let langs = [r#""fr""#, r#""de-AT""#, r#""xx""#, "null", "5"];
+        let extras = [
+            r#"[1,{"a":[null,"b",true,false]}]"#,
+            r#"{"k":"v","n":{"m":[]}}"#,
+            "-12.5E-3",
+            r#""ok\n""#,
+            "[]",
+            "{}",
+        ];
+        let broken = [
+            "01",
+            "1.",
+            "fals",
+            "[1,]",
+            r#"{"k" "v"}"#,
+            r#""bad \x""#,
+            "\"tab\there\"",
+            r#""\u12""#,
+            "{",
+            "]",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut fast, mut errors) = (0, 0);
+        for _ in 0..3000 {
+            let mut fields: Vec<(String, String)> = Vec::new();
+            if next(10) > 0 {
+                fields.push((r#""id""#.into(), ids[next(ids.len())].into()));
+            }
+            if next(10) > 0 {
+                fields.push((r#""text""#.into(), texts[next(texts.len())].into()));
+            }
+            if next(2) == 0 {
+                fields.push((r#""lang""#.into(), langs[next(langs.len())].into()));
+            }
+            for _ in 0..next(3) {
+                let key = [r#""entities""#, r#""kind""#, r#""te\u0078t""#, r#""id""#][next(4)];
+                fields.push((key.into(), extras[next(extras.len())].into()));
+            }
+            // Shuffle a little, and sometimes break one value.
+            if fields.len() > 1 {
+                let k = next(fields.len());
+                fields.swap(0, k);
+            }
+            if !fields.is_empty() && next(4) == 0 {
+                let k = next(fields.len());
+                fields[k].1 = broken[next(broken.len())].into();
+            }
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{k}{}{v}", [":", ": ", " :"][next(3)]))
+                .collect();
+            let line = format!(
+                "{}{{{}}}{}",
+                [" ", ""][next(2)],
+                body.join(", "),
+                ["", " ", " x"][next(3)]
+            );
+            let got = scan_line(&d, &line);
+            assert_eq!(got, scan_line_serde(&d, &line), "{line}");
+            fast += usize::from(read_line(&line).is_some());
+            errors += usize::from(got.is_err());
+        }
+        // Both paths were exercised.
+        assert!(fast > 150 && errors > 300, "{fast} {errors}");
+    }
+
     #[test]
     fn char_count_counts_chars() {
         let t = "aé€😀 Zürich “x” ñ\u{10ffff}abcdefgh";
