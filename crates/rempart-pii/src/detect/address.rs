@@ -238,7 +238,7 @@ fn hits(text: &str, found: &[(usize, usize, u8)], out: &mut Vec<(usize, usize, u
         }
         let lo = s.saturating_sub(16);
         let hi = (e + 70).min(b.len());
-        if !b[lo..hi].iter().any(u8::is_ascii_digit) {
+        if context::next_digit(&b[..hi], lo).is_none() {
             continue;
         }
         let slot = match kind {

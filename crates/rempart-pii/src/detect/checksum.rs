@@ -5,10 +5,46 @@
 //! and the check digit(s) are all right. Each cites the rule it implements.
 
 /// Digits of an ASCII string, or `None` if any byte is not a digit.
-fn digits(s: &str) -> Option<Vec<u32>> {
-    s.bytes()
-        .map(|b| b.is_ascii_digit().then(|| u32::from(b - b'0')))
-        .collect()
+fn digits(s: &str) -> Option<Digits> {
+    let b = s.as_bytes();
+    if !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = |c: &u8| u32::from(c - b'0');
+    if b.len() > INLINE {
+        return Some(Digits::Heap(b.iter().map(value).collect()));
+    }
+    let mut d = [0; INLINE];
+    for (x, c) in d.iter_mut().zip(b) {
+        *x = value(c);
+    }
+    Some(Digits::Inline(d, b.len()))
+}
+
+/// Digits kept inline: every scheme is shorter.
+const INLINE: usize = 24;
+
+/// The digit values of an all-digit string, without a heap allocation for
+/// the lengths identifiers have (the allocation cost more than the checks).
+enum Digits {
+    Inline([u32; INLINE], usize),
+    Heap(Vec<u32>),
+}
+
+impl Default for Digits {
+    fn default() -> Self {
+        Digits::Inline([0; INLINE], 0)
+    }
+}
+
+impl std::ops::Deref for Digits {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        match self {
+            Digits::Inline(d, n) => &d[..*n],
+            Digits::Heap(v) => v,
+        }
+    }
 }
 
 fn num(s: &str) -> u64 {

@@ -43,6 +43,25 @@ const DIGIT_SCHEMES: &[(&str, &[&[usize]])] = &[
     ("SE_PNR", &[&[6, 4], &[8, 4], &[12], &[10]]),
 ];
 
+/// A subtype and one of its groupings.
+type Grouping = (&'static str, &'static [usize]);
+
+/// The (subtype, grouping) pairs of [`DIGIT_SCHEMES`], in their order,
+/// by the length of the grouping's first group: a group is checked only
+/// against the groupings that can start with it.
+static BY_FIRST: LazyLock<Vec<Vec<Grouping>>> = LazyLock::new(|| {
+    let mut by: Vec<Vec<Grouping>> = Vec::new();
+    for &(sub, shapes) in DIGIT_SCHEMES {
+        for &shape in shapes {
+            if by.len() <= shape[0] {
+                by.resize(shape[0] + 1, Vec::new());
+            }
+            by[shape[0]].push((sub, shape));
+        }
+    }
+    by
+});
+
 /// The fewest digits any grouping in [`DIGIT_SCHEMES`] holds.
 const MIN_SCHEME_DIGITS: usize = {
     let mut min = usize::MAX;
@@ -134,12 +153,14 @@ fn strong(sub: &str) -> bool {
 
 /// Also collects, in `near`, merged windows around every digit run: the
 /// alphanumeric schemes all carry digits, so their pattern runs only there.
+/// Each window says whether one of its chunks has the digits an
+/// alphanumeric scheme needs (see [`alnum_possible`]).
 fn digit_chunks(
     text: &str,
     lang: Option<Lang>,
     chunks: &[(usize, usize)],
     out: &mut Vec<Cand>,
-    near: &mut Vec<(usize, usize)>,
+    near: &mut Vec<(usize, usize, bool)>,
 ) {
     let mut groups: Vec<(usize, usize)> = Vec::with_capacity(16);
     let mut buf = String::with_capacity(24);
@@ -153,9 +174,13 @@ fn digit_chunks(
         while !text.is_char_boundary(we) {
             we -= 1;
         }
+        let digits_ok = chunk_alnum_digits(chunk.as_bytes());
         match near.last_mut() {
-            Some(last) if ws <= last.1 => last.1 = last.1.max(we),
-            _ => near.push((ws, we)),
+            Some(last) if ws <= last.1 => {
+                last.1 = last.1.max(we);
+                last.2 |= digits_ok;
+            }
+            _ => near.push((ws, we, digits_ok)),
         }
         if !context::left_boundary(text, m_start) || text[..m_start].ends_with('+') {
             continue;
@@ -201,54 +226,55 @@ fn digit_chunks(
             if gi > 0 && groups[gi].0 - groups[gi - 1].1 != 1 {
                 continue;
             }
-            for (sub, shapes) in DIGIT_SCHEMES {
-                for shape in *shapes {
-                    if gi + shape.len() > groups.len() {
-                        continue;
-                    }
-                    let fits = shape
-                        .iter()
-                        .enumerate()
-                        .all(|(k, &len)| groups[gi + k].1 - groups[gi + k].0 == len);
-                    if !fits {
-                        continue;
-                    }
-                    let (s, e) = (groups[gi].0, groups[gi + shape.len() - 1].1);
-                    // The window must be the whole chunk or stop at a group
-                    // boundary that is not a thousands-style continuation.
-                    if !context::right_boundary(text, e) {
-                        continue;
-                    }
-                    buf.clear();
-                    for g in &groups[gi..gi + shape.len()] {
-                        buf.push_str(&text[g.0..g.1]);
-                    }
-                    if !validate(sub, &buf) {
-                        continue;
-                    }
-                    let cue = scheme_cue(sub, window);
-                    let weak =
-                        matches!(*sub, "NL_BSN" | "DK_CPR" | "SE_PNR" | "UK_NHS" | "AT_SVNR");
-                    let dashed = shape.len() == 2 && text[groups[gi].1..].starts_with('-');
-                    let ok = cue
-                        || lang_fits(sub, lang)
-                        || (strong(sub) && generic_cue())
-                        || (!weak && strong(sub) && shape.len() > 1)
-                        || (generic_cue()
-                            && (dashed || buf.len() == 12)
-                            && matches!(*sub, "SE_PNR" | "DK_CPR"));
-                    if !ok {
-                        continue;
-                    }
-                    let score = if cue {
-                        0.98
-                    } else if generic_cue() {
-                        0.9
-                    } else {
-                        0.8
-                    };
-                    out.push(Cand::new(EntityType::NationalId, s, e, score).checked(Some(sub)));
+            let first = groups[gi].1 - groups[gi].0;
+            let Some(fitting) = BY_FIRST.get(first) else {
+                continue;
+            };
+            for &(sub, shape) in fitting {
+                if gi + shape.len() > groups.len() {
+                    continue;
                 }
+                let fits = shape
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &len)| groups[gi + k].1 - groups[gi + k].0 == len);
+                if !fits {
+                    continue;
+                }
+                let (s, e) = (groups[gi].0, groups[gi + shape.len() - 1].1);
+                // The window must be the whole chunk or stop at a group
+                // boundary that is not a thousands-style continuation.
+                if !context::right_boundary(text, e) {
+                    continue;
+                }
+                buf.clear();
+                for g in &groups[gi..gi + shape.len()] {
+                    buf.push_str(&text[g.0..g.1]);
+                }
+                if !validate(sub, &buf) {
+                    continue;
+                }
+                let cue = scheme_cue(sub, window);
+                let weak = matches!(sub, "NL_BSN" | "DK_CPR" | "SE_PNR" | "UK_NHS" | "AT_SVNR");
+                let dashed = shape.len() == 2 && text[groups[gi].1..].starts_with('-');
+                let ok = cue
+                    || lang_fits(sub, lang)
+                    || (strong(sub) && generic_cue())
+                    || (!weak && strong(sub) && shape.len() > 1)
+                    || (generic_cue()
+                        && (dashed || buf.len() == 12)
+                        && matches!(sub, "SE_PNR" | "DK_CPR"));
+                if !ok {
+                    continue;
+                }
+                let score = if cue {
+                    0.98
+                } else if generic_cue() {
+                    0.9
+                } else {
+                    0.8
+                };
+                out.push(Cand::new(EntityType::NationalId, s, e, score).checked(Some(sub)));
             }
         }
     }
@@ -261,19 +287,27 @@ fn compact_upper(s: &str) -> String {
         .collect()
 }
 
-fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>, near: &[(usize, usize)]) {
-    for &(ws, we) in near {
-        alnum_in(text, ws, we, lang, out);
+fn alnum(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>, near: &[(usize, usize, bool)]) {
+    for &(ws, we, digits_ok) in near {
+        if digits_ok || cf_head(&text.as_bytes()[ws..we]) {
+            alnum_in(text, ws, we, lang, out);
+        }
     }
 }
 
-/// Can [`ALNUM`] match in `w` at all? Each of its schemes needs one of:
-/// six digits in a row with at most single spaces between them (NINO's
+/// Can [`ALNUM`] match in a window at all? Each of its schemes needs one
+/// of: six digits in a row with at most single spaces between them (NINO's
 /// pairs, the NIR's head before `2A`, and the longer runs of DNI, NIE,
 /// PT CC, HETU, PPS), the dotted DNI `12.345.678`, or the codice fiscale's
 /// six letters followed by two of `[0-9LMNPQRSTUV]`. Most windows (years,
 /// amounts, dates, house numbers) have none, and the regex call costs
 /// thousands of instructions even when it finds nothing.
+///
+/// The digit conditions lie inside one digit chunk (every digit of a window
+/// belongs to a chunk wholly inside it, and a chunk is maximal: the byte
+/// before it is no digit and no space after a digit), so they are decided
+/// per chunk by [`chunk_alnum_digits`]; the letters by [`cf_head`].
+#[cfg(test)]
 fn alnum_possible(w: &[u8]) -> bool {
     let cf_tail = |b: u8| b.is_ascii_digit() || matches!(b, b'L'..=b'N' | b'P'..=b'V');
     let (mut digits, mut letters) = (0usize, 0usize);
@@ -309,11 +343,58 @@ fn alnum_possible(w: &[u8]) -> bool {
     false
 }
 
+/// The digit conditions of [`alnum_possible`] in one digit chunk (digit
+/// groups joined by single ` .-/`): six digits in groups joined by spaces,
+/// or `dd.ddd.ddd` (two or more digits, a dot, exactly three, a dot, three
+/// or more).
+fn chunk_alnum_digits(chunk: &[u8]) -> bool {
+    // (length, separator after it) of each group, scanned left to right.
+    let (mut run, mut prev, mut prev2) = (0usize, (0usize, 0u8), (0usize, 0u8));
+    let mut i = 0;
+    while i < chunk.len() {
+        let st = i;
+        while i < chunk.len() && chunk[i].is_ascii_digit() {
+            i += 1;
+        }
+        let len = i - st;
+        let sep = chunk.get(i).copied().unwrap_or(0);
+        run += len;
+        if run >= 6 {
+            return true;
+        }
+        if prev2.1 == b'.' && prev.1 == b'.' && prev2.0 >= 2 && prev.0 == 3 && len >= 3 {
+            return true;
+        }
+        if sep != b' ' {
+            run = 0;
+        }
+        prev2 = prev;
+        prev = (len, sep);
+        i += 1;
+    }
+    false
+}
+
+/// The letter condition of [`alnum_possible`]: six ASCII letters followed
+/// by two of `[0-9LMNPQRSTUV]` (a codice fiscale's head).
+fn cf_head(w: &[u8]) -> bool {
+    let cf_tail = |b: u8| b.is_ascii_digit() || matches!(b, b'L'..=b'N' | b'P'..=b'V');
+    let mut letters = 0usize;
+    for (i, &b) in w.iter().enumerate() {
+        if letters >= 6 && cf_tail(b) && w.get(i + 1).is_some_and(|&n| cf_tail(n)) {
+            return true;
+        }
+        if b.is_ascii_alphabetic() {
+            letters += 1;
+        } else {
+            letters = 0;
+        }
+    }
+    false
+}
+
 fn alnum_in(text: &str, ws: usize, we: usize, lang: Option<Lang>, out: &mut Vec<Cand>) {
     let _ = lang;
-    if !alnum_possible(&text.as_bytes()[ws..we]) {
-        return;
-    }
     for m in ALNUM.find_iter(&text[ws..we]) {
         let (s, e) = (ws + m.start(), ws + m.end());
         if !context::bounded(text, s, e) {
@@ -360,6 +441,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, chunks: &[(usize, usize)], ou
 /// Compiles this detector's automata now rather than on first use.
 pub(crate) fn warm_up() {
     LazyLock::force(&ALNUM);
+    LazyLock::force(&BY_FIRST);
 }
 
 #[cfg(test)]
@@ -374,6 +456,28 @@ mod tests {
         c.iter()
             .map(|x| (x.subtype.unwrap(), t[x.start..x.end].to_string()))
             .collect()
+    }
+
+    #[test]
+    fn alnum_gate_per_chunk() {
+        // The per-chunk digit test and the letter scan decide what the
+        // whole-window scan decides.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"0123456789 .-/aAbLMSTVxZ";
+        for _ in 0..20_000 {
+            let mut w = Vec::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                w.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let t = std::str::from_utf8(&w).unwrap();
+            let mut chunks = Vec::new();
+            context::digit_chunks(t, &mut chunks);
+            let split = chunks.iter().any(|&(s, e)| chunk_alnum_digits(&w[s..e])) || cf_head(&w);
+            assert_eq!(alnum_possible(&w), split, "{t:?}");
+        }
     }
 
     #[test]

@@ -211,10 +211,16 @@ fn char_at(text: &str, j: usize) -> Option<(char, usize)> {
     text[j..].chars().next().map(|c| (c, c.len_utf8()))
 }
 
+/// `c.is_alphabetic()`, with the Latin ranges European text is written in
+/// answered without the Unicode tables: every char of U+00C0..=U+024F
+/// (Latin-1 letters, Latin Extended-A and -B) is a letter but `×` and `÷`
+/// (tested against the tables).
 #[inline]
 fn alpha(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphabetic()
+    } else if ('\u{c0}'..='\u{24f}').contains(&c) {
+        c != '×' && c != '÷'
     } else {
         c.is_alphabetic()
     }
@@ -228,32 +234,41 @@ fn words(text: &str, out: &mut Vec<Word>) {
     while i < b.len() {
         // ASCII bytes that are not letters (spaces, digits, punctuation)
         // start no word: skipped without decoding a char.
-        if b[i] < 0x80 && !b[i].is_ascii_alphabetic() {
-            i += 1;
-            continue;
-        }
-        let Some((c, len)) = char_at(text, i) else {
-            break;
-        };
-        if !alpha(c) {
-            i += len;
-            continue;
-        }
-        let cap = c.is_uppercase();
-        let mut upper = cap;
-        let mut n = 1;
-        let mut e = i + len;
-        while e < b.len() {
-            // ASCII letters, the bulk of a word, byte by byte; an ASCII
-            // byte that is neither a letter nor a joiner ends the word.
-            // Both are what the char path below decides for them.
-            let d = b[e];
-            if d.is_ascii_alphabetic() {
-                upper &= !d.is_ascii_lowercase();
-                n += 1;
-                e += 1;
+        let c0 = b[i];
+        let (cap, mut e) = if c0 < 0x80 {
+            if !c0.is_ascii_alphabetic() {
+                i += 1;
                 continue;
             }
+            (c0.is_ascii_uppercase(), i + 1)
+        } else {
+            let Some((c, len)) = char_at(text, i) else {
+                break;
+            };
+            if !alpha(c) {
+                i += len;
+                continue;
+            }
+            (c.is_uppercase(), i + len)
+        };
+        let mut upper = cap;
+        let mut n = 1;
+        loop {
+            // ASCII letters, the bulk of a word, byte by byte (a lower-case
+            // ASCII letter has bit 0x20 set, an upper-case one not); an
+            // ASCII byte that is neither a letter nor a joiner ends the
+            // word. Both are what the char path below decides for them.
+            let from = e;
+            let mut bits = 0u8;
+            while e < b.len() && b[e].is_ascii_alphabetic() {
+                bits |= b[e];
+                e += 1;
+            }
+            n += e - from;
+            upper &= bits & 0x20 == 0;
+            let Some(&d) = b.get(e) else {
+                break;
+            };
             if d < 0x80 && d != b'-' && d != b'\'' {
                 break;
             }
@@ -352,7 +367,24 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     };
     let t = window.trim_end();
     if let Some(label) = t.strip_suffix(':') {
-        let low = lower(label.trim_end(), buf);
+        let label = label.trim_end();
+        // Exact pre-check, as in `strong_title_before`: a label that ends
+        // the text before the colon ends with its last alphanumeric run
+        // (or with `)`, left to the full check).
+        let b = label.as_bytes();
+        let mut r = b.len();
+        while r > 0 && b[r - 1].is_ascii_alphanumeric() {
+            r -= 1;
+        }
+        if r == b.len() {
+            // Every label ends with a letter or `)`.
+            if b.last().is_none_or(|&c| c.is_ascii() && c != b')') {
+                return false;
+            }
+        } else if (r == 0 || b[r - 1].is_ascii()) && !LABEL_LAST.maybe(&b[r..]) {
+            return false;
+        }
+        let low = lower(label, buf);
         let low = low
             .strip_suffix("(s)")
             .or_else(|| low.strip_suffix("(n)"))
@@ -421,11 +453,27 @@ static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
         .collect()
 });
 
+/// [`WordGate`] of [`TITLE_LAST`].
+static TITLE_LAST_GATE: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(TITLE_LAST.iter().map(String::as_str)));
+
 /// Can a same-line cue precede the run at `s` (word index `i`)? A label
 /// ends with `:`; a title's last word is in [`TITLE_LAST`].
 fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String) -> bool {
-    let before = text[..s].trim_end_matches([' ', '\u{a0}', '\t']);
-    if before.ends_with(':') {
+    // `text[..s].trim_end_matches([' ', '\u{a0}', '\t']).ends_with(':')`,
+    // on bytes.
+    let b = text.as_bytes();
+    let mut k = s;
+    loop {
+        if k > 0 && matches!(b[k - 1], b' ' | b'\t') {
+            k -= 1;
+        } else if k > 1 && b[k - 2..k] == [0xc2, 0xa0] {
+            k -= 2;
+        } else {
+            break;
+        }
+    }
+    if k > 0 && b[k - 1] == b':' {
         return true;
     }
     let Some(prev) = i.checked_sub(1).map(|k| ws[k]) else {
@@ -434,7 +482,13 @@ fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String)
     if s - prev.e > 4 {
         return false;
     }
-    TITLE_LAST.contains(lower(&text[prev.s..prev.e], buf))
+    // An ASCII word lower-cases to ASCII of its length, first and last
+    // letters: the gate rules out most words without a lookup.
+    let w = &text[prev.s..prev.e];
+    if w.is_ascii() && !TITLE_LAST_GATE.maybe(w.as_bytes()) {
+        return false;
+    }
+    TITLE_LAST.contains(lower(w, buf))
 }
 
 /// Only blanks between the start of the line and `s`.
@@ -446,57 +500,128 @@ fn at_line_start(text: &str, s: usize) -> bool {
         .all(|b| b == b' ' || b == b'\t' || b == b'\r')
 }
 
+/// The titles of [`strong_title_before`].
+const STRONG_TITLES: &[&str] = &[
+    "herr",
+    "frau",
+    "mme",
+    "madame",
+    "monsieur",
+    "m",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "sig",
+    "sig.ra",
+    "signora",
+    "signor",
+    "sr",
+    "sra",
+    "pan",
+    "pani",
+    "mevrouw",
+    "dhr",
+    "mevr",
+    "dott",
+    "meneer",
+    "mijnheer",
+    "heer",
+    "herrn",
+    "señor",
+    "señora",
+    "don",
+    "doña",
+    "sir",
+    "miss",
+    "llamo",
+    "chiamo",
+    "heiße",
+    "heet",
+    "m'appelle",
+    "nazywam się",
+    "chamo-me",
+];
+
+/// Lengths, first and last letters of a set of ASCII words: a test that
+/// rules most other words out in a few instructions, case-insensitively.
+pub(crate) struct WordGate {
+    /// `bits[len][first]`: a bit per last letter (lengths of 15 and more
+    /// share the last row).
+    bits: [[u32; 27]; 16],
+}
+
+impl WordGate {
+    fn slot(b: u8) -> usize {
+        if b.is_ascii_alphabetic() {
+            usize::from((b | 0x20) - b'a')
+        } else {
+            26
+        }
+    }
+
+    /// The gate of `keys` (their ASCII members; non-ASCII keys are the
+    /// caller's business).
+    pub(crate) fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> WordGate {
+        let mut bits = [[0u32; 27]; 16];
+        for k in keys {
+            let b = k.as_bytes();
+            if k.is_ascii() && !b.is_empty() {
+                bits[b.len().min(15)][Self::slot(b[0])] |= 1 << Self::slot(b[b.len() - 1]);
+            }
+        }
+        WordGate { bits }
+    }
+
+    /// False when no key equals `w` ASCII-case-insensitively (`w` ASCII).
+    pub(crate) fn maybe(&self, w: &[u8]) -> bool {
+        match (w.first(), w.last()) {
+            (Some(&f), Some(&l)) => {
+                self.bits[w.len().min(15)][Self::slot(f)] & (1 << Self::slot(l)) != 0
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The last alphanumeric run of `k` (`sig.ra` -> `ra`).
+fn last_run(k: &str) -> &str {
+    k.rsplit(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+        .unwrap_or(k)
+}
+
+/// [`WordGate`] of the last runs of [`STRONG_TITLES`].
+static STRONG_LAST: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(STRONG_TITLES.iter().map(|t| last_run(t))));
+
 /// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
 fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
     let w = context::before(text, s, 16);
     if !w.ends_with(' ') || w.ends_with("  ") {
         return false;
     }
+    // Exact pre-check: a title that ends the window (after its dots) ends
+    // with the window's last alphanumeric run. When that run is ASCII and
+    // starts after an ASCII byte (or at the start), lower-casing leaves it
+    // and its left neighbour as they are, so the run, lower-cased, must be
+    // the last run of a title; no non-ASCII title can match it.
+    let t = w.trim_end().trim_end_matches('.').as_bytes();
+    let mut r = t.len();
+    while r > 0 && t[r - 1].is_ascii_alphanumeric() {
+        r -= 1;
+    }
+    if r == t.len() {
+        // No title ends with a byte that is ASCII and not a letter.
+        if t.last().is_none_or(u8::is_ascii) {
+            return false;
+        }
+    } else if (r == 0 || t[r - 1].is_ascii()) && !STRONG_LAST.maybe(&t[r..]) {
+        return false;
+    }
     let low = lower(w.trim_end(), buf);
     let low = low.trim_end_matches('.');
-    [
-        "herr",
-        "frau",
-        "mme",
-        "madame",
-        "monsieur",
-        "m",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "sig",
-        "sig.ra",
-        "signora",
-        "signor",
-        "sr",
-        "sra",
-        "pan",
-        "pani",
-        "mevrouw",
-        "dhr",
-        "mevr",
-        "dott",
-        "meneer",
-        "mijnheer",
-        "heer",
-        "herrn",
-        "señor",
-        "señora",
-        "don",
-        "doña",
-        "sir",
-        "miss",
-        "llamo",
-        "chiamo",
-        "heiße",
-        "heet",
-        "m'appelle",
-        "nazywam się",
-        "chamo-me",
-    ]
-    .iter()
-    .any(|t| ends_with_word(low, t))
+    STRONG_TITLES.iter().any(|t| ends_with_word(low, t))
 }
 
 /// Last alphabetic word of every label and closing: a line whose last
@@ -537,8 +662,19 @@ fn line_cue_possible(prev: &str, buf: &mut String) -> bool {
         return false;
     };
     let w = &t[start..end];
-    !w.is_ascii() || LINE_CUE_LAST.contains(lower(w, buf))
+    if !w.is_ascii() {
+        return true;
+    }
+    LINE_CUE_GATE.maybe(w.as_bytes()) && LINE_CUE_LAST.contains(lower(w, buf))
 }
+
+/// [`WordGate`] of [`LINE_CUE_LAST`].
+static LINE_CUE_GATE: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(LINE_CUE_LAST.iter().copied()));
+
+/// [`WordGate`] of the last alphanumeric runs of [`LABELS`].
+static LABEL_LAST: LazyLock<WordGate> =
+    LazyLock::new(|| WordGate::new(LABELS.iter().map(|l| last_run(l))));
 
 /// The line above holds only a label, or ends with a closing.
 fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
@@ -563,6 +699,23 @@ fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
         || LABEL_SET.contains(last_part)
         || CLOSING_SET.contains(bare)
         || suffix_in(&CLOSING_SET, bare).is_some()
+}
+
+/// The text after a run ends the value (a line end, a bracket, a dash, a
+/// comma before a capitalised word ...) rather than running on into a
+/// sentence.
+fn ends_value(after: &str) -> bool {
+    after.is_empty()
+        || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
+        || after.starts_with("  ")
+        || after.starts_with(" (")
+        || after.starts_with(" –")
+        || after.starts_with(" -")
+        || (after.starts_with(", ") && !after[2..].starts_with(|c: char| c.is_lowercase()))
+        || after.starts_with(",\n")
+        || after.starts_with(",\r")
+        || after == ","
+        || after.starts_with(':')
 }
 
 pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Cand>) {
@@ -640,20 +793,40 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
         let after = &text[e..];
         let speaker = after.starts_with(':') && context::line_before(text, s).trim().is_empty();
+        let known = nf + nl;
+        // The cue checks are the costly part, and a cue can only change
+        // the outcome of a run that some branch below reports: more than
+        // four words score 0 either way; without list evidence and without
+        // a speaker colon a run scores 0 without a cue, and with one only
+        // after a title or when it ends the value (see below).
+        let mut title_before = None;
+        let cue_matters = n <= 4
+            && (known > 0
+                || speaker
+                || ends_value(after)
+                || *title_before.get_or_insert_with(|| strong_title_before(text, s, &mut cue_buf)));
         // `SURNAME, Firstname`: the second part inherits the cue.
-        let cue = (might_have_cue(text, s, i, &ws, &mut buf)
-            && cue_same_line(text, s, &mut cue_buf))
-            || (at_line_start(text, s) && cue_line_above(text, s, &mut cue_buf))
-            || (last_end != usize::MAX
+        let cue = cue_matters
+            && ((last_end != usize::MAX
                 && last_end <= s
                 && &text[last_end..s] == ", "
                 && !text[..last_end]
                     .trim_end_matches(|c: char| c.is_alphabetic())
                     .ends_with(' ')
-                && ws[i..=last].len() == 1);
+                && ws[i..=last].len() == 1)
+                || (might_have_cue(text, s, i, &ws, &mut buf)
+                    && cue_same_line(text, s, &mut cue_buf))
+                || (at_line_start(text, s) && cue_line_above(text, s, &mut cue_buf)));
+        // A speaker the checks below turn down scores 0 whatever it would
+        // have scored: the (costly) second-turn search is only for others.
+        let mut vetoed = None;
         let mut score = if cue {
             0.9
-        } else if (speaker && n <= 3 && (nf >= 1 || repeated_speaker(text, &text[s..e])))
+        } else if (speaker
+            && n <= 3
+            && (nf >= 1
+                || !*vetoed.get_or_insert_with(|| speaker_vetoed(text, s, e, nf, &mut buf))
+                    && repeated_speaker(text, &text[s..e])))
             || (nf >= 1 && n >= 2)
         {
             0.85
@@ -667,38 +840,22 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         if n > 4 {
             score = 0.0;
         }
-        let known = nf + nl;
         // Upper-case runs without a cue (headings, institutions) need two
         // known name words.
         if all_upper && !cue && known < 2 {
             score = 0.0;
         }
-        // A label used as a speaker (`Landlord: ...`) is a role, not a name.
-        if speaker && !cue {
-            let lw = lower(&text[s..e], &mut buf);
-            if LABELS.contains(&lw) {
-                score = 0.0;
-            }
-        }
         // Cue only (no list evidence): the run must end the value, not run
         // into a sentence (`Landlord: Will pass it on`).
         // (A salutation or title may be followed by a comma and the
         // sentence: `Hallo Frau Obermeier, anbei ...`.)
-        if cue && known == 0 && score > 0.0 && !strong_title_before(text, s, &mut cue_buf) {
-            let ends_value = after.is_empty()
-                || after.starts_with(['\n', '\r', '(', '/', '\t', '“', '"'])
-                || after.starts_with("  ")
-                || after.starts_with(" (")
-                || after.starts_with(" –")
-                || after.starts_with(" -")
-                || (after.starts_with(", ") && !after[2..].starts_with(|c: char| c.is_lowercase()))
-                || after.starts_with(",\n")
-                || after.starts_with(",\r")
-                || after == ","
-                || after.starts_with(':');
-            if !ends_value {
-                score = 0.0;
-            }
+        if cue
+            && known == 0
+            && score > 0.0
+            && !title_before.unwrap_or_else(|| strong_title_before(text, s, &mut cue_buf))
+            && !ends_value(after)
+        {
+            score = 0.0;
         }
         // A capitalised given name that opens a sentence and runs into
         // lower-case words is an ordinary word (`Ante cualquier ...`).
@@ -715,29 +872,12 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                 score = 0.0;
             }
         }
-        // A chat speaker says something: lower-case words after the colon,
-        // not a value (`BSN: 1234`, `Kenteken: AB-12-C`).
-        if speaker && !cue && score > 0.0 && nf == 0 {
-            let rest = after[1..].split('\n').next().unwrap_or("");
-            let says = rest
-                .split(|c: char| !c.is_alphabetic())
-                .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
-            if !says {
-                score = 0.0;
-            }
-        }
-        if speaker && !cue && score > 0.0 {
-            let rest = after[1..].split('\n').next().unwrap_or("").trim();
-            if rest.starts_with(|c: char| c.is_ascii_digit()) {
-                score = 0.0;
-            }
-            let titled = rest.split_whitespace().count() >= 2
-                && rest
-                    .split_whitespace()
-                    .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
-            if rest.is_empty() || titled && !rest.contains(['.', '!', '?', ',']) {
-                score = 0.0;
-            }
+        if speaker
+            && !cue
+            && score > 0.0
+            && *vetoed.get_or_insert_with(|| speaker_vetoed(text, s, e, nf, &mut buf))
+        {
+            score = 0.0;
         }
         // A run right after a place preposition is a place (`Fait à Nancy`,
         // `En San Sebastián`).
@@ -759,7 +899,10 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
             }
         }
         let company = if cue { &COMPANY_NEAR } else { &COMPANY };
-        if score > 0.0 && (company.is_match(after) || COMPANY_NEAR.is_match(after)) {
+        // (`COMPANY_NEAR` is `COMPANY` without `,` among the joiners: what
+        // it matches, `COMPANY` matches too, so one call decides what
+        // `company || COMPANY_NEAR` did.)
+        if score > 0.0 && company.is_match(after) {
             score = 0.0;
         }
         if score > 0.0 {
@@ -836,6 +979,55 @@ fn repeated_speaker(text: &str, name: &str) -> bool {
     count >= 2
 }
 
+/// A speaker run `s..e` (no cue) that is not a name: a label used as a
+/// speaker (`Landlord: ...` is a role); without a known given name
+/// (`nf == 0`), a colon followed by no lower-case word (a value: `BSN:
+/// 1234`, `Kenteken: AB-12-C`); a colon followed by a digit, by nothing,
+/// or by capitalised words only without punctuation.
+fn speaker_vetoed(text: &str, s: usize, e: usize, nf: usize, buf: &mut String) -> bool {
+    // The cheap tests first (any one vetoes).
+    let line = text[e + 1..].split('\n').next().unwrap_or("");
+    let rest = line.trim();
+    if rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    if LABEL_SET.contains(lower(&text[s..e], buf)) {
+        return true;
+    }
+    // A chat speaker says something: a lower-case word of three letters
+    // or more after the colon.
+    if nf == 0 && !has_lower_word(line) {
+        return true;
+    }
+    let titled = rest.split_whitespace().count() >= 2
+        && rest
+            .split_whitespace()
+            .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
+    titled && !rest.contains(['.', '!', '?', ','])
+}
+
+/// Some run of letters (split at every other char) has three or more,
+/// all lower case.
+fn has_lower_word(s: &str) -> bool {
+    let (mut run, mut all_lower) = (0usize, true);
+    for c in s.chars() {
+        if alpha(c) {
+            run += 1;
+            all_lower &= if c.is_ascii() {
+                c.is_ascii_lowercase()
+            } else {
+                c.is_lowercase()
+            };
+        } else {
+            if run >= 3 && all_lower {
+                return true;
+            }
+            (run, all_lower) = (0, true);
+        }
+    }
+    run >= 3 && all_lower
+}
+
 /// Compiles this detector's automata now rather than on first use.
 pub(crate) fn warm_up() {
     LazyLock::force(&COMPANY);
@@ -843,6 +1035,10 @@ pub(crate) fn warm_up() {
     LazyLock::force(&TITLE_LAST);
     LazyLock::force(&LINE_CUE_LAST);
     LazyLock::force(&MAX_KEY);
+    LazyLock::force(&STRONG_LAST);
+    LazyLock::force(&TITLE_LAST_GATE);
+    LazyLock::force(&LINE_CUE_GATE);
+    LazyLock::force(&LABEL_LAST);
 }
 
 #[cfg(test)]
@@ -853,6 +1049,56 @@ mod tests {
         let mut c = Vec::new();
         find(t, None, true, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
+    }
+
+    #[test]
+    fn company_near_is_company_without_the_comma() {
+        // `find` relies on it: what COMPANY_NEAR matches, COMPANY matches.
+        assert_eq!(
+            COMPANY.as_str().replacen("(?:,|&|", "(?:&|", 1),
+            COMPANY_NEAR.as_str()
+        );
+    }
+
+    #[test]
+    fn word_gates_pass_their_keys() {
+        let gate = WordGate::new(["versicherungsnehmerin", "mr", "hallo"]);
+        for k in ["VERSICHERUNGSNEHMERIN", "Mr", "hallo"] {
+            assert!(gate.maybe(k.as_bytes()), "{k}");
+        }
+        assert!(!gate.maybe(b"ms"));
+        for k in LINE_CUE_LAST.iter().filter(|k| k.is_ascii()) {
+            assert!(LINE_CUE_GATE.maybe(k.as_bytes()), "{k}");
+        }
+        for k in LABELS.iter().map(|l| last_run(l)).filter(|k| k.is_ascii()) {
+            assert!(LABEL_LAST.maybe(k.as_bytes()), "{k}");
+        }
+    }
+
+    #[test]
+    fn lower_word_as_split() {
+        for t in [
+            "Max Mustermann",
+            "hi there",
+            "OK ja",
+            "épée à",
+            "AB-cde",
+            "Ünd über",
+            "x yz",
+            "",
+        ] {
+            let old = t
+                .split(|c: char| !c.is_alphabetic())
+                .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
+            assert_eq!(has_lower_word(t), old, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn alpha_is_is_alphabetic() {
+        for c in (0..0x800).filter_map(char::from_u32) {
+            assert_eq!(alpha(c), c.is_alphabetic(), "{c:?}");
+        }
     }
 
     #[test]

@@ -225,6 +225,13 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
             }
             let n = digits.len();
             let raw = &text[s..e];
+            // Dates and times are never phones.
+            let date_like = n <= 8 && raw.split(['.', '/', '-']).count() == 3;
+            // Every accepted number has one of these lengths: the cue
+            // search (an automaton over the 45 bytes before) only for them.
+            if date_like || !(8..=12).contains(&n) {
+                continue;
+            }
             let cue = context::cue_before(&context::PHONE, text, s, 45);
             let trunk = digits.starts_with('0') && !digits.starts_with("00");
             let grouped = raw.contains([' ', '-', '.', '/']);
@@ -248,9 +255,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
                 };
                 (8..=10).contains(&n) && (cue || (shape && grouped))
             };
-            // Dates and times are never phones.
-            let date_like = n <= 8 && raw.split(['.', '/', '-']).count() == 3;
-            if ok && !date_like {
+            if ok {
                 let score = if cue { 0.9 } else { 0.75 };
                 out.push(Cand::new(EntityType::Phone, s, e, score));
             }
