@@ -72,6 +72,43 @@ async fn chat_as(gw: &Gateway, key: &str, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// None of `values` is in any file under `dir`, as text or as hex.
+fn assert_in_no_file(dir: &std::path::Path, values: &[&str]) {
+    for f in walk(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        for v in values {
+            let hex: String = v.bytes().map(|b| format!("{b:02x}")).collect();
+            for n in [v.as_bytes(), hex.as_bytes()] {
+                assert!(
+                    !bytes.windows(n.len()).any(|w| w == n),
+                    "{v} in {}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+/// A lexical retriever over the gateway's own store and keyring: what
+/// another replica, or `rempart ingest` without a model, writes with.
+async fn replica_of(gw: &Gateway) -> rempart_gateway::collections::Retriever {
+    let keys = rempart_crypto::KeyProvider::from_config(
+        &rempart_crypto::KeysConfig::default(),
+        &gw.data_dir(),
+        &|_| None,
+    )
+    .await
+    .expect("the gateway's keyring");
+    assert!(keys.created.is_none(), "the same keyring, not a new one");
+    rempart_gateway::collections::Retriever::new(std::sync::Arc::new(
+        rempart_store::registry::Registry::new(
+            gw.store().clone(),
+            std::sync::Arc::new(keys.provider),
+            rempart_store::registry::Settings::default(),
+        ),
+    ))
+}
+
 /// What the mock received in its last chat request, as text.
 fn last_prompt(mock: &MockUpstream) -> String {
     let r = mock.chat_requests().pop().expect("a chat request");
@@ -366,24 +403,15 @@ async fn deletion_and_erasure_leave_nothing_behind() {
 
     // Nothing planted is in any file of the data directory.
     let dir = gw.stop_keeping_data().await;
-    for f in walk(dir.path()) {
-        let bytes = std::fs::read(&f).unwrap();
-        for v in [
+    assert_in_no_file(
+        dir.path(),
+        &[
             "Zanzibar-Quokka-4471",
             "Okapi-Dossier-9917",
             "Vault memo",
             "Complaint file",
-        ] {
-            let hex: String = v.bytes().map(|b| format!("{b:02x}")).collect();
-            for n in [v.as_bytes(), hex.as_bytes()] {
-                assert!(
-                    !bytes.windows(n.len()).any(|w| w == n),
-                    "{v} in {}",
-                    f.display()
-                );
-            }
-        }
-    }
+        ],
+    );
 }
 
 #[tokio::test]
@@ -430,21 +458,7 @@ async fn changes_by_another_replica_are_seen() {
     let hits = |v: &Value| v["data"].as_array().unwrap().len();
     assert_eq!(hits(&search_as(&gw, &gw.key, "shared", "alpaca").await), 1);
 
-    let keys = rempart_crypto::KeyProvider::from_config(
-        &rempart_crypto::KeysConfig::default(),
-        &gw.data_dir(),
-        &|_| None,
-    )
-    .await
-    .expect("the gateway's keyring");
-    assert!(keys.created.is_none(), "the same keyring, not a new one");
-    let other = rempart_gateway::collections::Retriever::new(std::sync::Arc::new(
-        rempart_store::registry::Registry::new(
-            gw.store().clone(),
-            std::sync::Arc::new(keys.provider),
-            rempart_store::registry::Settings::default(),
-        ),
-    ));
+    let other = replica_of(&gw).await;
     let text = "Bison migration schedule";
     other
         .ingest(
@@ -695,20 +709,7 @@ async fn hybrid_retrieval_across_languages_keeps_eligibility() {
     // the same store, as `rempart ingest` without a model does) is embedded
     // when the hybrid gateway next loads the collection, and the vector is
     // stored, sealed, for the next load.
-    let keys = rempart_crypto::KeyProvider::from_config(
-        &rempart_crypto::KeysConfig::default(),
-        &gw.data_dir(),
-        &|_| None,
-    )
-    .await
-    .expect("the gateway's keyring");
-    let replica = rempart_gateway::collections::Retriever::new(std::sync::Arc::new(
-        rempart_store::registry::Registry::new(
-            gw.store().clone(),
-            std::sync::Arc::new(keys.provider),
-            rempart_store::registry::Settings::default(),
-        ),
-    ));
+    let replica = replica_of(&gw).await;
     let late = "Le télétravail est possible deux jours par semaine avec l'accord du manager.";
     let receipt = replica
         .ingest(
@@ -878,26 +879,17 @@ async fn subjects_found_by_the_scan_are_linked_and_erased_with_the_document() {
         (ingests[3].linked_subjects, ingests[4].linked_subjects),
         (0, 1)
     );
-    for f in walk(dir.path()) {
-        let bytes = std::fs::read(&f).unwrap();
-        for v in [
+    assert_in_no_file(
+        dir.path(),
+        &[
             planted,
             "Claim 5521",
             "Quoll-Note-7781",
             "camille.martin",
             "CAMILLE.MARTIN",
             "284127511502381",
-        ] {
-            let hex: String = v.bytes().map(|b| format!("{b:02x}")).collect();
-            for n in [v.as_bytes(), hex.as_bytes()] {
-                assert!(
-                    !bytes.windows(n.len()).any(|w| w == n),
-                    "{v} in {}",
-                    f.display()
-                );
-            }
-        }
-    }
+        ],
+    );
 }
 
 /// Ingestion and deletion each leave one record in the verified audit log
