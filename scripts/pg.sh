@@ -109,6 +109,13 @@ server_bin() {
 
 case "${1:-}" in
   start)
+    # As root, the server runs as `postgres` (initdb refuses root). Debian's
+    # postgresql package creates that user; without it (a fresh machine
+    # using the wheel), create a system user with no login and no home.
+    if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+      useradd --system --no-create-home --shell /usr/sbin/nologin postgres \
+        || { echo "pg.sh: cannot create the postgres user" >&2; exit 1; }
+    fi
     BIN=$(bindir)
     DIR=$(mktemp -d /tmp/rempart-pg.XXXXXX)
     chmod 755 "$DIR"
