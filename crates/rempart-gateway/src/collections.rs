@@ -846,27 +846,81 @@ pub fn receipt_json(r: &IngestReceipt, linked_subjects: usize, subjects_found: u
     v
 }
 
-/// Store one extracted file with the subjects to link (those named and
-/// those the scan found). Content already in the collection is not written
-/// again, but subjects registered since are linked to it.
-pub async fn ingest_linked(
+/// One stored file of an ingestion: its receipt, the subjects linked to it
+/// and how many of them the scan found.
+#[derive(Debug)]
+pub struct FileIngested {
+    /// The store's receipt.
+    pub receipt: IngestReceipt,
+    /// Subjects linked by this ingestion (named, then found).
+    pub linked: Vec<Uuid>,
+    /// Subjects the personal-data scan found.
+    pub found: usize,
+}
+
+impl FileIngested {
+    /// The receipt as the API and the CLI show it.
+    pub fn receipt_json(&self) -> Value {
+        receipt_json(&self.receipt, self.linked.len(), self.found)
+    }
+}
+
+/// An ingestion of extracted files (the gateway's route and `rempart
+/// ingest` alike): scan them for personal data (and, with `link`, find the
+/// registered subjects they name), store each with the subjects named by the
+/// caller and those found — content already in the collection is not
+/// written again, but subjects registered since are linked to it — and
+/// fill the audit record's counts (PII by type, sensitivity, documents,
+/// chunks written, subjects linked).
+#[allow(clippy::too_many_arguments)]
+pub async fn ingest_files(
     retriever: &Retriever,
+    inspector: Arc<dyn crate::inspect::Inspector>,
     tenant: &str,
     collection: &str,
-    file: &SourceFile,
+    files: &[SourceFile],
     labels: &DocumentLabels,
-    subjects: &[Uuid],
-) -> Result<IngestReceipt, RegistryError> {
-    let receipt = retriever
-        .ingest(tenant, collection, file, labels, subjects)
-        .await?;
-    if !receipt.created && !subjects.is_empty() {
-        retriever
-            .collections()
-            .link_subjects(tenant, collection, receipt.document_id, subjects)
+    named: &[Uuid],
+    link: bool,
+    rec: &mut rempart_audit::AuditRecord,
+) -> Result<Vec<FileIngested>, crate::linking::ScanError> {
+    let scan = crate::linking::scan(
+        retriever.collections().registry(),
+        inspector,
+        tenant,
+        files,
+        link,
+    )
+    .await?;
+    rec.pii_counts = scan.counts_by_name();
+    rec.sensitivity = scan.sensitivity().into();
+    let mut out = Vec::with_capacity(files.len());
+    let mut linked = BTreeSet::new();
+    for (file, found) in files.iter().zip(&scan.subjects) {
+        let subjects = crate::linking::subjects_for(named, found);
+        let receipt = retriever
+            .ingest(tenant, collection, file, labels, &subjects)
             .await?;
+        if !receipt.created && !subjects.is_empty() {
+            retriever
+                .collections()
+                .link_subjects(tenant, collection, receipt.document_id, &subjects)
+                .await?;
+        }
+        tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, linked_subjects = subjects.len(), "Document ingested.");
+        rec.documents.push(receipt.document_id.to_string());
+        if receipt.created {
+            rec.document_chunks += receipt.chunks;
+        }
+        linked.extend(subjects.iter().copied());
+        rec.linked_subjects = u32::try_from(linked.len()).unwrap_or(u32::MAX);
+        out.push(FileIngested {
+            receipt,
+            linked: subjects,
+            found: found.len(),
+        });
     }
-    Ok(receipt)
+    Ok(out)
 }
 
 async fn ingest_steps(
@@ -908,40 +962,20 @@ async fn ingest_steps(
         purposes,
         legal_hold: b.labels.legal_hold,
     };
-    let scan = crate::linking::scan(
-        &state.registry,
+    let done = ingest_files(
+        &state.retriever,
         state.inspector.clone(),
         &p.tenant,
+        collection,
         &files,
+        &labels,
+        &b.subjects,
         b.link_subjects,
+        rec,
     )
     .await
     .map_err(scan_error)?;
-    rec.pii_counts = scan.counts_by_name();
-    rec.sensitivity = scan.sensitivity().into();
-    let mut receipts = Vec::with_capacity(files.len());
-    let mut linked = BTreeSet::new();
-    for (file, found) in files.iter().zip(&scan.subjects) {
-        let subjects = crate::linking::subjects_for(&b.subjects, found);
-        let receipt = ingest_linked(
-            &state.retriever,
-            &p.tenant,
-            collection,
-            file,
-            &labels,
-            &subjects,
-        )
-        .await
-        .map_err(api_error)?;
-        tracing::info!(collection = %collection, document = %receipt.document_id, chunks = receipt.chunks, created = receipt.created, linked_subjects = subjects.len(), "Document ingested.");
-        rec.documents.push(receipt.document_id.to_string());
-        if receipt.created {
-            rec.document_chunks += receipt.chunks;
-        }
-        linked.extend(subjects.iter().copied());
-        rec.linked_subjects = u32::try_from(linked.len()).unwrap_or(u32::MAX);
-        receipts.push(receipt_json(&receipt, subjects.len(), found.len()));
-    }
+    let receipts: Vec<Value> = done.iter().map(FileIngested::receipt_json).collect();
     let status = if receipts[0]["created"] == json!(true) {
         StatusCode::CREATED
     } else {

@@ -71,7 +71,7 @@ pub enum ScanError {
     /// subjects it is about could not be linked (fail-closed).
     #[error("personal-data scan: {0}")]
     Detector(String),
-    /// The registry lookup failed.
+    /// The registry lookup, or storing the document, failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
 }

@@ -293,6 +293,11 @@ impl Collections {
         self.registry.store.has_vector_index()
     }
 
+    /// The registry (keys, subjects) these collections are sealed with.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The store (for its vector index).
     pub fn store(&self) -> &crate::Store {
         &self.registry.store

@@ -27,10 +27,9 @@ use clap::Args;
 use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rempart_audit::{AuditLog, AuditRecord, Outcome};
-use rempart_gateway::collections::{Retriever, SourceFile, ingest_linked, receipt_json};
+use rempart_gateway::collections::{Retriever, SourceFile, ingest_files};
 use rempart_gateway::inspect::{Inspector, PiiInspector};
 use rempart_store::collections::DocumentLabels;
-use rempart_store::registry::Registry;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -384,7 +383,6 @@ struct Ctx<'a> {
     labels: &'a DocumentLabels,
     named: &'a [Uuid],
     link: bool,
-    registry: &'a Registry,
     retriever: &'a Retriever,
     inspector: Arc<dyn Inspector>,
 }
@@ -401,16 +399,19 @@ async fn ingest_one(
     })
     .await
     .map_err(|_| anyhow!("the extractor failed"))??;
-    let scan = rempart_gateway::linking::scan(
-        cx.registry,
+    let stored = ingest_files(
+        cx.retriever,
         cx.inspector.clone(),
         cx.tenant,
+        cx.collection,
         &files,
+        cx.labels,
+        cx.named,
         cx.link,
+        rec,
     )
-    .await?;
-    rec.pii_counts = scan.counts_by_name();
-    rec.sensitivity = scan.sensitivity().into();
+    .await
+    .context("not ingested")?;
     let mut done = Done {
         line: Value::Null,
         created: 0,
@@ -420,39 +421,25 @@ async fn ingest_one(
         linked: Vec::new(),
     };
     let mut receipts = Vec::with_capacity(files.len());
-    for (file, found) in files.iter().zip(&scan.subjects) {
-        let subjects = rempart_gateway::linking::subjects_for(cx.named, found);
-        let receipt = ingest_linked(
-            cx.retriever,
-            cx.tenant,
-            cx.collection,
-            file,
-            cx.labels,
-            &subjects,
-        )
-        .await
-        .context("not ingested")?;
-        rec.documents.push(receipt.document_id.to_string());
-        if receipt.created {
+    for (file, f) in files.iter().zip(&stored) {
+        if f.receipt.created {
             done.created += 1;
-            done.chunks += receipt.chunks;
-            rec.document_chunks += receipt.chunks;
+            done.chunks += f.receipt.chunks;
         } else {
             done.present += 1;
         }
         done.pages += u64::from(file.pages);
-        for s in &subjects {
+        for s in &f.linked {
             if !done.linked.contains(s) {
                 done.linked.push(*s);
             }
         }
-        rec.linked_subjects = u32::try_from(done.linked.len()).unwrap_or(u32::MAX);
         receipts.push(json!({
             "name": file.name,
             "format": file.format,
             "pages": file.pages,
             "needs_ocr": file.needs_ocr,
-            "receipt": receipt_json(&receipt, subjects.len(), found.len()),
+            "receipt": f.receipt_json(),
         }));
     }
     let first = receipts.remove(0);
@@ -495,9 +482,8 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
             return summary(&args, &totals, &items, started);
         }
         let (registry, config) = crate::subjects_cmd::registry(&args.common, &args.tenant).await?;
-        let registry = Arc::new(registry);
         // With `[retrieval] embedding_model`, chunks are embedded as they go in.
-        let retriever = Retriever::from_config(&config, registry.clone())?;
+        let retriever = Retriever::from_config(&config, Arc::new(registry))?;
         let audit = Audit::open(config, args.unaudited)?;
         let cx = Ctx {
             tenant: &args.tenant,
@@ -505,7 +491,6 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
             labels: &labels,
             named: &named,
             link: !args.no_link_subjects,
-            registry: &registry,
             retriever: &retriever,
             inspector: Arc::new(PiiInspector::new()),
         };
