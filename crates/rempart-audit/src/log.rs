@@ -11,6 +11,13 @@
 //! never retried, because after a failure the kernel may have dropped the
 //! dirty pages.
 //!
+//! With [`Options::fsync`] off there is nothing to share: each appender
+//! chains, hashes and `write`s its entry on its own thread under the
+//! writer's lock (no hand-off to the writer thread and back, two thread
+//! wake-ups fewer per append). The writer thread then only signs
+//! checkpoints — syncing the entries they cover first — when an append
+//! makes one due or its time comes.
+//!
 //! # Crash recovery
 //!
 //! Because nothing is acknowledged before its fsync, a final line without its
@@ -27,7 +34,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -147,17 +154,28 @@ pub struct PruneReport {
 
 /// An append in flight: `wait()` blocks; `.await` works on any runtime.
 #[derive(Debug)]
-pub struct PendingAppend(
-    std::result::Result<oneshot::Receiver<Result<AppendReceipt>>, Option<Error>>,
-);
+pub struct PendingAppend(Pending);
+
+#[derive(Debug)]
+enum Pending {
+    /// Queued to the writer thread (group commit with fsync).
+    Queued(oneshot::Receiver<Result<AppendReceipt>>),
+    /// Already written by the appender's own thread (`fsync = false`), or
+    /// refused; `None` once taken.
+    Done(Option<Result<AppendReceipt>>),
+}
 
 impl PendingAppend {
+    fn done(r: Result<AppendReceipt>) -> PendingAppend {
+        PendingAppend(Pending::Done(Some(r)))
+    }
+
     /// Blocks until durable. Do not call on an async runtime thread (use
     /// `.await`, or `spawn_blocking`).
     pub fn wait(self) -> Result<AppendReceipt> {
         match self.0 {
-            Ok(rx) => rx.blocking_recv().unwrap_or(Err(Error::Closed)),
-            Err(e) => Err(e.unwrap_or(Error::Closed)),
+            Pending::Queued(rx) => rx.blocking_recv().unwrap_or(Err(Error::Closed)),
+            Pending::Done(r) => r.unwrap_or(Err(Error::Closed)),
         }
     }
 }
@@ -169,10 +187,10 @@ impl std::future::Future for PendingAppend {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         match &mut self.0 {
-            Ok(rx) => std::pin::Pin::new(rx)
+            Pending::Queued(rx) => std::pin::Pin::new(rx)
                 .poll(cx)
                 .map(|r| r.unwrap_or(Err(Error::Closed))),
-            Err(e) => std::task::Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+            Pending::Done(r) => std::task::Poll::Ready(r.take().unwrap_or(Err(Error::Closed))),
         }
     }
 }
@@ -190,6 +208,9 @@ enum Cmd {
         cutoff: OffsetDateTime,
         reply: oneshot::Sender<Result<PruneReport>>,
     },
+    /// An inline append made a checkpoint due, or started the unsigned
+    /// period whose deadline the writer thread must now watch.
+    Tick,
 }
 
 /// The append-only audit log of one directory. `Send + Sync`: share it in an
@@ -199,6 +220,13 @@ enum Cmd {
 pub struct AuditLog {
     tx: Option<mpsc::Sender<Cmd>>,
     writer: Option<JoinHandle<()>>,
+    /// The writer's state: locked by the writer thread for each group
+    /// commit, checkpoint and prune, and by appenders themselves when
+    /// `fsync` is off (a `write` to the page cache needs no group commit,
+    /// and doing it on the caller's thread saves two thread wake-ups per
+    /// append).
+    state: Arc<Mutex<Writer>>,
+    inline: bool,
     dir: PathBuf,
     public_key: VerifyingKey,
     /// Held for the log's lifetime: an exclusive advisory lock on `LOCK`.
@@ -310,14 +338,19 @@ impl AuditLog {
             poisoned: false,
             buf: Vec::with_capacity(1 << 20),
         };
+        let inline = !writer.options.fsync;
+        let state = Arc::new(Mutex::new(writer));
         let (tx, rx) = mpsc::channel();
+        let shared = state.clone();
         let handle = std::thread::Builder::new()
             .name("rempart-audit-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || Writer::run(&shared, rx))
             .map_err(io("spawn", &dir))?;
         Ok(AuditLog {
             tx: Some(tx),
             writer: Some(handle),
+            state,
+            inline,
             dir,
             public_key,
             _lock: lock,
@@ -349,17 +382,41 @@ impl AuditLog {
         let id = body.id().to_string();
         // Encode on the caller's thread: the writer only hashes and writes.
         let Ok(bytes) = encode_body(&body) else {
-            return PendingAppend(Err(Some(Error::Encode { id })));
+            return PendingAppend::done(Err(Error::Encode { id }));
         };
+        if self.inline {
+            return PendingAppend::done(self.append_inline(id, &bytes));
+        }
         let (reply, rx) = oneshot::channel();
         match self.send(Cmd::Append {
             id,
             body: bytes,
             reply,
         }) {
-            Ok(()) => PendingAppend(Ok(rx)),
-            Err(e) => PendingAppend(Err(Some(e))),
+            Ok(()) => PendingAppend(Pending::Queued(rx)),
+            Err(e) => PendingAppend::done(Err(e)),
         }
+    }
+
+    /// `fsync = false`: hash, chain and `write` the entry on this thread;
+    /// checkpoints stay with the writer thread (signing and their fsync are
+    /// off the request path), woken only when one becomes due or the first
+    /// unsigned entry starts the checkpoint clock.
+    fn append_inline(&self, id: String, body: &[u8]) -> Result<AppendReceipt> {
+        if self.tx.is_none() {
+            return Err(Error::Closed);
+        }
+        let (receipt, wake) = {
+            let mut w = self.state.lock().map_err(|_| Error::Poisoned)?;
+            let first_unsigned = w.oldest_unsigned.is_none();
+            let receipt = w.stage(id, body)?;
+            w.flush()?;
+            (receipt, first_unsigned || w.checkpoint_due())
+        };
+        if wake {
+            let _ = self.send(Cmd::Tick);
+        }
+        Ok(receipt)
     }
 
     /// Signs a checkpoint now if entries are unsigned; returns it.
@@ -495,77 +552,100 @@ struct Writer {
     buf: Vec<u8>,
 }
 
+// Never the signing key.
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("segment", &self.segment)
+            .field("seq", &self.seq)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
 type Replies = Vec<(oneshot::Sender<Result<AppendReceipt>>, AppendReceipt)>;
 
 impl Writer {
-    fn run(mut self, rx: mpsc::Receiver<Cmd>) {
+    fn run(shared: &Mutex<Writer>, rx: mpsc::Receiver<Cmd>) {
+        let lock = || {
+            shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
         let mut batch: Vec<Cmd> = Vec::new();
         loop {
-            let timeout = match self.oldest_unsigned {
-                // A poisoned log signs nothing: do not spin on a due checkpoint.
-                Some(t) if !self.poisoned => {
-                    Duration::from_secs(self.options.checkpoint.every_secs)
-                        .saturating_sub(t.elapsed())
+            let timeout = {
+                let w = lock();
+                match w.oldest_unsigned {
+                    // A poisoned log signs nothing: do not spin on a due checkpoint.
+                    Some(t) if !w.poisoned => Duration::from_secs(w.options.checkpoint.every_secs)
+                        .saturating_sub(t.elapsed()),
+                    _ => Duration::from_secs(3600),
                 }
-                _ => Duration::from_secs(3600),
             };
             match rx.recv_timeout(timeout) {
                 Ok(cmd) => batch.push(cmd),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.maybe_checkpoint();
+                    lock().maybe_checkpoint();
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            while batch.len() < self.options.max_batch {
+            let max_batch = lock().options.max_batch;
+            while batch.len() < max_batch {
                 match rx.try_recv() {
                     Ok(cmd) => batch.push(cmd),
                     Err(_) => break,
                 }
             }
+            let mut w = lock();
             let mut replies: Replies = Vec::with_capacity(batch.len());
             for cmd in batch.drain(..) {
                 match cmd {
-                    Cmd::Append { id, body, reply } => {
-                        if self.poisoned {
-                            let _ = reply.send(Err(Error::Poisoned));
-                            continue;
+                    Cmd::Append { id, body, reply } => match w.stage(id, &body) {
+                        Ok(receipt) => replies.push((reply, receipt)),
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
                         }
-                        let hash = write_line(&mut self.buf, self.seq, &self.prev, &body);
-                        self.frontier.push(&hash);
-                        self.prev = hash;
-                        replies.push((
-                            reply,
-                            AppendReceipt {
-                                seq: self.seq,
-                                id,
-                                entry_hash: hash,
-                            },
-                        ));
-                        self.seq += 1;
-                        self.seg_lines += 1;
-                        self.oldest_unsigned.get_or_insert_with(Instant::now);
-                    }
+                    },
                     Cmd::Checkpoint { reply } => {
-                        self.commit(&mut replies);
-                        let _ = reply.send(self.sign_checkpoint());
+                        w.commit(&mut replies);
+                        let _ = reply.send(w.sign_checkpoint());
                     }
                     Cmd::Prune { cutoff, reply } => {
-                        self.commit(&mut replies);
-                        let _ = reply.send(self.prune(cutoff));
+                        w.commit(&mut replies);
+                        let _ = reply.send(w.prune(cutoff));
                     }
+                    Cmd::Tick => {}
                 }
             }
-            self.commit(&mut replies);
-            self.maybe_checkpoint();
+            w.commit(&mut replies);
+            w.maybe_checkpoint();
         }
     }
 
-    /// Writes and syncs the buffered lines, then answers their appenders.
-    fn commit(&mut self, replies: &mut Replies) {
-        if replies.is_empty() {
-            return;
+    /// Chains and hashes one entry into the write buffer.
+    fn stage(&mut self, id: String, body: &[u8]) -> Result<AppendReceipt> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
         }
+        let hash = write_line(&mut self.buf, self.seq, &self.prev, body);
+        self.frontier.push(&hash);
+        self.prev = hash;
+        let receipt = AppendReceipt {
+            seq: self.seq,
+            id,
+            entry_hash: hash,
+        };
+        self.seq += 1;
+        self.seg_lines += 1;
+        self.oldest_unsigned.get_or_insert_with(Instant::now);
+        Ok(receipt)
+    }
+
+    /// Writes (and, with `fsync`, syncs) the buffered lines. A failure
+    /// poisons the log.
+    fn flush(&mut self) -> Result<()> {
         let path = || layout::segment_path(&self.dir, self.segment);
         let mut result = self.file.write_all(&self.buf).map_err(io("write", path()));
         if result.is_ok() && self.options.fsync {
@@ -573,14 +653,24 @@ impl Writer {
         }
         self.seg_len += self.buf.len() as u64;
         self.buf.clear();
-        match result {
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    /// Writes and syncs the buffered lines, then answers their appenders.
+    fn commit(&mut self, replies: &mut Replies) {
+        if replies.is_empty() {
+            return;
+        }
+        match self.flush() {
             Ok(()) => {
                 for (reply, receipt) in replies.drain(..) {
                     let _ = reply.send(Ok(receipt));
                 }
             }
             Err(e) => {
-                self.poisoned = true;
                 let mut first = Some(e);
                 for (reply, _) in replies.drain(..) {
                     let _ = reply.send(Err(first.take().unwrap_or(Error::Poisoned)));
@@ -589,10 +679,14 @@ impl Writer {
         }
     }
 
-    fn maybe_checkpoint(&mut self) {
+    fn checkpoint_due(&self) -> bool {
         let pending = self.seq - self.last_cp_size;
         let elapsed = self.oldest_unsigned.map_or(Duration::ZERO, |t| t.elapsed());
-        if !self.poisoned && self.options.checkpoint.is_due(pending, elapsed) {
+        !self.poisoned && self.options.checkpoint.is_due(pending, elapsed)
+    }
+
+    fn maybe_checkpoint(&mut self) {
+        if self.checkpoint_due() {
             let _ = self.sign_checkpoint();
         }
     }

@@ -13,6 +13,7 @@ use common::*;
 use rempart_audit::verify;
 
 const CHILD_ENV: &str = "REMPART_AUDIT_CRASH_CHILD_DIR";
+const FSYNC_ENV: &str = "REMPART_AUDIT_CRASH_CHILD_FSYNC";
 
 /// In the child: 8 threads append forever, printing each acknowledged id.
 #[test]
@@ -20,7 +21,8 @@ fn crash_child_writer() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let log = Arc::new(open(std::path::Path::new(&dir), 50, 200));
+    let fsync = std::env::var(FSYNC_ENV).as_deref() != Ok("0");
+    let log = Arc::new(open_fsync(std::path::Path::new(&dir), 50, 200, fsync));
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
@@ -42,6 +44,14 @@ fn crash_child_writer() {
 
 #[test]
 fn sigkill_under_load_loses_nothing_acknowledged() {
+    // With fsync (group commit on the writer thread) and without (each
+    // appender writes on its own thread): a SIGKILL loses nothing either way.
+    for fsync in ["1", "0"] {
+        sigkill_under_load(fsync);
+    }
+}
+
+fn sigkill_under_load(fsync: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -51,6 +61,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
             "--test-threads=1",
         ])
         .env(CHILD_ENV, dir.path())
+        .env(FSYNC_ENV, fsync)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

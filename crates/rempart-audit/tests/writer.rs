@@ -26,30 +26,66 @@ fn policy_is_pure_and_due_by_count_or_time() {
 
 #[test]
 fn checkpoint_after_every_secs_while_idle() {
+    for fsync in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            checkpoint: CheckpointPolicy {
+                every_records: 1000,
+                every_secs: 1,
+            },
+            fsync,
+            ..Options::default()
+        };
+        let log = AuditLog::open_with(dir.path(), key(), options).unwrap();
+        log.append(record(0)).unwrap();
+        assert_eq!(checkpoint_lines(dir.path()), 0);
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(
+            checkpoint_lines(dir.path()),
+            1,
+            "idle writer signs after every_secs (fsync {fsync})"
+        );
+        // A second unsigned period after a signed one is watched too.
+        log.append(record(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(checkpoint_lines(dir.path()), 2, "fsync {fsync}");
+        drop(log);
+        assert_eq!(
+            verify(dir.path(), &key().verifying_key(), None)
+                .unwrap()
+                .unsigned_tail,
+            0
+        );
+    }
+}
+
+#[test]
+fn count_checkpoints_without_fsync_are_signed_off_the_appenders_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        checkpoint: CheckpointPolicy {
-            every_records: 1000,
-            every_secs: 1,
-        },
-        ..Options::default()
+    let log = open_fsync(dir.path(), 10, 1000, false);
+    let wait_for = |n: usize| {
+        let t = std::time::Instant::now();
+        while checkpoint_lines(dir.path()) < n && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        checkpoint_lines(dir.path())
     };
-    let log = AuditLog::open_with(dir.path(), key(), options).unwrap();
-    log.append(record(0)).unwrap();
-    assert_eq!(checkpoint_lines(dir.path()), 0);
-    std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(
-        checkpoint_lines(dir.path()),
-        1,
-        "idle writer signs after every_secs"
-    );
-    drop(log);
-    assert_eq!(
-        verify(dir.path(), &key().verifying_key(), None)
-            .unwrap()
-            .unsigned_tail,
-        0
-    );
+    // The append that makes a checkpoint due wakes the writer thread, which
+    // signs it; wait for it rather than for a fixed time.
+    for i in 0..10 {
+        assert_eq!(log.append(record(i)).unwrap().seq, i);
+    }
+    assert_eq!(wait_for(1), 1);
+    for i in 10..25 {
+        assert_eq!(log.append(record(i)).unwrap().seq, i);
+    }
+    assert_eq!(wait_for(2), 2);
+    // Every acknowledged entry is already in the file (written, not synced).
+    let lines: usize = segments(dir.path()).iter().map(|(_, l)| l.len()).sum();
+    assert_eq!(lines, 25);
+    log.close().unwrap();
+    let r = verify(dir.path(), &key().verifying_key(), None).unwrap();
+    assert_eq!((r.checked_to, r.unsigned_tail), (25, 0));
 }
 
 #[test]
@@ -69,8 +105,14 @@ fn submit_is_a_future() {
 
 #[test]
 fn concurrent_appenders_get_contiguous_unique_seqs() {
+    for fsync in [true, false] {
+        concurrent_appenders(fsync);
+    }
+}
+
+fn concurrent_appenders(fsync: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let log = Arc::new(open(dir.path(), 37, 100));
+    let log = Arc::new(open_fsync(dir.path(), 37, 100, fsync));
     let handles: Vec<_> = (0..16u64)
         .map(|t| {
             let log = log.clone();

@@ -37,6 +37,17 @@ pub fn open(dir: &Path, every_records: u64, segment_records: u64) -> AuditLog {
     AuditLog::open_with(dir, key(), options(every_records, segment_records)).unwrap()
 }
 
+/// [`open`] with `fsync` chosen: `false` appends on the caller's thread
+/// (written, not synced, before the receipt).
+#[allow(dead_code)]
+pub fn open_fsync(dir: &Path, every_records: u64, segment_records: u64, fsync: bool) -> AuditLog {
+    let options = Options {
+        fsync,
+        ..options(every_records, segment_records)
+    };
+    AuditLog::open_with(dir, key(), options).unwrap()
+}
+
 /// Segment files in order, with their lines (each with its `\n`).
 pub fn segments(dir: &Path) -> Vec<(PathBuf, Vec<Vec<u8>>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("segments"))
