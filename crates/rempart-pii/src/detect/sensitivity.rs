@@ -3,7 +3,7 @@
 //! racial or ethnic origin, political opinions, genetic and biometric data).
 
 use super::{Detector, Lang};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::LazyLock;
 
 /// How sensitive a text is, for routing (DESIGN.md: special-category data
@@ -330,6 +330,10 @@ static SPECIAL: LazyLock<Compiled> = LazyLock::new(|| {
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostLongest)
+        // Every prompt's every text goes through it: a DFA (~2-3x faster
+        // than the NFA chosen by default for this many patterns; same
+        // matches) is worth its few hundred KB.
+        .kind(Some(AhoCorasickKind::DFA))
         .build(words)
         .expect("static cue list builds");
     Compiled { ac, stem }
