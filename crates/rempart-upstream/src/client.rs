@@ -98,6 +98,10 @@ impl Client {
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
+            // Never follow a redirect: a 307/308 would re-send the prompt
+            // to a host the policy engine never admitted. A 3xx is an
+            // upstream status error like any other.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| UpstreamError::Setup(e.to_string()))?;
         Ok(Client { http })

@@ -706,3 +706,58 @@ fn every_http_kind_has_fixtures() {
     want.sort_unstable();
     assert_eq!(kinds, want);
 }
+
+/// An admitted deployment that answers with a redirect does not move the
+/// request elsewhere: the client never follows it (a 307/308 would re-send
+/// the prompt to a host the policy never saw), the call fails with the
+/// status, and the redirect's target receives nothing.
+#[tokio::test]
+async fn a_redirect_is_an_error_and_is_never_followed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let elsewhere = MockUpstream::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    for status in [307u16, 308, 302] {
+        let location = format!("{}/v1/chat/completions", elsewhere.url());
+        let serve = async {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            // Read the whole request (head and body) before answering.
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&seen).contains("\"messages\"") {
+                let n = sock.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed before the body");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let reply = format!(
+                "HTTP/1.1 {status} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            sock.write_all(reply.as_bytes()).await.unwrap();
+            sock.shutdown().await.ok();
+        };
+        let ep = Endpoint {
+            id: deployment(Kind::Vllm),
+            kind: Kind::Vllm,
+            base_url: format!("{base}/v1"),
+            model: "m".into(),
+            api_version: None,
+            api_key: Some(SecretString::from("sk-upstream".to_owned())),
+            reasoning: false,
+            timeout: Duration::from_secs(5),
+            stream_idle_timeout: Duration::from_secs(5),
+        };
+        let req = chat_request(&json!({
+            "model": "m", "messages": [{"role": "user", "content": "canary-7f3a"}]
+        }));
+        let prepared = prepare_chat(&ep, &req);
+        let client = Client::new().unwrap();
+        let admitted = admit(&ep.id);
+        let (_, got) = tokio::join!(serve, client.chat(&admitted, &ep, &prepared));
+        match got {
+            Err(UpstreamError::Status { status: s, .. }) => assert_eq!(s, status),
+            Err(e) => panic!("{status}: expected a status error, got {e}"),
+            Ok(_) => panic!("{status}: a redirect must not be an answer"),
+        }
+        assert_eq!(elsewhere.request_count(), 0, "{status}: redirect followed");
+    }
+}
