@@ -31,6 +31,7 @@ REPO = BENCH.parent
 OUT = BENCH / "out"
 LOOPBACK = "127.0.0.1"
 MODEL = "bench"
+PII_MODEL = "bench-pii"
 P99_LIMIT_US = 20_000
 GOAL_ADDED_P99_US = 150
 GOAL_RATIO = 50
@@ -44,6 +45,48 @@ PROMPT_UNIT = (
     "decommissioning of the old servers until the backup verification is "
     "complete, and to publish the revised procurement guidelines next month. "
 )
+
+
+# ~2 KB customer e-mail with ten planted personal data values (three names, an
+# IBAN, a card number, an address, a phone number, an e-mail address, a French
+# NIR and a birth date; checksums valid): the PII row routes it to a managed
+# EU deployment (tier eu_sovereign) with `eu_sovereign = "all"`, so every
+# value is detected, pseudonymised on the way out and the answer re-identified.
+PII_PROMPT = (
+    "Réponds au client ci-dessous en français, poliment, en trois paragraphes, et "
+    "résume sa demande pour le service des réclamations.\n\n"
+    "Objet : contestation d'un prélèvement et mise à jour de mes coordonnées\n\n"
+    "Bonjour,\n\n"
+    "Je m'appelle Claire Dubois et je suis cliente chez vous depuis 2011. Le 3 octobre, "
+    "un prélèvement de 249,90 EUR a été débité de mon compte FR76 3000 6000 0112 3456 "
+    "7890 189 alors que j'avais résilié ce contrat en juillet, par lettre recommandée. "
+    "Je vous demande de l'annuler et de me rembourser dans les meilleurs délais. Ma carte "
+    "4970 1012 3456 7893 a également été sollicitée pour le même montant, ce qui me "
+    "paraît être une erreur de votre système de facturation.\n\n"
+    "Par ailleurs, j'ai déménagé : ma nouvelle adresse est 12 rue des Lilas, 69003 Lyon. "
+    "Vous pouvez me joindre au +33 6 12 34 56 78 ou par courriel à "
+    "claire.dubois@example.fr. Pour m'identifier, mon numéro de sécurité sociale est "
+    "2 78 03 69 123 456 11 et je suis née le 14/03/1978.\n\n"
+    "Mon conseiller habituel, Monsieur Julien Moreau, est en congé ; merci de transmettre "
+    "ce message à la personne qui le remplace. Je joins la copie du courrier de résiliation "
+    "et l'avis de réception signé. Si le remboursement n'intervient pas sous quinze jours, "
+    "je saisirai le médiateur de la consommation.\n\n"
+    "Je vous remercie par avance de votre diligence et vous prie d'agréer mes salutations "
+    "distinguées.\n\nClaire Dubois\n\n"
+    "Consignes pour la réponse : rappeler les délais de traitement habituels, proposer un "
+    "rendez-vous téléphonique, confirmer la prise en compte du changement d'adresse, et ne "
+    "jamais promettre un remboursement avant la vérification du dossier par le service "
+    "compétent. Le ton doit rester courtois et professionnel, sans jargon juridique, et la "
+    "réponse ne doit pas dépasser deux cents mots. Termine par une formule de politesse "
+    "adaptée et la signature du service clients. "
+)
+
+
+def pii_prompt(size=2048):
+    text = PII_PROMPT
+    while len(text.encode()) < size:
+        text += " Merci de vérifier aussi les relevés des trois derniers mois."
+    return text.encode()[:size].decode("utf-8", "ignore")
 
 
 def prompt(size=2048):
@@ -175,13 +218,34 @@ retention_days = 0
 trained_by = "Mistral AI"
 licence = "Apache-2.0"
 
+[deployments.mock-managed]
+kind = "mistral"
+base_url = "{mock_url}/v1"
+model = "x"
+api_key = "env:REMPART_BENCH_MOCK_KEY"
+[deployments.mock-managed.facts]
+operator = "bench (mock upstream, as a managed EU API)"
+operator_country = "FR"
+parent_jurisdiction = "FR"
+dc_country = "FR"
+hosting = "managed"
+retention_days = 0
+dpa_signed = true
+trained_by = "Mistral AI"
+licence = "Apache-2.0"
+
 [aliases.{MODEL}]
 candidates = ["mock-vllm"]
+
+[aliases.{PII_MODEL}]
+candidates = ["mock-managed"]
 
 [tenants.bench]
 region = "FR"
 [tenants.bench.policy]
 admitted_clusters = ["EU-GDPR"]
+[tenants.bench.pii]
+eu_sovereign = "all"
 
 [audit]
 durability = "{durability}"
@@ -272,6 +336,11 @@ def main():
         {"model": MODEL, "messages": [{"role": "user", "content": prompt()}], "max_tokens": 64}
     ).encode()
     (OUT / "body.json").write_bytes(body)
+    body_pii = json.dumps(
+        {"model": PII_MODEL, "messages": [{"role": "user", "content": pii_prompt()}],
+         "max_tokens": 64}
+    ).encode()
+    (OUT / "body-pii.json").write_bytes(body_pii)
     t_start = time.time()
     results = {
         "command": a.command,
@@ -294,11 +363,13 @@ def main():
         # 2. Rempart.
         cfg = OUT / "rempart.toml"
         cfg.write_text(rempart_config(mock_url, OUT / "rempart-data", a.audit_durability))
+        remp_env = dict(os.environ, REMPART_BENCH_MOCK_KEY="sk-bench-mock")
         key = subprocess.run(
             [str(a.bin_dir / "rempart"), "keys", "create", "--config", str(cfg), "--tenant", "bench"],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, env=remp_env,
         ).stdout.strip().splitlines()[-1].strip()
-        remp = procs.start("rempart", [str(a.bin_dir / "rempart"), "serve", "--config", str(cfg)])
+        remp = procs.start("rempart", [str(a.bin_dir / "rempart"), "serve", "--config", str(cfg)],
+                           env=remp_env)
         remp_addr = wait_line(remp, "listening on")
         remp_url = f"{remp_addr}/v1/chat/completions"
         time.sleep(1.0)
@@ -306,6 +377,9 @@ def main():
         log(f"Rempart at {remp_addr}, idle RSS {idle_rss} KiB")
         status, headers, reply = wait_ready(remp_url, body, f"Bearer {key}", timeout=30, proc=remp)
         rempart_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-rempart")}
+        status, headers, _ = wait_ready(remp_url, body_pii, f"Bearer {key}", timeout=30, proc=remp)
+        rempart_pii_headers = {k.lower(): v for k, v in headers.items()
+                               if k.lower().startswith("x-rempart")}
 
         # 3. LiteLLM proxy, with its defaults.
         lport = free_port()
@@ -340,6 +414,7 @@ def main():
                          f"before its answer (durability = {a.audit_durability})",
                 "logging": "defaults (REMPART_LOG unset: info, to a file)",
                 "response_headers_sample": rempart_headers,
+                "response_headers_sample_pii_row": rempart_pii_headers,
                 "idle_rss_kib": idle_rss,
             },
             "litellm": {
@@ -371,6 +446,23 @@ def main():
                 for p in ("min", "p50", "p90", "p99", "max")
             }
         results["c1"] = {"targets": c1, "added_us": added}
+
+        # Phase 1b: the PII row. Same pairing, Rempart only: the customer
+        # e-mail to the managed EU deployment (every value pseudonymised,
+        # the answer re-identified); direct gets the same body.
+        args = ["interleave", "--body", str(OUT / "body-pii.json"), "--n", str(a.n),
+                "--warmup", str(a.warmup), "--raw-out", str(OUT / "latency-c1-pii-raw.json"),
+                "--target", f"direct={targets['direct']}", "--auth", f"direct={auths['direct']}",
+                "--target", f"rempart={targets['rempart']}", "--auth", f"rempart={auths['rempart']}"]
+        pair = loadgen(a.bin_dir, args)["targets"]
+        results["c1_pii"] = {
+            "targets": pair,
+            "added_us": {p: pair["rempart"][f"{p}_us"] - pair["direct"][f"{p}_us"]
+                         for p in ("min", "p50", "p90", "p99", "max")},
+            "body_bytes": len(body_pii),
+        }
+        log("phase 1b done: PII row added p50/p99 %s/%s µs" % (
+            results["c1_pii"]["added_us"]["p50"], results["c1_pii"]["added_us"]["p99"]))
         log("phase 1 done: added p50/p99 rempart %s/%s µs, litellm %s/%s µs" % (
             added["rempart"]["p50"], added["rempart"]["p99"],
             added["litellm"]["p50"], added["litellm"]["p99"]))
@@ -441,6 +533,7 @@ def markdown(r):
         f"| **added p50** (via − direct) | — | **{fmt_us(add['rempart']['p50'])}** | **{fmt_us(add['litellm']['p50'])}** |",
         f"| **added p99** (via − direct) | — | **{fmt_us(add['rempart']['p99'])}** | **{fmt_us(add['litellm']['p99'])}** |",
         f"| highest RPS with p99 < 20 ms | {rps(best['direct'])} | {rps(best['rempart'])} | {rps(best['litellm'])} |",
+        f"| PII row: added p50 / p99 (customer e-mail, 10 values pseudonymised) | — | {fmt_us(r['c1_pii']['added_us']['p50'])} / {fmt_us(r['c1_pii']['added_us']['p99'])} | — |",
         f"| idle RSS | — | {r['gateways']['rempart']['idle_rss_kib'] / 1024:.1f} MiB | {r['gateways']['litellm']['idle_rss_kib_process_tree'] / 1024:.1f} MiB (process tree) |",
     ]
     lines = [
@@ -472,6 +565,12 @@ def markdown(r):
         f"Machine: {m['cores']} cores ({m['cpu']}), load average at start "
         f"{', '.join(f'{x:.2f}' for x in m['loadavg_at_start'])}; {m['shared']}. "
         "Absolute times are noise here; read the ratios.",
+        "",
+        f"PII row: {r['c1_pii']['body_bytes']} B body, the same pairing with direct, alias "
+        f"`{PII_MODEL}` (a managed EU deployment, tier eu_sovereign, tenant setting "
+        "`eu_sovereign = \"all\"`): inspection, pseudonymisation of the ten values, "
+        "re-identification of the answer. Rempart's headers: "
+        f"`{r['gateways']['rempart']['response_headers_sample_pii_row'].get('x-rempart-pii', '?')}`.",
     ]
     errs = {k: v["errors"] for k, v in c1.items() if v["errors"]}
     if errs:

@@ -8,7 +8,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 cargo build --release --quiet -p rempart --bin rempart -p rempart-test --bin mock-upstream --bin loadgen
 
-if [ ! -x bench/.venv/bin/litellm ]; then
+# A venv moved from another checkout keeps its old interpreter path in the
+# scripts' shebangs: rebuild it unless its litellm actually starts.
+if ! bench/.venv/bin/litellm --help >/dev/null 2>&1; then
+    rm -rf bench/.venv
     python3 -m venv bench/.venv
     bench/.venv/bin/pip install --quiet 'litellm[proxy]==1.100.5'
 fi
