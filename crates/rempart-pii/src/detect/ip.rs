@@ -7,9 +7,10 @@ use regex::Regex;
 use std::net::Ipv6Addr;
 use std::sync::LazyLock;
 
-static V4: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
-        .expect("static regex")
+static V4: LazyLock<context::Dense> = LazyLock::new(|| {
+    context::dense(
+        r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}",
+    )
 });
 static V6: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})?")
@@ -28,8 +29,8 @@ pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
         {
             continue;
         }
-        for m in V4.find_iter(&text[cs..ce]) {
-            let (s, e) = (cs + m.start(), cs + m.end());
+        for (ms, me) in V4.find_iter(&text[cs..ce]) {
+            let (s, e) = (cs + ms, cs + me);
             let prev = text[..s].chars().next_back();
             let next = text[e..].chars().next();
             let next2 = text[e..].chars().nth(1);
