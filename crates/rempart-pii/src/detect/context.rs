@@ -30,7 +30,7 @@ pub(crate) fn before(text: &str, start: usize, n: usize) -> &str {
 
 /// The part of the current line before `start`.
 pub(crate) fn line_before(text: &str, start: usize) -> &str {
-    let s = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let s = memchr::memrchr(b'\n', &text.as_bytes()[..start]).map_or(0, |i| i + 1);
     &text[s..start]
 }
 
@@ -398,27 +398,6 @@ pub(crate) fn next_digit(b: &[u8], from: usize) -> Option<usize> {
         i += 8;
     }
     b[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
-}
-
-/// The first `needle` byte at or after `from`, eight bytes at a time (an
-/// exact zero-byte test on the xor: a flag after a true hit may be wrong,
-/// the lowest never is).
-pub(crate) fn next_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    let pattern = ONES * u64::from(needle);
-    let mut i = from;
-    while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let x = u64::from_le_bytes(w) ^ pattern;
-        let hit = x.wrapping_sub(ONES) & !x & HI;
-        if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b.get(i..)?.iter().position(|&c| c == needle).map(|p| i + p)
 }
 
 /// Digit chunks: every match of `[0-9]+(?:[ .\-/][0-9]+)*`, leftmost
