@@ -764,11 +764,12 @@ impl Overlapping {
     #[inline]
     fn next_match(&self, b: &[u8], at: usize, mut st: u32) -> Option<(usize, u32)> {
         let (next, class) = (&*self.next, &self.class);
+        // The mask also drops the `MATCHING` flag of the previous entry, so
+        // the state is the entry itself; the flag is its sign bit.
         for (i, &c) in b.get(at..)?.iter().enumerate() {
-            let t = next[(st as usize + usize::from(class[usize::from(c)])) & (TABLE - 1)];
-            st = t & !MATCHING;
-            if t & MATCHING != 0 {
-                return Some((at + i + 1, st));
+            st = next[(st as usize + usize::from(class[usize::from(c)])) & (TABLE - 1)];
+            if (st as i32) < 0 {
+                return Some((at + i + 1, st & !MATCHING));
             }
         }
         None
