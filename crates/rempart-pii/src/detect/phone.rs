@@ -122,11 +122,17 @@ fn phone_byte(b: u8) -> bool {
     )
 }
 
-/// The runs that hold a digit, found from each digit outwards.
-fn runs(text: &str, out: &mut Vec<Run>) {
+/// The runs that hold a digit, found from each digit outwards. `chunks`:
+/// the text's [`context::digit_chunks`]; the first digit after a run is the
+/// start of a chunk (a chunk's bytes are all phone bytes, so a chunk that
+/// starts inside a run ends inside it).
+fn runs(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Run>) {
     let b = text.as_bytes();
     let mut i = 0;
-    while let Some(first) = context::next_digit(b, i) {
+    for &(first, _) in chunks {
+        if first < i {
+            continue;
+        }
         let mut start = first;
         while start > i && phone_byte(b[start - 1]) {
             start -= 1;
@@ -155,12 +161,12 @@ fn runs(text: &str, out: &mut Vec<Run>) {
     }
 }
 
-pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
+pub(crate) fn find(text: &str, lang: Option<Lang>, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
     let mut ends = Vec::with_capacity(20);
     let mut digits = String::with_capacity(20);
     let mut intl: Vec<(usize, usize)> = Vec::new();
     let mut rs = Vec::with_capacity(text.len() / 64);
-    runs(text, &mut rs);
+    runs(text, chunks, &mut rs);
     // An international number has a country code and at least four
     // digits of national number (the shortest plan in `PLANS`).
     for r in rs.iter().filter(|r| r.intl && r.digits >= 5) {
@@ -274,7 +280,9 @@ mod tests {
 
     fn phones(t: &str, lang: Option<Lang>) -> Vec<&str> {
         let mut c = Vec::new();
-        find(t, lang, &mut c);
+        let mut chunks = Vec::new();
+        context::digit_chunks(t, &mut chunks);
+        find(t, lang, &chunks, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
     }
 
