@@ -3,12 +3,12 @@
 
 use super::{Cand, checksum, context};
 use crate::entity::EntityType;
-use regex::Regex;
 use std::sync::LazyLock;
 
-static RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[0-9]{4}(?:[ \-][0-9]{4}){2,3}(?:[ \-][0-9]{1,3})?|3[47][0-9]{2}[ \-][0-9]{6}[ \-][0-9]{5}|[0-9]{12,19}")
-        .expect("static regex")
+static RE: LazyLock<context::Dense> = LazyLock::new(|| {
+    context::dense(
+        r"[0-9]{4}(?:[ \-][0-9]{4}){2,3}(?:[ \-][0-9]{1,3})?|3[47][0-9]{2}[ \-][0-9]{6}[ \-][0-9]{5}|[0-9]{12,19}",
+    )
 });
 
 /// Issuer identification number ranges and lengths.
@@ -55,14 +55,14 @@ pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
         {
             continue;
         }
-        for m in RE.find_iter(&text[cs..ce]) {
-            let (s, e) = (cs + m.start(), cs + m.end());
+        for (ms, me) in RE.find_iter(&text[cs..ce]) {
+            let (s, e) = (cs + ms, cs + me);
             if !context::bounded(text, s, e) || text[..s].ends_with('+') {
                 continue;
             }
             let mut buf = [0u8; 24];
             let mut n = 0;
-            for b in m.as_str().bytes().filter(u8::is_ascii_digit) {
+            for b in text[s..e].bytes().filter(u8::is_ascii_digit) {
                 if n == buf.len() {
                     break;
                 }

@@ -8,7 +8,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::LazyLock;
 
 /// Builds a case-insensitive automaton over `words`.
-pub(crate) fn automaton(words: &[&str]) -> AhoCorasick {
+fn automaton(words: &[&str]) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostLongest)
@@ -30,7 +30,7 @@ pub(crate) fn before(text: &str, start: usize, n: usize) -> &str {
 
 /// The part of the current line before `start`.
 pub(crate) fn line_before(text: &str, start: usize) -> &str {
-    let s = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let s = memchr::memrchr(b'\n', &text.as_bytes()[..start]).map_or(0, |i| i + 1);
     &text[s..start]
 }
 
@@ -56,8 +56,8 @@ pub(crate) fn bounded(text: &str, start: usize, end: usize) -> bool {
 }
 
 /// Phone cue words (fr, de, es, it, nl, en, pl, pt, sv, da, fi).
-pub(crate) static PHONE: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    automaton(&[
+pub(crate) static PHONE: LazyLock<Cues> = LazyLock::new(|| {
+    Cues::new(&[
         "tél",
         "tel",
         "phone",
@@ -106,8 +106,8 @@ pub(crate) static PHONE: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 /// National-ID cue words.
-pub(crate) static NATIONAL_ID: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    automaton(&[
+pub(crate) static NATIONAL_ID: LazyLock<Cues> = LazyLock::new(|| {
+    Cues::new(&[
         "sécurité sociale",
         "securite sociale",
         "sécu",
@@ -178,7 +178,7 @@ pub(crate) static NATIONAL_ID: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 /// Birth-date cue words, in each language (form labels included).
-pub(crate) static BIRTH: LazyLock<AhoCorasick> = LazyLock::new(|| automaton(BIRTH_WORDS));
+pub(crate) static BIRTH: LazyLock<Cues> = LazyLock::new(|| Cues::new(BIRTH_WORDS));
 
 /// The words of [`BIRTH`].
 pub(crate) const BIRTH_WORDS: &[&str] = &[
@@ -239,7 +239,7 @@ pub(crate) const BIRTH_WORDS: &[&str] = &[
 ];
 
 /// Passport cue words.
-pub(crate) static PASSPORT: LazyLock<AhoCorasick> = LazyLock::new(|| automaton(PASSPORT_WORDS));
+pub(crate) static PASSPORT: LazyLock<Cues> = LazyLock::new(|| Cues::new(PASSPORT_WORDS));
 
 /// The words of [`PASSPORT`].
 pub(crate) const PASSPORT_WORDS: &[&str] = &[
@@ -262,8 +262,8 @@ pub(crate) const PASSPORT_WORDS: &[&str] = &[
 ];
 
 /// IP cue words.
-pub(crate) static IP: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    automaton(&[
+pub(crate) static IP: LazyLock<Cues> = LazyLock::new(|| {
+    Cues::new(&[
         "ip",
         "adresse ip",
         "ip-adresse",
@@ -298,8 +298,8 @@ pub(crate) static IP: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 /// Version cue words: a dotted quad after these is a version, not an IP.
-pub(crate) static VERSION: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    automaton(&[
+pub(crate) static VERSION: LazyLock<Cues> = LazyLock::new(|| {
+    Cues::new(&[
         "version",
         "versión",
         "versione",
@@ -326,39 +326,159 @@ pub(crate) fn warm_up() {
     LazyLock::force(&KEYWORDS);
 }
 
-/// Some cue of `ac` occurs in `window` at a word start (and, for cues of at
+/// A cue list: its words as an [`Overlapping`] table walk. The matches a
+/// leftmost-longest, non-overlapping search would give (what the cue
+/// checks were written against, with `aho_corasick`) are taken from the
+/// overlapping ones: earliest start first, the longest at that start, the
+/// next one starting at or after its end. A window's walk costs a few
+/// hundred instructions, a call into `aho_corasick` about a thousand.
+pub(crate) struct Cues {
+    walk: Overlapping<CUE_TABLE>,
+    /// The same words for windows with more matches than the walk keeps.
+    ac: AhoCorasick,
+}
+
+/// Entries of a cue list's table (the national-ID cues need ~24,000).
+const CUE_TABLE: usize = 1 << 15;
+
+/// Overlapping matches kept per window (more: `aho_corasick` answers).
+const CUE_MAX: usize = 48;
+
+impl Cues {
+    fn new(words: &[&str]) -> Cues {
+        Cues {
+            walk: Overlapping::new(words),
+            ac: automaton(words),
+        }
+    }
+
+    /// The leftmost-longest matches of `window`, in order, into `out`;
+    /// `false` when there are more than [`CUE_MAX`] overlapping ones.
+    fn matches(&self, window: &str, out: &mut [(u32, u32); CUE_MAX], n: &mut usize) -> bool {
+        let mut all = [(0u32, 0u32); CUE_MAX];
+        let mut k = 0;
+        let mut full = false;
+        self.walk.for_each(window, |_, s, e| {
+            if k < CUE_MAX {
+                all[k] = (s as u32, e as u32);
+                k += 1;
+            } else {
+                full = true;
+            }
+        });
+        if full {
+            return false;
+        }
+        let all = &mut all[..k];
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        *n = 0;
+        let mut next = 0;
+        for &(s, e) in all.iter() {
+            if s < next {
+                continue;
+            }
+            next = e;
+            out[*n] = (s, e);
+            *n += 1;
+        }
+        true
+    }
+
+    /// Calls `f(start, end)` for each leftmost-longest match of `window`,
+    /// in order, until it returns `true`.
+    fn each(&self, window: &str, mut f: impl FnMut(usize, usize) -> bool) {
+        let mut ms = [(0u32, 0u32); CUE_MAX];
+        let mut n = 0;
+        if self.matches(window, &mut ms, &mut n) {
+            for &(s, e) in &ms[..n] {
+                if f(s as usize, e as usize) {
+                    return;
+                }
+            }
+        } else {
+            for m in self.ac.find_iter(window) {
+                if f(m.start(), m.end()) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A cue match `s..e` of `window` at a word start (and, for cues of at
 /// most four bytes, at a word end too, so `pas` does not fire in `pasta`).
-pub(crate) fn has_cue(ac: &AhoCorasick, window: &str) -> bool {
-    ac.find_iter(window).any(|m| {
-        let left = window[..m.start()]
+fn cue_at_word(window: &str, s: usize, e: usize) -> bool {
+    let left = window[..s]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric());
+    let cue_ends_alnum = window[..e]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric());
+    let right = e - s > 4
+        || !cue_ends_alnum
+        || window[e..]
             .chars()
-            .next_back()
+            .next()
             .is_none_or(|c| !c.is_alphanumeric());
-        let cue_ends_alnum = window[..m.end()]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric());
-        let right = m.end() - m.start() > 4
-            || !cue_ends_alnum
-            || window[m.end()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_alphanumeric());
-        left && right
-    })
+    left && right
+}
+
+/// Some cue of `cues` occurs in `window` at a word start (and, for cues of
+/// at most four bytes, at a word end too, so `pas` does not fire in
+/// `pasta`).
+pub(crate) fn has_cue(cues: &Cues, window: &str) -> bool {
+    let mut hit = false;
+    cues.each(window, |s, e| {
+        hit = cue_at_word(window, s, e);
+        hit
+    });
+    hit
 }
 
 /// `has_cue` over the `n` bytes before `start`.
-pub(crate) fn cue_before(ac: &AhoCorasick, text: &str, start: usize, n: usize) -> bool {
-    has_cue(ac, before(text, start, n))
+pub(crate) fn cue_before(cues: &Cues, text: &str, start: usize, n: usize) -> bool {
+    has_cue(cues, before(text, start, n))
 }
 
-/// Start and end of the last cue of `ac` in `window` that sits at a word
+/// Start and end of the last cue of `cues` in `window` that sits at a word
 /// start (same rules as [`has_cue`]).
-pub(crate) fn last_cue(ac: &AhoCorasick, window: &str) -> Option<(usize, usize)> {
+pub(crate) fn last_cue(cues: &Cues, window: &str) -> Option<(usize, usize)> {
+    let mut last = None;
+    cues.each(window, |s, e| {
+        if has_cue(cues, &window[s..e])
+            && window[..s]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+            && (e - s > 4
+                || window[e..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric())
+                || !window[..e].ends_with(|c: char| c.is_alphanumeric()))
+        {
+            last = Some((s, e));
+        }
+        false
+    });
+    last
+}
+
+/// The reference: [`has_cue`] and [`last_cue`] through `aho_corasick`'s
+/// leftmost-longest search (what they were written with).
+#[cfg(test)]
+fn has_cue_ac(ac: &AhoCorasick, window: &str) -> bool {
+    ac.find_iter(window)
+        .any(|m| cue_at_word(window, m.start(), m.end()))
+}
+
+#[cfg(test)]
+fn last_cue_ac(ac: &AhoCorasick, window: &str) -> Option<(usize, usize)> {
     let mut last = None;
     for m in ac.find_iter(window) {
-        if has_cue(ac, &window[m.start()..m.end()])
+        if has_cue_ac(ac, &window[m.start()..m.end()])
             && window[..m.start()]
                 .chars()
                 .next_back()
@@ -400,27 +520,6 @@ pub(crate) fn next_digit(b: &[u8], from: usize) -> Option<usize> {
     b[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
 }
 
-/// The first `needle` byte at or after `from`, eight bytes at a time (an
-/// exact zero-byte test on the xor: a flag after a true hit may be wrong,
-/// the lowest never is).
-pub(crate) fn next_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    let pattern = ONES * u64::from(needle);
-    let mut i = from;
-    while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let x = u64::from_le_bytes(w) ^ pattern;
-        let hit = x.wrapping_sub(ONES) & !x & HI;
-        if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b.get(i..)?.iter().position(|&c| c == needle).map(|p| i + p)
-}
-
 /// Digit chunks: every match of `[0-9]+(?:[ .\-/][0-9]+)*`, leftmost
 /// first and non-overlapping (what `Regex::find_iter` gives), found with
 /// one byte loop. The number-shaped detectors (national IDs, cards, IPv4)
@@ -447,6 +546,110 @@ pub(crate) fn digit_chunks(text: &str, out: &mut Vec<(usize, usize)>) {
         }
         out.push((s, i));
     }
+}
+
+/// A static pattern compiled to an anchored dense DFA: matches found by
+/// walking its table from each candidate start, with no cache to fetch and
+/// no lazy state to build (a `regex` call costs ~1,200 instructions, and the
+/// number-shaped patterns run on many short slices).
+///
+/// [`Dense::find_iter`] gives the matches `regex::Regex::find_iter` gives:
+/// the leftmost start is the first position where an anchored match
+/// exists, and from a given start an anchored leftmost-first DFA ends where
+/// the unanchored leftmost-first search ends. (Patterns that can match the
+/// empty string are not supported.)
+pub(crate) struct Dense {
+    dfa: regex_automata::dfa::dense::DFA<Vec<u32>>,
+    start: regex_automata::util::primitives::StateID,
+}
+
+impl Dense {
+    /// Compiles `pattern` (leftmost-first, as `regex` does).
+    pub(crate) fn new(pattern: &str) -> Dense {
+        use regex_automata::dfa::{Automaton, StartKind, dense};
+        let dfa = dense::Builder::new()
+            .configure(dense::DFA::config().start_kind(StartKind::Anchored))
+            .build(pattern)
+            .expect("static regex");
+        let start = dfa
+            .start_state(
+                &regex_automata::util::start::Config::new().anchored(regex_automata::Anchored::Yes),
+            )
+            .expect("anchored start state");
+        assert!(
+            Dense::match_from(&dfa, start, b"", 0).is_none(),
+            "pattern matches the empty string"
+        );
+        Dense { dfa, start }
+    }
+
+    fn match_from(
+        dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>,
+        start: regex_automata::util::primitives::StateID,
+        hay: &[u8],
+        at: usize,
+    ) -> Option<usize> {
+        use regex_automata::dfa::Automaton;
+        let mut sid = start;
+        let mut end = None;
+        for (i, &b) in hay[at..].iter().enumerate() {
+            sid = dfa.next_state(sid, b);
+            if dfa.is_special_state(sid) {
+                if dfa.is_match_state(sid) {
+                    // Matches are reported one byte late.
+                    end = Some(at + i);
+                } else if dfa.is_dead_state(sid) {
+                    return end;
+                }
+            }
+        }
+        sid = dfa.next_eoi_state(sid);
+        if dfa.is_match_state(sid) {
+            end = Some(hay.len());
+        }
+        end
+    }
+
+    /// The end of the match that starts at `at`, if one does.
+    pub(crate) fn match_at(&self, hay: &[u8], at: usize) -> Option<usize> {
+        Dense::match_from(&self.dfa, self.start, hay, at)
+    }
+
+    /// Leftmost-first, non-overlapping matches as (start, end).
+    pub(crate) fn find_iter<'a>(&'a self, hay: &'a str) -> DenseMatches<'a> {
+        DenseMatches {
+            re: self,
+            hay: hay.as_bytes(),
+            at: 0,
+        }
+    }
+}
+
+/// The matches of [`Dense::find_iter`].
+pub(crate) struct DenseMatches<'a> {
+    re: &'a Dense,
+    hay: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for DenseMatches<'_> {
+    type Item = (usize, usize);
+    fn next(&mut self) -> Option<(usize, usize)> {
+        while self.at < self.hay.len() {
+            let s = self.at;
+            if let Some(e) = self.re.match_at(self.hay, s) {
+                self.at = e;
+                return Some((s, e));
+            }
+            self.at += 1;
+        }
+        None
+    }
+}
+
+/// Compiles a [`Dense`] pattern.
+pub(crate) fn dense(pattern: &str) -> Dense {
+    Dense::new(pattern)
 }
 
 /// Compiles a static pattern with room for the lazy DFA's cache (the
@@ -546,14 +749,14 @@ static KEYWORDS: LazyLock<(Overlapping, Vec<List>)> = LazyLock::new(|| {
 /// id) and then those of its failure state. Its search is a plain table
 /// walk, one lookup per byte (the crate's overlapping iterator cost ~22
 /// instructions per byte of text, most of the keyword pass).
-pub(crate) struct Overlapping {
+pub(crate) struct Overlapping<const N: usize = TABLE> {
     /// Byte -> class (ASCII letters folded; bytes in no pattern: 0).
     class: [u8; 256],
     classes: usize,
     /// `next[state * classes + class]`: the next state, times `classes`,
     /// with [`MATCHING`] set when that state reports patterns. A fixed,
     /// power-of-two size: the walk masks its index instead of checking it.
-    next: Box<[u32; TABLE]>,
+    next: Box<[u32; N]>,
     /// Patterns reported in each state: `out[out_at[s]..out_at[s + 1]]`.
     out_at: Vec<u32>,
     out: Vec<u32>,
@@ -568,8 +771,8 @@ const MATCHING: u32 = 1 << 31;
 /// 100,000).
 const TABLE: usize = 1 << 17;
 
-impl Overlapping {
-    pub(crate) fn new<S: AsRef<str>>(patterns: &[S]) -> Overlapping {
+impl<const N: usize> Overlapping<N> {
+    pub(crate) fn new<S: AsRef<str>>(patterns: &[S]) -> Overlapping<N> {
         let fold = |b: u8| b.to_ascii_lowercase();
         let mut class = [0u8; 256];
         let mut classes = 1usize;
@@ -636,8 +839,9 @@ impl Overlapping {
                 }
             }
         }
-        assert!(delta.len() <= TABLE, "keyword table too large");
-        let mut next: Box<[u32; TABLE]> = vec![0; TABLE]
+        assert!(N.is_power_of_two() && N < 1 << 31);
+        assert!(delta.len() <= N, "keyword table too large");
+        let mut next: Box<[u32; N]> = vec![0; N]
             .into_boxed_slice()
             .try_into()
             .expect("TABLE entries");
@@ -681,11 +885,12 @@ impl Overlapping {
     #[inline]
     fn next_match(&self, b: &[u8], at: usize, mut st: u32) -> Option<(usize, u32)> {
         let (next, class) = (&*self.next, &self.class);
+        // The mask also drops the `MATCHING` flag of the previous entry, so
+        // the state is the entry itself; the flag is its sign bit.
         for (i, &c) in b.get(at..)?.iter().enumerate() {
-            let t = next[(st as usize + usize::from(class[usize::from(c)])) & (TABLE - 1)];
-            st = t & !MATCHING;
-            if t & MATCHING != 0 {
-                return Some((at + i + 1, st));
+            st = next[(st as usize + usize::from(class[usize::from(c)])) & (N - 1)];
+            if (st as i32) < 0 {
+                return Some((at + i + 1, st & !MATCHING));
             }
         }
         None
@@ -726,6 +931,45 @@ impl Keywords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cue checks on the table walk answer what they answered through
+    /// `aho_corasick` (random windows over the cue words' letters, with cue
+    /// words spliced in, for every list).
+    #[test]
+    fn cues_match_aho_corasick() {
+        let lists: [(&Cues, Vec<&str>); 6] = [
+            (&PHONE, vec!["tél", "Tel", "phone", "gsm", "ring", "text"]),
+            (
+                &NATIONAL_ID,
+                vec!["nir", "cc n", "id no", "n° id", "sécu", "tin"],
+            ),
+            (&BIRTH, BIRTH_WORDS.to_vec()),
+            (&PASSPORT, PASSPORT_WORDS.to_vec()),
+            (&IP, vec!["ip", "da ", "z ", "from", "adresse ip"]),
+            (&VERSION, vec!["v.", "app ", "ver.", "build", "mise à jour"]),
+        ];
+        let alphabet: Vec<char> = "aeinorstlgdbvpucASEGRTN .°é-:1(".chars().collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for (cues, words) in &lists {
+            for round in 0..4000 {
+                let mut t = String::new();
+                for _ in 0..rnd(if round % 10 == 0 { 400 } else { 70 }) {
+                    t.push(alphabet[rnd(alphabet.len())]);
+                    if rnd(8) == 0 {
+                        t.push_str(words[rnd(words.len())]);
+                    }
+                }
+                assert_eq!(has_cue(cues, &t), has_cue_ac(&cues.ac, &t), "{t:?}");
+                assert_eq!(last_cue(cues, &t), last_cue_ac(&cues.ac, &t), "{t:?}");
+            }
+        }
+    }
 
     /// The keyword automaton reports what `aho_corasick`'s overlapping
     /// search reports, in the same order (also checked on dev.jsonl, the

@@ -11,7 +11,7 @@ static RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub(crate) fn find(text: &str, out: &mut Vec<Cand>) {
-    if !text.contains('@') {
+    if memchr::memchr(b'@', text.as_bytes()).is_none() {
         return;
     }
     for m in RE.find_iter(text) {

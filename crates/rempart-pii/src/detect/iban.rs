@@ -120,9 +120,8 @@ pub fn is_valid_iban(iban: &str) -> bool {
     b.len() == 4 + spec_len(spec) && matches_structure(&b[4..], spec) && checksum::iban_mod97(iban)
 }
 
-/// [`RE`] anchored at the start of the haystack.
-static ANCHORED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^(?:{})", RE.as_str())).expect("static regex"));
+/// [`RE`] anchored (as a dense DFA: one table walk per candidate).
+static ANCHORED: LazyLock<context::Dense> = LazyLock::new(|| context::dense(RE.as_str()));
 
 /// `chunks`: the text's [`context::digit_chunks`]. Every IBAN starts with
 /// two upper-case letters right before a digit chunk of at least two
@@ -142,12 +141,11 @@ pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
         {
             continue;
         }
-        let Some(m) = ANCHORED.find(&text[cs - 2..]) else {
+        let s = cs - 2;
+        let Some(m_end) = ANCHORED.match_at(b, s) else {
             continue;
         };
-        let s = cs - 2;
-        next = s + m.end();
-        let m_end = s + m.end();
+        next = m_end;
         if !context::left_boundary(text, s) {
             continue;
         }

@@ -7,9 +7,10 @@ use regex::Regex;
 use std::net::Ipv6Addr;
 use std::sync::LazyLock;
 
-static V4: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
-        .expect("static regex")
+static V4: LazyLock<context::Dense> = LazyLock::new(|| {
+    context::dense(
+        r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}",
+    )
 });
 static V6: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})?")
@@ -28,8 +29,8 @@ pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
         {
             continue;
         }
-        for m in V4.find_iter(&text[cs..ce]) {
-            let (s, e) = (cs + m.start(), cs + m.end());
+        for (ms, me) in V4.find_iter(&text[cs..ce]) {
+            let (s, e) = (cs + ms, cs + me);
             let prev = text[..s].chars().next_back();
             let next = text[e..].chars().next();
             let next2 = text[e..].chars().nth(1);
@@ -70,21 +71,19 @@ pub(crate) fn find(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
 /// Can [`V6`] match at all? Each match holds two colons with at most four
 /// hex digits between them; form labels and times (`Name:`, `10:30`)
 /// rarely do, and the whole-text pattern search is then skipped. Also
-/// needs `::` or five colons. One pass over the colons (found eight bytes
-/// at a time): three passes over the text cost more than the rest of the
+/// needs `::` or five colons. One pass over the colons (found by SIMD
+/// `memchr`): three passes over the text cost more than the rest of the
 /// detector.
 fn v6_possible(b: &[u8]) -> bool {
     let (mut colons, mut double, mut close) = (0usize, false, false);
     let mut last: Option<usize> = None;
-    let mut i = 0;
-    while let Some(at) = context::next_byte(b, i, b':') {
+    for at in memchr::memchr_iter(b':', b) {
         colons += 1;
         if let Some(l) = last {
             double |= at == l + 1;
             close |= at - l <= 5 && b[l + 1..at].iter().all(u8::is_ascii_hexdigit);
         }
         last = Some(at);
-        i = at + 1;
     }
     close && (double || colons >= 5)
 }

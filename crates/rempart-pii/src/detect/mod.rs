@@ -210,7 +210,7 @@ impl Detector {
             ip::find(text, &chunks, &mut c);
         }
         if self.on(T::Phone) {
-            phone::find(text, lang, &mut c);
+            phone::find(text, lang, &chunks, &mut c);
         }
         if self.on(T::DateOfBirth) {
             date::find(text, lang, &mut keywords.birth, &mut c);

@@ -9,16 +9,15 @@
 
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
-use regex::Regex;
 use std::sync::LazyLock;
 
-static INTL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+|00)[1-9][0-9]{0,3}(?:[ .\-]?\(0\))?(?:[ .\-/]?\(?[0-9]{1,6}\)?){1,7}")
-        .expect("static regex")
+static INTL: LazyLock<context::Dense> = LazyLock::new(|| {
+    context::dense(r"(?:\+|00)[1-9][0-9]{0,3}(?:[ .\-]?\(0\))?(?:[ .\-/]?\(?[0-9]{1,6}\)?){1,7}")
 });
-static NATIONAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\(?0[0-9]{1,4}\)?(?:[ .\-/]{0,3}[0-9]{2,8}){1,5}|[1-9][0-9]{1,3}(?:[ .\-][0-9]{2,4}){1,4}|[1-9][0-9]{7,9}")
-        .expect("static regex")
+static NATIONAL: LazyLock<context::Dense> = LazyLock::new(|| {
+    context::dense(
+        r"\(?0[0-9]{1,4}\)?(?:[ .\-/]{0,3}[0-9]{2,8}){1,5}|[1-9][0-9]{1,3}(?:[ .\-][0-9]{2,4}){1,4}|[1-9][0-9]{7,9}",
+    )
 });
 
 /// (country code, min, max national significant number length).
@@ -123,11 +122,17 @@ fn phone_byte(b: u8) -> bool {
     )
 }
 
-/// The runs that hold a digit, found from each digit outwards.
-fn runs(text: &str, out: &mut Vec<Run>) {
+/// The runs that hold a digit, found from each digit outwards. `chunks`:
+/// the text's [`context::digit_chunks`]; the first digit after a run is the
+/// start of a chunk (a chunk's bytes are all phone bytes, so a chunk that
+/// starts inside a run ends inside it).
+fn runs(text: &str, chunks: &[(usize, usize)], out: &mut Vec<Run>) {
     let b = text.as_bytes();
     let mut i = 0;
-    while let Some(first) = context::next_digit(b, i) {
+    for &(first, _) in chunks {
+        if first < i {
+            continue;
+        }
         let mut start = first;
         while start > i && phone_byte(b[start - 1]) {
             start -= 1;
@@ -156,22 +161,22 @@ fn runs(text: &str, out: &mut Vec<Run>) {
     }
 }
 
-pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
+pub(crate) fn find(text: &str, lang: Option<Lang>, chunks: &[(usize, usize)], out: &mut Vec<Cand>) {
     let mut ends = Vec::with_capacity(20);
     let mut digits = String::with_capacity(20);
     let mut intl: Vec<(usize, usize)> = Vec::new();
     let mut rs = Vec::with_capacity(text.len() / 64);
-    runs(text, &mut rs);
+    runs(text, chunks, &mut rs);
     // An international number has a country code and at least four
     // digits of national number (the shortest plan in `PLANS`).
     for r in rs.iter().filter(|r| r.intl && r.digits >= 5) {
-        for m in INTL.find_iter(&text[r.start..r.end]) {
-            let m_end = r.start + m.end();
-            let s = r.start + m.start();
+        for (ms, me) in INTL.find_iter(&text[r.start..r.end]) {
+            let m_end = r.start + me;
+            let s = r.start + ms;
             if !context::left_boundary(text, s) || inside_digit_run(text, s) {
                 continue;
             }
-            let raw = m.as_str();
+            let raw = &text[s..m_end];
             let body = raw
                 .strip_prefix('+')
                 .or_else(|| raw.strip_prefix("00"))
@@ -204,8 +209,8 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
     // Every national number accepted below has at least eight digits; a
     // shorter run can only hold rejected matches.
     for r in rs.iter().filter(|r| r.digits >= 8) {
-        for m in NATIONAL.find_iter(&text[r.start..r.end]) {
-            let (s, e0) = (r.start + m.start(), r.start + m.end());
+        for (ms, me) in NATIONAL.find_iter(&text[r.start..r.end]) {
+            let (s, e0) = (r.start + ms, r.start + me);
             if intl.iter().any(|&(a, b)| s < b && e0 > a)
                 || !context::left_boundary(text, s)
                 || inside_digit_run(text, s)
@@ -215,7 +220,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, out: &mut Vec<Cand>) {
             if text[..s].ends_with(['+', '/', '.', ',']) {
                 continue;
             }
-            digit_ends(m.as_str(), s, &mut ends, &mut digits);
+            digit_ends(&text[s..e0], s, &mut ends, &mut digits);
             let mut e = e0;
             while text[s..e].ends_with([' ', '.', '-', '/', '(']) {
                 e -= 1;
@@ -275,7 +280,9 @@ mod tests {
 
     fn phones(t: &str, lang: Option<Lang>) -> Vec<&str> {
         let mut c = Vec::new();
-        find(t, lang, &mut c);
+        let mut chunks = Vec::new();
+        context::digit_chunks(t, &mut chunks);
+        find(t, lang, &chunks, &mut c);
         c.iter().map(|x| &t[x.start..x.end]).collect()
     }
 
