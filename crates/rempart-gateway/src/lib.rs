@@ -571,9 +571,78 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state.clone());
-    let health = tokio::spawn(run_health_checks(state.clone()));
-    let retention = tokio::spawn(run_retention(state.clone()));
+    let background = Background::start(&state);
+    serve_connections(state.clone(), listener, shutdown).await?;
+    background.finish(state).await;
+    Ok(())
+}
+
+/// Thread-per-core serving: one thread per listener (bound to the same
+/// address with `SO_REUSEPORT`, so the kernel spreads connections), each
+/// with a single-threaded event loop and its own upstream connection pool.
+/// A request is read, inspected, forwarded, recorded and answered on the
+/// thread that accepted it: no hand-off between worker threads, whose
+/// wake-ups dominated the gateway's added latency on small machines.
+/// Background work (health probes, retention) stays on the caller's
+/// runtime. Returns once `shutdown` resolved and every thread drained.
+pub async fn serve_threads(
+    state: Arc<AppState>,
+    listeners: Vec<std::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let background = Background::start(&state);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut threads = Vec::with_capacity(listeners.len());
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let state = state.clone();
+        let mut stopped = stopped.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("rempart-serve-{i}"))
+            .spawn(move || -> std::io::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    if let Err(e) = state.client.use_pool_per_thread() {
+                        tracing::warn!(error = %e, "Serving thread shares the upstream pool.");
+                    }
+                    listener.set_nonblocking(true)?;
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    let signal = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    serve_connections(state.clone(), listener, signal).await?;
+                    // Stream pumps run on this thread's loop: keep it
+                    // turning until every tracked task is done.
+                    state.tracker.close();
+                    state.tracker.wait().await;
+                    Ok(())
+                })
+            })?;
+        threads.push(thread);
+    }
+    shutdown.await;
+    let _ = stop.send(true);
+    let mut result = Ok(());
+    for t in threads {
+        let joined = tokio::task::spawn_blocking(move || t.join()).await;
+        match joined {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => result = Err(e),
+            _ => result = Err(std::io::Error::other("a serving thread panicked")),
+        }
+    }
+    background.finish(state).await;
+    result
+}
+
+/// Accept and serve connections on one listener until `shutdown`.
+async fn serve_connections(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
     // TCP_NODELAY: a response is written whole; never hold it for Nagle.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
@@ -585,18 +654,37 @@ pub async fn serve(
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
-    state.tracker.close();
-    state.tracker.wait().await;
-    health.abort();
-    retention.abort();
-    let st = state.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        st.auditor.checkpoint();
-        // Export the spans still queued.
-        st.telemetry.shutdown();
-    })
-    .await;
-    state.store.close().await;
-    Ok(())
+    .await
+}
+
+/// Health probes and retention, for the life of the server.
+struct Background {
+    health: tokio::task::JoinHandle<()>,
+    retention: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    fn start(state: &Arc<AppState>) -> Background {
+        Background {
+            health: tokio::spawn(run_health_checks(state.clone())),
+            retention: tokio::spawn(run_retention(state.clone())),
+        }
+    }
+
+    /// After the last connection: the tracked work completes, a final
+    /// checkpoint is signed, queued spans are exported, the store closes.
+    async fn finish(self, state: Arc<AppState>) {
+        state.tracker.close();
+        state.tracker.wait().await;
+        self.health.abort();
+        self.retention.abort();
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            st.auditor.checkpoint();
+            // Export the spans still queued.
+            st.telemetry.shutdown();
+        })
+        .await;
+        state.store.close().await;
+    }
 }

@@ -83,7 +83,29 @@ pub enum ChatReply {
     Stream(ChunkStream),
 }
 
-/// The upstream client (one connection pool for all deployments).
+thread_local! {
+    /// This thread's own pool, when [`Client::use_pool_per_thread`] set one.
+    static THREAD_POOL: std::cell::OnceCell<reqwest::Client> = const { std::cell::OnceCell::new() };
+}
+
+/// The one place the HTTP client's settings live.
+fn build() -> Result<reqwest::Client, UpstreamError> {
+    // Several crates may race to install it; either outcome is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        // Never follow a redirect: a 307/308 would re-send the prompt
+        // to a host the policy engine never admitted. A 3xx is an
+        // upstream status error like any other.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| UpstreamError::Setup(e.to_string()))
+}
+
+/// The upstream client (one connection pool for all deployments, or one
+/// per serving thread).
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
@@ -92,23 +114,31 @@ pub struct Client {
 impl Client {
     /// A client with rustls (ring) and the platform's trust roots.
     pub fn new() -> Result<Client, UpstreamError> {
-        // Several crates may race to install it; either outcome is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            // Never follow a redirect: a 307/308 would re-send the prompt
-            // to a host the policy engine never admitted. A 3xx is an
-            // upstream status error like any other.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| UpstreamError::Setup(e.to_string()))?;
-        Ok(Client { http })
+        Ok(Client { http: build()? })
+    }
+
+    /// Gives the calling thread a connection pool of its own, used by every
+    /// call this thread makes from now on. A thread-per-core server calls
+    /// it once on each serving thread: a pooled connection is driven by the
+    /// event loop that opened it, so sharing one pool across single-threaded
+    /// event loops would hand every reused connection's I/O to another
+    /// thread and back.
+    pub fn use_pool_per_thread(&self) -> Result<(), UpstreamError> {
+        let http = build()?;
+        THREAD_POOL.with(|p| {
+            let _ = p.set(http);
+        });
+        Ok(())
+    }
+
+    fn http(&self) -> reqwest::Client {
+        THREAD_POOL
+            .with(|p| p.get().cloned())
+            .unwrap_or_else(|| self.http.clone())
     }
 
     fn request(&self, endpoint: &Endpoint, url: String) -> reqwest::RequestBuilder {
-        let mut rb = self.http.post(url);
+        let mut rb = self.http().post(url);
         if let Some(key) = &endpoint.api_key {
             rb = match endpoint.kind {
                 Kind::AzureOpenai => rb.header("api-key", key.expose_secret()),
@@ -182,7 +212,7 @@ impl Client {
         };
         let id = endpoint.id.0.clone();
         let start = std::time::Instant::now();
-        let mut rb = self.http.get(url);
+        let mut rb = self.http().get(url);
         if let Some(key) = &endpoint.api_key {
             rb = rb.bearer_auth(key.expose_secret());
         }

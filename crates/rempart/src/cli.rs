@@ -260,17 +260,39 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
                 println!("Created an API key for tenant `local` (shown once, keep it):\n\n    {}\n", key.reveal());
             }
         }
+        let threads = state.config.server.threads;
         let state = Arc::new(state);
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| Usage(format!("cannot listen on {listen}: {e}")))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, config = %source, data_dir = %data_dir.display(), "Rempart listening.");
+        // One listener per serving thread, all on one address (SO_REUSEPORT;
+        // with port 0, the port the first one got).
+        let cannot = |e: std::io::Error| Usage(format!("cannot listen on {listen}: {e}"));
+        let first = reuseport_listener(listen).map_err(cannot)?;
+        let addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..threads {
+            listeners.push(reuseport_listener(addr).map_err(cannot)?);
+        }
+        tracing::info!(%addr, threads, config = %source, data_dir = %data_dir.display(), "Rempart listening.");
         println!("listening on http://{addr}");
-        rempart_gateway::serve(state, listener, shutdown_signal()).await?;
+        rempart_gateway::serve_threads(state, listeners, shutdown_signal()).await?;
         tracing::info!("Stopped.");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A listening socket that shares its address with the other serving
+/// threads' (`SO_REUSEPORT`: the kernel spreads connections among them;
+/// only sockets of the same user may join).
+fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
 }
 
 async fn shutdown_signal() {

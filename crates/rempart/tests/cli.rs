@@ -623,8 +623,9 @@ async fn ingest_files_and_keys_with_groups_serve_private_rag() {
             .unwrap()
     };
     let resp = ask(&hr_key, "How many days of paid leave?").await;
-    assert_eq!(resp.status(), 200);
+    let status = resp.status();
     let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(
         answer["rempart"]["citations"][0]["document"],
         first["receipt"]["document_id"]
@@ -1141,4 +1142,79 @@ async fn ingest_from_s3_is_idempotent_linked_audited_and_fails_clearly() {
             );
         }
     }
+}
+
+/// `rempart serve` with `threads = 3`: three serving threads share the port
+/// (SO_REUSEPORT), each with its own event loop and upstream pool. Many
+/// concurrent connections are all answered by the EU deployment (the US one
+/// gets nothing), a request still upstream when SIGTERM arrives is answered,
+/// and every answer has its record in a log that verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_threads_share_the_port_and_drain_on_sigterm() {
+    let eu = MockUpstream::start().await;
+    let us = MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &eu.url(), &us.url());
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[server]\n", "[server]\nthreads = 3\n");
+    std::fs::write(&cfg, text).unwrap();
+    let key = create_key(&cfg);
+    let server = Server::start(&cfg);
+    rempart_test::install_tls_provider();
+    // 24 connections (no pooling across them), 5 requests each.
+    let mut tasks = Vec::new();
+    for _ in 0..24 {
+        let (url, key) = (server.url.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap();
+            for _ in 0..5 {
+                let resp = http
+                    .post(format!("{url}/v1/chat/completions"))
+                    .bearer_auth(&key)
+                    .json(&body())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(eu.chat_requests().len(), 120);
+    assert_eq!(us.request_count(), 0);
+
+    // A slow answer in flight when SIGTERM arrives still completes.
+    eu.set_delay(Duration::from_millis(800));
+    let (url, key2) = (server.url.clone(), key.clone());
+    let slow = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(&key2)
+            .json(&body())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    let t = Instant::now();
+    while eu.chat_requests().len() < 121 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "slow request not sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = server.child.id().to_string();
+    let stopped = tokio::task::spawn_blocking(move || server.stop());
+    assert_eq!(slow.await.unwrap(), 200);
+    stopped.await.unwrap();
+    let c = cfg.to_str().unwrap();
+    let verified = out(rempart(&["audit", "verify", "--config", c]));
+    assert!(verified.contains("121"), "pid {pid}: {verified}");
 }

@@ -184,6 +184,10 @@ pub struct Server {
     pub site_country: Country,
     /// Interval of active health probes.
     pub health_interval: Duration,
+    /// Serving threads (`rempart serve`): each runs its own single-threaded
+    /// event loop on its own listener socket (`SO_REUSEPORT`), so a request
+    /// is read, inspected, forwarded, recorded and answered on one thread.
+    pub threads: usize,
 }
 
 /// A deployment of the catalogue.
@@ -413,8 +417,17 @@ fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, Vec<ConfigError>> 
     if max_body < 1024 {
         c.err("server.max_body_bytes", "must be at least 1024");
     }
+    let threads = match s.threads {
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n @ 1..=1024) => usize::try_from(n).unwrap_or(1),
+        Some(n) => {
+            c.err("server.threads", format!("{n} is not between 1 and 1024"));
+            1
+        }
+    };
     let server = Server {
         listen,
+        threads,
         data_dir: PathBuf::from(
             ov.data_dir
                 .clone()

@@ -136,6 +136,9 @@ pub struct RawServer {
     pub site_country: Option<String>,
     /// Seconds between active health probes of self-hosted deployments.
     pub health_interval_secs: Option<u64>,
+    /// Serving threads, each with its own event loop and listener
+    /// (`SO_REUSEPORT`); default: one per CPU.
+    pub threads: Option<u64>,
 }
 
 /// `[deployments.<id>]`.

@@ -224,3 +224,25 @@ fn retrieval_is_lexical_without_a_model_and_checked_with_its_paths() {
         Some(dir.path().join(DEFAULT_EMBEDDING_MODEL))
     );
 }
+
+#[test]
+fn serving_threads_default_to_the_cpus_and_are_bounded() {
+    let c = Config::from_toml(GOOD, &no_overrides()).unwrap();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(c.server.threads, cpus);
+    let with = |n: &str| GOOD.replacen("[server]\n", &format!("[server]\nthreads = {n}\n"), 1);
+    assert_eq!(
+        Config::from_toml(&with("3"), &no_overrides())
+            .unwrap()
+            .server
+            .threads,
+        3
+    );
+    let errs = Config::from_toml(&with("0"), &no_overrides()).unwrap_err();
+    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("server.threads: 0 is not between 1 and 1024")),
+        "{text:?}"
+    );
+}
