@@ -41,9 +41,20 @@ echo "== build rempart (release)" >&2
 cargo build --release --quiet -p rempart --bin rempart
 BIN=$CARGO_TARGET_DIR/release/rempart
 
+# What `rempart pii scan` reads in production: `id`, `lang`, `text` (the
+# generator's lines also carry the labels, which a scan would parse and skip).
+INPUT=$OUT/pii-corpus-input.jsonl
+python3 -c '
+import json, sys
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for line in open(sys.argv[1], encoding="utf-8"):
+        if line.strip():
+            d = json.loads(line)
+            out.write(json.dumps({k: d[k] for k in ("id", "lang", "text") if k in d}, ensure_ascii=False) + "\n")
+' "$CORPUS" "$INPUT"
 REP=$OUT/pii-corpus-x$REPEATS.jsonl
 : > "$REP"
-for _ in $(seq "$REPEATS"); do cat "$CORPUS" >> "$REP"; done
+for _ in $(seq "$REPEATS"); do cat "$INPUT" >> "$REP"; done
 : > "$OUT/pii-empty.jsonl"
 
 cpu_of() { # prints user+sys seconds of the command
