@@ -15,8 +15,8 @@
 //! by a street type is not a person.
 
 use super::names::{
-    CLOSING_SET, CLOSINGS, FastSet, IN_FIRST, IN_LAST, IN_STOP, LABEL_SET, LABELS, LISTS,
-    PARTICLES, TITLE_SET, TITLES,
+    CLOSING_SET, CLOSINGS, FastSet, IN_FIRST, IN_LAST, IN_PARTICLE, IN_STOP, LABEL_SET, LABELS,
+    LISTS, PARTICLES, TITLE_SET, TITLES, WordTable,
 };
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
@@ -84,6 +84,8 @@ struct Word {
     e: usize,
     cap: bool,
     upper: bool,
+    /// Every byte is ASCII (letters, `-` and `'`).
+    ascii: bool,
     /// Filled once per word by `classify`.
     flags: u8,
 }
@@ -93,61 +95,72 @@ const FIRST: u8 = 2;
 const LAST: u8 = 4;
 const PARTICLE: u8 = 8;
 
-/// Looks every capitalised word up once (stop list, given names,
-/// surnames) and marks particles.
-fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
-    let l = &*LISTS;
-    for w in ws.iter_mut() {
-        let len = w.e - w.s;
-        if !w.cap && len > 4 {
-            continue;
-        }
-        let raw = &text[w.s..w.e];
-        if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
-            // Already lower case: only the particle check applies.
-            if is_particle(raw) {
-                w.flags |= PARTICLE;
-            }
-            continue;
-        }
-        // Capitalised ASCII words (`Christian`, `Müller` is not one) are
-        // looked up as written in `capitalised`, which holds exactly the
-        // capitalised forms of the keys: no lower-casing.
-        let rb = raw.as_bytes();
-        if w.cap
-            && len > 5
-            && rb[0].is_ascii_uppercase()
-            && rb[1..]
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || *b == b'-' || *b == b'\'')
-        {
-            let bits = l.capitalised.get(raw).copied().unwrap_or(0);
-            let stop_bits = match raw.strip_suffix("'s") {
-                Some(bare) => l.capitalised.get(bare).copied().unwrap_or(0),
-                None => bits,
-            };
-            flag_word(w, bits, stop_bits, lists);
-            continue;
-        }
-        let lw = lower(raw, buf);
-        if len <= 5 && is_particle(lw) {
+/// Looks a word up (stop list, given names, surnames, particles): only
+/// capitalised words and lower-case words of at most four bytes (the
+/// particle test) need it.
+#[inline]
+fn classify(text: &str, w: &mut Word, lists: bool, buf: &mut String) {
+    let len = w.e - w.s;
+    if !w.cap && len > 4 {
+        return;
+    }
+    // An ASCII word lower-cases byte by byte: one probe of the packed
+    // table answers the stop list, the name lists and the particle test
+    // (particles are at most five bytes: a longer word never has the bit;
+    // lower-case words of five bytes are not looked up).
+    if w.ascii && len <= WordTable::MAX {
+        let tb = text.as_bytes();
+        let l = &*LISTS;
+        let bits = l.table.get(WordTable::key(tb, w.s, len));
+        if bits & IN_PARTICLE != 0 {
             w.flags |= PARTICLE;
         }
-        if !w.cap {
-            continue;
+        if w.cap {
+            // `'s` / `'S` stripped for the stop-list test.
+            let stop_bits = if len > 2 && tb[w.e - 2] == b'\'' && tb[w.e - 1] | 0x20 == b's' {
+                l.table.get(WordTable::key(tb, w.s, len - 2))
+            } else {
+                bits
+            };
+            flag_word(w, bits, stop_bits, lists);
         }
-        let bare = lw
-            .strip_suffix("'s")
-            .or_else(|| lw.strip_suffix("’s"))
-            .unwrap_or(lw);
-        let bits = l.words.get(lw).copied().unwrap_or(0);
-        let stop_bits = if bare.len() == lw.len() {
-            bits
-        } else {
-            l.words.get(bare).copied().unwrap_or(0)
-        };
-        flag_word(w, bits, stop_bits, lists);
+        return;
     }
+    classify_other(text, w, lists, buf);
+}
+
+/// [`classify`] for words with a non-ASCII char or longer than
+/// [`WordTable::MAX`]: lower-cased into `buf`, looked up in the map.
+#[inline(never)]
+fn classify_other(text: &str, w: &mut Word, lists: bool, buf: &mut String) {
+    let len = w.e - w.s;
+    let raw = &text[w.s..w.e];
+    if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        // Already lower case: only the particle check applies.
+        if is_particle(raw) {
+            w.flags |= PARTICLE;
+        }
+        return;
+    }
+    let lw = lower(raw, buf);
+    if len <= 5 && is_particle(lw) {
+        w.flags |= PARTICLE;
+    }
+    if !w.cap {
+        return;
+    }
+    let bare = lw
+        .strip_suffix("'s")
+        .or_else(|| lw.strip_suffix("’s"))
+        .unwrap_or(lw);
+    let l = &*LISTS;
+    let bits = l.words.get(lw).copied().unwrap_or(0);
+    let stop_bits = if bare.len() == lw.len() {
+        bits
+    } else {
+        l.words.get(bare).copied().unwrap_or(0)
+    };
+    flag_word(w, bits, stop_bits, lists);
 }
 
 /// Sets a capitalised word's flags from its list bits.
@@ -226,9 +239,24 @@ fn alpha(c: char) -> bool {
     }
 }
 
+/// Bit 7 of each byte of the result is set when that byte of `x` is an
+/// ASCII letter.
+#[inline]
+fn letter_bits(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Lower-cased, top bit cleared: ASCII letters are 0x61..=0x7a; the
+    // sums stay below 0x100 (no carry between bytes).
+    let z = (x | (0x20 * ONES)) & (0x7f * ONES);
+    let ge_a = z + 0x1f * ONES;
+    let gt_z = z + 0x05 * ONES;
+    ge_a & !gt_z & !x & (0x80 * ONES)
+}
+
 /// Words: runs of letters, with inner hyphens and apostrophes
-/// (`Jean-Pierre`, `O'Hora`).
-fn words(text: &str, out: &mut Vec<Word>) {
+/// (`Jean-Pierre`, `O'Hora`), each classified (see [`classify`]) as it
+/// is found.
+#[inline(never)]
+fn words(text: &str, out: &mut Vec<Word>, lists: bool, buf: &mut String) {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -252,20 +280,36 @@ fn words(text: &str, out: &mut Vec<Word>) {
             (c.is_uppercase(), i + len)
         };
         let mut upper = cap;
+        let mut ascii = c0 < 0x80;
         let mut n = 1;
         loop {
-            // ASCII letters, the bulk of a word, byte by byte (a lower-case
-            // ASCII letter has bit 0x20 set, an upper-case one not); an
-            // ASCII byte that is neither a letter nor a joiner ends the
-            // word. Both are what the char path below decides for them.
+            // ASCII letters, the bulk of a word, eight bytes at a time
+            // (a lower-case ASCII letter has bit 0x20 set, an upper-case
+            // one not); an ASCII byte that is neither a letter nor a
+            // joiner ends the word. Both are what the char path below
+            // decides for them.
             let from = e;
-            let mut bits = 0u8;
-            while e < b.len() && b[e].is_ascii_alphabetic() {
-                bits |= b[e];
-                e += 1;
+            let mut bits = 0u64;
+            while let Some(chunk) = b.get(e..e + 8) {
+                let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+                let k = (!letter_bits(x) & 0x8080_8080_8080_8080).trailing_zeros() / 8;
+                if k == 8 {
+                    bits |= x;
+                    e += 8;
+                    continue;
+                }
+                bits |= x & ((1u64 << (8 * k)) - 1);
+                e += k as usize;
+                break;
+            }
+            if b.len() - e < 8 {
+                while e < b.len() && b[e].is_ascii_alphabetic() {
+                    bits |= u64::from(b[e]);
+                    e += 1;
+                }
             }
             n += e - from;
-            upper &= bits & 0x20 == 0;
+            upper &= bits & 0x2020_2020_2020_2020 == 0;
             let Some(&d) = b.get(e) else {
                 break;
             };
@@ -277,23 +321,28 @@ fn words(text: &str, out: &mut Vec<Word>) {
             };
             if alpha(d) {
                 upper &= !d.is_lowercase();
+                ascii = false;
                 n += 1;
                 e += dl;
             } else if matches!(d, '-' | '\'' | '’')
                 && char_at(text, e + dl).is_some_and(|(x, _)| alpha(x))
             {
+                ascii &= d != '’';
                 e += dl;
             } else {
                 break;
             }
         }
-        out.push(Word {
+        let mut w = Word {
             s: i,
             e,
             cap,
             upper: upper && n >= 2,
+            ascii,
             flags: 0,
-        });
+        };
+        classify(text, &mut w, lists, buf);
+        out.push(w);
         i = e;
     }
 }
@@ -721,10 +770,9 @@ fn ends_value(after: &str) -> bool {
 pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Cand>) {
     let _ = lang;
     let mut ws = Vec::with_capacity(text.len() / 5);
-    words(text, &mut ws);
     let mut buf = String::with_capacity(32);
     let mut cue_buf = String::with_capacity(64);
-    classify(text, &mut ws, lists, &mut buf);
+    words(text, &mut ws, lists, &mut buf);
     let namey =
         |w: &Word, _buf: &mut String| -> bool { w.cap && w.e - w.s >= 2 && w.flags & STOPW == 0 };
     let mut i = 0;
