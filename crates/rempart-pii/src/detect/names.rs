@@ -419,6 +419,20 @@ pub(crate) static LABEL_SET: LazyLock<FastSet<&'static str>> =
 /// [`TITLES`] as a set (trailing dots removed).
 pub(crate) static TITLE_SET: LazyLock<FastSet<&'static str>> =
     LazyLock::new(|| TITLES.iter().map(|t| t.trim_end_matches('.')).collect());
+/// Last words of every title and inline label (`sig.ra` -> `ra`,
+/// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
+pub(crate) static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
+    TITLES
+        .iter()
+        .copied()
+        .chain(["t.n.v", "facturé à", "ten name van"])
+        .filter_map(|t| {
+            t.rsplit(|c: char| !c.is_alphabetic())
+                .find(|w| !w.is_empty())
+        })
+        .map(str::to_lowercase)
+        .collect()
+});
 /// [`CLOSINGS`] as a set.
 pub(crate) static CLOSING_SET: LazyLock<FastSet<&'static str>> =
     LazyLock::new(|| CLOSINGS.iter().copied().collect());
@@ -453,8 +467,10 @@ pub(crate) type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 /// on the hot path): [`IN_STOP`] | [`IN_FIRST`] | [`IN_LAST`].
 pub(crate) struct Lists {
     pub words: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>>,
-    /// The ASCII keys of `words` of at most 16 bytes, same bits, and the
-    /// [`PARTICLES`] ([`IN_PARTICLE`]): an ASCII word of the text is
+    /// The ASCII keys of `words` of at most 16 bytes, same bits, and
+    /// those of [`PARTICLES`] ([`IN_PARTICLE`]), [`TITLE_LAST`]
+    /// ([`IN_TITLE_LAST`]) and [`LABEL_SET`] ([`IN_LABEL`]): an ASCII
+    /// word (or run of words joined by spaces) of the text is
     /// looked up by its lower-cased bytes packed in two `u64`s
     /// ([`WordTable::key`]), with no lower-casing into a buffer and no
     /// string compare.
@@ -469,6 +485,10 @@ pub(crate) const IN_FIRST: u8 = 2;
 pub(crate) const IN_LAST: u8 = 4;
 /// One of [`PARTICLES`] (in [`Lists::table`] only).
 pub(crate) const IN_PARTICLE: u8 = 8;
+/// In [`TITLE_LAST`] (in [`Lists::table`] only).
+pub(crate) const IN_TITLE_LAST: u8 = 16;
+/// In [`LABEL_SET`] (in [`Lists::table`] only).
+pub(crate) const IN_LABEL: u8 = 32;
 
 /// An open-addressing table of short ASCII words (1 to 16 bytes, no NUL):
 /// each key is its bytes packed little-endian into two `u64`s, zero
@@ -495,8 +515,8 @@ impl WordTable {
     }
 
     /// The key of the word `text[s..s + len]` (1 to 16 bytes, each an
-    /// ASCII letter, `-` or `'`), lower-cased: those bytes lower-case by
-    /// setting bit 0x20 (`-` and `'` have it already).
+    /// ASCII letter, `-`, `'` or a space), lower-cased: those bytes
+    /// lower-case by setting bit 0x20 (the others have it already).
     #[inline]
     pub(crate) fn key(text: &[u8], s: usize, len: usize) -> [u64; 2] {
         debug_assert!((1..=Self::MAX).contains(&len));
@@ -608,7 +628,14 @@ pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
             .iter()
             .filter(|(k, _)| k.is_ascii() && k.len() <= WordTable::MAX)
             .map(|(k, &bits)| (k.as_bytes(), bits))
-            .chain(PARTICLES.iter().map(|p| (p.as_bytes(), IN_PARTICLE))),
+            .chain(PARTICLES.iter().map(|p| (p.as_bytes(), IN_PARTICLE)))
+            .chain(
+                TITLE_LAST
+                    .iter()
+                    .map(|t| (t.as_bytes(), IN_TITLE_LAST))
+                    .chain(LABEL_SET.iter().map(|l| (l.as_bytes(), IN_LABEL)))
+                    .filter(|(k, _)| k.is_ascii() && k.len() <= WordTable::MAX),
+            ),
     );
     Lists { words, table }
 });
@@ -637,6 +664,23 @@ mod tests {
         for p in PARTICLES {
             assert_ne!(l.table.get(WordTable::pack(p.as_bytes())) & IN_PARTICLE, 0);
         }
+        for (set, bit) in [
+            (
+                TITLE_LAST.iter().map(String::as_str).collect::<Vec<_>>(),
+                IN_TITLE_LAST,
+            ),
+            (LABEL_SET.iter().copied().collect(), IN_LABEL),
+        ] {
+            for k in set {
+                if k.is_ascii() && k.len() <= WordTable::MAX {
+                    assert_ne!(l.table.get(WordTable::pack(k.as_bytes())) & bit, 0, "{k}");
+                }
+            }
+        }
+        assert_eq!(
+            l.table.get(WordTable::key(b"Full Name:", 0, 9)) & IN_LABEL,
+            IN_LABEL
+        );
         // Upper-case text finds the lower-case key; the text may end
         // right after the word or run on past 16 bytes.
         let text = b"xx VAN-DER'S yy Christian";

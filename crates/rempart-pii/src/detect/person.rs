@@ -15,8 +15,8 @@
 //! by a street type is not a person.
 
 use super::names::{
-    CLOSING_SET, CLOSINGS, FastSet, IN_FIRST, IN_LAST, IN_PARTICLE, IN_STOP, LABEL_SET, LABELS,
-    LISTS, PARTICLES, TITLE_SET, TITLES, WordTable,
+    CLOSING_SET, CLOSINGS, FastSet, IN_FIRST, IN_LABEL, IN_LAST, IN_PARTICLE, IN_STOP,
+    IN_TITLE_LAST, LABEL_SET, LABELS, LISTS, PARTICLES, TITLE_LAST, TITLE_SET, TITLES, WordTable,
 };
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
@@ -252,22 +252,97 @@ fn letter_bits(x: u64) -> u64 {
     ge_a & !gt_z & !x & (0x80 * ONES)
 }
 
+/// The eight bytes from `i`, little-endian, if there are eight.
+#[inline]
+fn load8(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..i + 8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+}
+
+/// The first byte from `i` on that is an ASCII letter or not ASCII (or
+/// the end), eight bytes at a time.
+#[inline]
+fn skip_gap(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let m = letter_bits(x) | (x & 0x8080_8080_8080_8080);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] < 0x80 && !b[i].is_ascii_alphabetic() {
+        i += 1;
+    }
+    i
+}
+
 /// Words: runs of letters, with inner hyphens and apostrophes
 /// (`Jean-Pierre`, `O'Hora`), each classified (see [`classify`]) as it
 /// is found.
 #[inline(never)]
 fn words(text: &str, out: &mut Vec<Word>, lists: bool, buf: &mut String) {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
     let b = text.as_bytes();
+    let table = &LISTS.table;
     let mut i = 0;
     while i < b.len() {
         // ASCII bytes that are not letters (spaces, digits, punctuation)
         // start no word: skipped without decoding a char.
         let c0 = b[i];
-        let (cap, mut e) = if c0 < 0x80 {
-            if !c0.is_ascii_alphabetic() {
-                i += 1;
+        if c0 < 0x80 && !c0.is_ascii_alphabetic() {
+            i = skip_gap(b, i + 1);
+            continue;
+        }
+        // Most words: one to fifteen ASCII letters, then an ASCII byte
+        // that is neither a letter nor a joiner. One or two loads give the
+        // word's end, its case and its table key (what the general path
+        // below and `classify` find for it; such a word has no `'s`).
+        if let Some(x) = load8(b, i) {
+            let lx = (!letter_bits(x) & 0x8080_8080_8080_8080).trailing_zeros() / 8;
+            let mut key = [0u64; 2];
+            let mut lower_bits = 0u64;
+            let mut len = lx as usize;
+            if lx < 8 {
+                let m = (1u64 << (8 * lx)) - 1;
+                key[0] = (x | SPACES) & m;
+                lower_bits = x & m & SPACES;
+            } else if let Some(y) = load8(b, i + 8) {
+                let ly = (!letter_bits(y) & 0x8080_8080_8080_8080).trailing_zeros() / 8;
+                let m = (1u64 << (8 * ly)) - 1;
+                key = [x | SPACES, (y | SPACES) & m];
+                lower_bits = (x & SPACES) | (y & m & SPACES);
+                // Sixteen letters or more: the general path.
+                len = if ly < 8 { 8 + ly as usize } else { 0 };
+            } else {
+                len = 0;
+            }
+            if len > 0 && b[i + len] < 0x80 && !matches!(b[i + len], b'-' | b'\'') {
+                let cap = c0.is_ascii_uppercase();
+                let mut w = Word {
+                    s: i,
+                    e: i + len,
+                    cap,
+                    upper: len >= 2 && lower_bits == 0,
+                    ascii: true,
+                    flags: 0,
+                };
+                if cap || len <= 4 {
+                    let bits = table.get(key);
+                    if bits & IN_PARTICLE != 0 {
+                        w.flags |= PARTICLE;
+                    }
+                    if cap {
+                        flag_word(&mut w, bits, bits, lists);
+                    }
+                }
+                out.push(w);
+                // The byte after the word is no letter: skipped too.
+                i = skip_gap(b, i + len + 1);
                 continue;
             }
+        }
+        let (cap, mut e) = if c0 < 0x80 {
             (c0.is_ascii_uppercase(), i + 1)
         } else {
             let Some((c, len)) = char_at(text, i) else {
@@ -487,21 +562,6 @@ static MAX_KEY: LazyLock<usize> = LazyLock::new(|| {
         .unwrap_or(0)
 });
 
-/// Last words of every title and inline label (`sig.ra` -> `ra`,
-/// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
-static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
-    TITLES
-        .iter()
-        .copied()
-        .chain(["t.n.v", "facturé à", "ten name van"])
-        .filter_map(|t| {
-            t.rsplit(|c: char| !c.is_alphabetic())
-                .find(|w| !w.is_empty())
-        })
-        .map(str::to_lowercase)
-        .collect()
-});
-
 /// [`WordGate`] of [`TITLE_LAST`].
 static TITLE_LAST_GATE: LazyLock<WordGate> =
     LazyLock::new(|| WordGate::new(TITLE_LAST.iter().map(String::as_str)));
@@ -534,8 +594,19 @@ fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String)
     // An ASCII word lower-cases to ASCII of its length, first and last
     // letters: the gate rules out most words without a lookup.
     let w = &text[prev.s..prev.e];
-    if w.is_ascii() && !TITLE_LAST_GATE.maybe(w.as_bytes()) {
-        return false;
+    if prev.ascii {
+        let len = w.len();
+        if !TITLE_LAST_GATE.maybe(w.as_bytes()) {
+            return false;
+        }
+        // An ASCII word's lower case is its packed key.
+        if len <= WordTable::MAX {
+            return LISTS
+                .table
+                .get(WordTable::key(text.as_bytes(), prev.s, len))
+                & IN_TITLE_LAST
+                != 0;
+        }
     }
     TITLE_LAST.contains(lower(w, buf))
 }
@@ -646,6 +717,42 @@ static STRONG_LAST: LazyLock<WordGate> =
 
 /// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
 fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
+    // The pre-check below on bytes when the window ends with one space
+    // after an ASCII byte that is not whitespace: then `trim_end` takes
+    // only that space, the dots go, and the run is the ASCII
+    // alphanumeric run before them (within the window). Other cases go
+    // the full way.
+    let b = text.as_bytes();
+    if s >= 2 && b[s - 1] == b' ' {
+        let c = b[s - 2];
+        if c == b' ' {
+            return false;
+        }
+        if c < 0x80 && !matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            let mut from = s.saturating_sub(16);
+            while !text.is_char_boundary(from) {
+                from += 1;
+            }
+            let mut k = s - 1;
+            while k > from && b[k - 1] == b'.' {
+                k -= 1;
+            }
+            let mut r = k;
+            while r > from && b[r - 1].is_ascii_alphanumeric() {
+                r -= 1;
+            }
+            if r == k {
+                if k == from || b[k - 1].is_ascii() {
+                    return false;
+                }
+            } else if (r == from || b[r - 1].is_ascii()) && !STRONG_LAST.maybe(&b[r..k]) {
+                return false;
+            }
+        }
+    } else if s >= 1 && b[s - 1] != b' ' {
+        // The window does not end with a space.
+        return false;
+    }
     let w = context::before(text, s, 16);
     if !w.ends_with(' ') || w.ends_with("  ") {
         return false;
@@ -1033,13 +1140,24 @@ fn repeated_speaker(text: &str, name: &str) -> bool {
 /// 1234`, `Kenteken: AB-12-C`); a colon followed by a digit, by nothing,
 /// or by capitalised words only without punctuation.
 fn speaker_vetoed(text: &str, s: usize, e: usize, nf: usize, buf: &mut String) -> bool {
-    // The cheap tests first (any one vetoes).
+    // The cheap tests first (any one vetoes). A run is words joined by
+    // single spaces: an ASCII one lower-cases to its packed key.
+    let name = &text[s..e];
+    let label = if name.len() <= WordTable::MAX && name.is_ascii() {
+        LISTS
+            .table
+            .get(WordTable::key(text.as_bytes(), s, name.len()))
+            & IN_LABEL
+            != 0
+    } else {
+        LABEL_SET.contains(lower(name, buf))
+    };
+    if label {
+        return true;
+    }
     let line = text[e + 1..].split('\n').next().unwrap_or("");
     let rest = line.trim();
     if rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit()) {
-        return true;
-    }
-    if LABEL_SET.contains(lower(&text[s..e], buf)) {
         return true;
     }
     // A chat speaker says something: a lower-case word of three letters
