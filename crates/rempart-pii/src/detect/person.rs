@@ -480,14 +480,37 @@ fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
     None
 }
 
+/// `Some(start of the line)` when only whitespace stands between it and
+/// `s` (what `context::line_before(text, s).trim().is_empty()` tests),
+/// else `None`; on bytes back from `s`, the Unicode test for a non-ASCII
+/// char.
+fn blank_line_before(text: &str, s: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut k = s;
+    while k > 0 {
+        match b[k - 1] {
+            b'\n' => return Some(k),
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => k -= 1,
+            c if c < 0x80 => return None,
+            _ => {
+                let line = context::line_before(text, s);
+                return line.trim().is_empty().then(|| s - line.len());
+            }
+        }
+    }
+    Some(0)
+}
+
 /// The cue before a run that starts at `s`: a title/salutation, a label
 /// with a colon, on the same line.
 fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
-    let line = context::line_before(text, s);
-    let window = if line.len() > 40 {
-        context::before(text, s, 40)
-    } else {
-        line
+    // The line before `s`, or its last 40 bytes when it is longer: the
+    // line start is searched for over 41 bytes only.
+    let lo = s.saturating_sub(41);
+    let window = match text.as_bytes()[lo..s].iter().rposition(|&b| b == b'\n') {
+        Some(k) => &text[lo + k + 1..s],
+        None if s <= 40 => &text[..s],
+        None => context::before(text, s, 40),
     };
     let t = window.trim_end();
     if let Some(label) = t.strip_suffix(':') {
@@ -834,13 +857,25 @@ static LABEL_LAST: LazyLock<WordGate> =
 
 /// The line above holds only a label, or ends with a closing.
 fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
-    let line = context::line_before(text, s);
-    if !line.trim().is_empty() || s == line.len() {
+    let Some(line_start) = blank_line_before(text, s) else {
+        return false;
+    };
+    if line_start == 0 {
         return false;
     }
-    let prev_end = s - line.len() - 1;
-    let prev = context::line_before(text, prev_end);
-    // Labels and closings are short lines.
+    let prev_end = line_start - 1;
+    // Labels and closings are short lines: the line above is searched
+    // for its start over 65 bytes only (not found there, it is longer).
+    let lo = prev_end.saturating_sub(65);
+    let prev_start = match text.as_bytes()[lo..prev_end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+    {
+        Some(k) => lo + k + 1,
+        None if lo == 0 => 0,
+        None => return false,
+    };
+    let prev = &text[prev_start..prev_end];
     if prev.len() > 64 {
         return false;
     }
@@ -947,7 +982,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         }
         let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
         let after = &text[e..];
-        let speaker = after.starts_with(':') && context::line_before(text, s).trim().is_empty();
+        let speaker = after.starts_with(':') && blank_line_before(text, s).is_some();
         let known = nf + nl;
         // The cue checks are the costly part, and a cue can only change
         // the outcome of a run that some branch below reports: more than
