@@ -658,7 +658,12 @@ mod tests {
         for (k, &bits) in &l.words {
             if k.is_ascii() && k.len() <= WordTable::MAX {
                 let p = u8::from(PARTICLES.contains(&k.as_str())) * IN_PARTICLE;
-                assert_eq!(l.table.get(WordTable::pack(k.as_bytes())), bits | p, "{k}");
+                let lists = IN_STOP | IN_FIRST | IN_LAST | IN_PARTICLE;
+                assert_eq!(
+                    l.table.get(WordTable::pack(k.as_bytes())) & lists,
+                    bits | p,
+                    "{k}"
+                );
             }
         }
         for p in PARTICLES {

@@ -35,48 +35,53 @@ static COMPANY_NEAR: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-const STREET_WORDS: &[&str] = &[
-    "rue",
-    "avenue",
-    "boulevard",
-    "bd",
-    "place",
-    "chemin",
-    "allée",
-    "impasse",
-    "quai",
-    "cours",
-    "via",
-    "viale",
-    "piazza",
-    "corso",
-    "largo",
-    "calle",
-    "avenida",
-    "paseo",
-    "plaza",
-    "carrer",
-    "rua",
-    "praça",
-    "ul",
-    "al",
-    "aleja",
-    "plac",
-    "straße",
-    "strasse",
-    "platz",
-    "street",
-    "road",
-    "canale",
-    "vial",
-    "rambla",
-    "ronda",
-    "travesía",
-    "camino",
-    "vicolo",
-    "strada",
-    "piazzale",
-];
+/// Street types: a run right after one is a street name (`rue Victor
+/// Hugo`). (A `match`: it compiles to a length switch and a few compares.)
+fn is_street_word(w: &str) -> bool {
+    matches!(
+        w,
+        "rue"
+            | "avenue"
+            | "boulevard"
+            | "bd"
+            | "place"
+            | "chemin"
+            | "allée"
+            | "impasse"
+            | "quai"
+            | "cours"
+            | "via"
+            | "viale"
+            | "piazza"
+            | "corso"
+            | "largo"
+            | "calle"
+            | "avenida"
+            | "paseo"
+            | "plaza"
+            | "carrer"
+            | "rua"
+            | "praça"
+            | "ul"
+            | "al"
+            | "aleja"
+            | "plac"
+            | "straße"
+            | "strasse"
+            | "platz"
+            | "street"
+            | "road"
+            | "canale"
+            | "vial"
+            | "rambla"
+            | "ronda"
+            | "travesía"
+            | "camino"
+            | "vicolo"
+            | "strada"
+            | "piazzale"
+    )
+}
 
 #[derive(Clone, Copy)]
 struct Word {
@@ -309,11 +314,14 @@ fn words(text: &str, out: &mut Vec<Word>, lists: bool, buf: &mut String) {
                 lower_bits = x & m & SPACES;
             } else if let Some(y) = load8(b, i + 8) {
                 let ly = (!letter_bits(y) & 0x8080_8080_8080_8080).trailing_zeros() / 8;
-                let m = (1u64 << (8 * ly)) - 1;
-                key = [x | SPACES, (y | SPACES) & m];
-                lower_bits = (x & SPACES) | (y & m & SPACES);
                 // Sixteen letters or more: the general path.
-                len = if ly < 8 { 8 + ly as usize } else { 0 };
+                len = 0;
+                if ly < 8 {
+                    let m = (1u64 << (8 * ly)) - 1;
+                    key = [x | SPACES, (y | SPACES) & m];
+                    lower_bits = (x & SPACES) | (y & m & SPACES);
+                    len = 8 + ly as usize;
+                }
             } else {
                 len = 0;
             }
@@ -457,8 +465,37 @@ fn ends_with_word(hay: &str, w: &str) -> bool {
 /// The longest suffix of `s` that starts at a word boundary and is in
 /// `set`.
 fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
+    // Only suffixes of a key's length are looked up (bit `n` of the mask:
+    // some key has `n` bytes; 63 and more share bit 63).
+    let lens = if std::ptr::eq(set, &*LABEL_SET) {
+        *LABEL_LENS
+    } else if std::ptr::eq(set, &*TITLE_SET) {
+        *TITLE_LENS
+    } else if std::ptr::eq(set, &*CLOSING_SET) {
+        *CLOSING_LENS
+    } else {
+        u64::MAX
+    };
+    let has_len = |n: usize| (lens >> n.min(63)) & 1 != 0;
     // No key is longer than `MAX_KEY` bytes: longer suffixes need no lookup.
     let mut from = s.len().saturating_sub(*MAX_KEY);
+    if s.is_ascii() {
+        // The same walk on bytes (an ASCII char is alphanumeric as a byte).
+        let b = s.as_bytes();
+        let mut prev_alnum = from > 0 && b[from - 1].is_ascii_alphanumeric();
+        for (i, &c) in b.iter().enumerate().skip(from) {
+            let alnum = c.is_ascii_alphanumeric();
+            if !prev_alnum
+                && (alnum || c == b'(')
+                && has_len(b.len() - i)
+                && let Some(hit) = set.get(&s[i..])
+            {
+                return Some(hit);
+            }
+            prev_alnum = alnum;
+        }
+        return None;
+    }
     while !s.is_char_boundary(from) {
         from += 1;
     }
@@ -471,6 +508,7 @@ fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
         let alnum = c.is_alphanumeric();
         if !prev_alnum
             && (alnum || c == '(')
+            && has_len(s.len() - i)
             && let Some(hit) = set.get(&s[i..])
         {
             return Some(hit);
@@ -478,6 +516,33 @@ fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
         prev_alnum = alnum;
     }
     None
+}
+
+/// The key lengths of a set as a mask (see [`suffix_in`]).
+fn len_mask(set: &FastSet<&'static str>) -> u64 {
+    set.iter().fold(0, |m, k| m | 1 << k.len().min(63))
+}
+
+static LABEL_LENS: LazyLock<u64> = LazyLock::new(|| len_mask(&LABEL_SET));
+static TITLE_LENS: LazyLock<u64> = LazyLock::new(|| len_mask(&TITLE_SET));
+static CLOSING_LENS: LazyLock<u64> = LazyLock::new(|| len_mask(&CLOSING_SET));
+
+/// The last `\n` in `text[lo..end]`, eight bytes at a time.
+fn last_newline(text: &str, lo: usize, end: usize) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let b = text.as_bytes();
+    let mut k = end;
+    while k >= lo + 8 {
+        let x = load8(b, k - 8).unwrap_or_default() ^ 0x0a0a_0a0a_0a0a_0a0a;
+        // Bit 7 of a byte set when that byte of `x` is zero (exact: no
+        // carry crosses bytes).
+        let zero = !(((x & LOW7) + LOW7) | x) & !LOW7;
+        if zero != 0 {
+            return Some(k - 8 + (63 - zero.leading_zeros() as usize) / 8);
+        }
+        k -= 8;
+    }
+    b[lo..k].iter().rposition(|&c| c == b'\n').map(|p| lo + p)
 }
 
 /// `Some(start of the line)` when only whitespace stands between it and
@@ -507,8 +572,8 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     // The line before `s`, or its last 40 bytes when it is longer: the
     // line start is searched for over 41 bytes only.
     let lo = s.saturating_sub(41);
-    let window = match text.as_bytes()[lo..s].iter().rposition(|&b| b == b'\n') {
-        Some(k) => &text[lo + k + 1..s],
+    let window = match last_newline(text, lo, s) {
+        Some(k) => &text[k + 1..s],
         None if s <= 40 => &text[..s],
         None => context::before(text, s, 40),
     };
@@ -558,8 +623,13 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     }
     let tail = &t[cut..];
     let low = lower(tail, buf);
-    if suffix_in(&LABEL_SET, low)
-        .is_some_and(|l| matches!(l, "t.n.v" | "t.n.v." | "ten name van" | "facturé à"))
+    // (The key found is a suffix of `low`: without one of these
+    // endings, it is none of them.)
+    if ["t.n.v", "t.n.v.", "ten name van", "facturé à"]
+        .iter()
+        .any(|l| low.ends_with(l))
+        && suffix_in(&LABEL_SET, low)
+            .is_some_and(|l| matches!(l, "t.n.v" | "t.n.v." | "ten name van" | "facturé à"))
     {
         return true;
     }
@@ -800,7 +870,11 @@ fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
     }
     let low = lower(w.trim_end(), buf);
     let low = low.trim_end_matches('.');
-    STRONG_TITLES.iter().any(|t| ends_with_word(low, t))
+    // (A title's last byte first: `ends_with` compares with `memcmp`.)
+    let last = low.as_bytes().last().copied();
+    STRONG_TITLES
+        .iter()
+        .any(|t| t.as_bytes().last().copied() == last && ends_with_word(low, t))
 }
 
 /// Last alphabetic word of every label and closing: a line whose last
@@ -867,11 +941,8 @@ fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
     // Labels and closings are short lines: the line above is searched
     // for its start over 65 bytes only (not found there, it is longer).
     let lo = prev_end.saturating_sub(65);
-    let prev_start = match text.as_bytes()[lo..prev_end]
-        .iter()
-        .rposition(|&b| b == b'\n')
-    {
-        Some(k) => lo + k + 1,
+    let prev_start = match last_newline(text, lo, prev_end) {
+        Some(k) => k + 1,
         None if lo == 0 => 0,
         None => return false,
     };
@@ -949,9 +1020,10 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         // particles allowed before another name word.
         let mut j = i + 1;
         let mut last = i;
+        let tb = text.as_bytes();
         while j < ws.len() && j - i < 6 {
-            let gap = &text[ws[j - 1].e..ws[j].s];
-            if gap != " " {
+            // The gap is one space.
+            if ws[j].s != ws[j - 1].e + 1 || tb[ws[j - 1].e] != b' ' {
                 break;
             }
             let w = &ws[j];
@@ -1034,6 +1106,11 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         // known name words.
         if all_upper && !cue && known < 2 {
             score = 0.0;
+        }
+        // Every check below only turns a score to 0.
+        if score == 0.0 {
+            i = next_i.max(i + 1);
+            continue;
         }
         // Cue only (no list evidence): the run must end the value, not run
         // into a sentence (`Landlord: Will pass it on`).
@@ -1140,10 +1217,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                     | "gemeente"
                     | "gemeinde"
             );
-            if institution
-                || STREET_WORDS.contains(&pw)
-                || text[..s].ends_with(['@', '.', '/', '_'])
-            {
+            if institution || is_street_word(pw) || text[..s].ends_with(['@', '.', '/', '_']) {
                 score = 0.0;
             }
         }
@@ -1200,25 +1274,36 @@ fn speaker_vetoed(text: &str, s: usize, e: usize, nf: usize, buf: &mut String) -
     if nf == 0 && !has_lower_word(line) {
         return true;
     }
-    let titled = rest.split_whitespace().count() >= 2
+    // (Punctuation first: it rules the two passes out.)
+    !rest.contains(['.', '!', '?', ','])
+        && rest.split_whitespace().count() >= 2
         && rest
             .split_whitespace()
-            .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
-    titled && !rest.contains(['.', '!', '?', ','])
+            .all(|w| !w.starts_with(|c: char| c.is_lowercase()))
 }
 
 /// Some run of letters (split at every other char) has three or more,
 /// all lower case.
 fn has_lower_word(s: &str) -> bool {
     let (mut run, mut all_lower) = (0usize, true);
-    for c in s.chars() {
-        if alpha(c) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // ASCII bytes without decoding a char.
+        let (letter, lower_case) = if b[i] < 0x80 {
+            i += 1;
+            (
+                b[i - 1].is_ascii_alphabetic(),
+                b[i - 1].is_ascii_lowercase(),
+            )
+        } else {
+            let c = s[i..].chars().next().unwrap_or_default();
+            i += c.len_utf8();
+            (alpha(c), c.is_lowercase())
+        };
+        if letter {
             run += 1;
-            all_lower &= if c.is_ascii() {
-                c.is_ascii_lowercase()
-            } else {
-                c.is_lowercase()
-            };
+            all_lower &= lower_case;
         } else {
             if run >= 3 && all_lower {
                 return true;
@@ -1236,6 +1321,9 @@ pub(crate) fn warm_up() {
     LazyLock::force(&TITLE_LAST);
     LazyLock::force(&LINE_CUE_LAST);
     LazyLock::force(&MAX_KEY);
+    LazyLock::force(&LABEL_LENS);
+    LazyLock::force(&TITLE_LENS);
+    LazyLock::force(&CLOSING_LENS);
     LazyLock::force(&STRONG_LAST);
     LazyLock::force(&TITLE_LAST_GATE);
     LazyLock::force(&LINE_CUE_GATE);
@@ -1292,6 +1380,20 @@ mod tests {
                 .split(|c: char| !c.is_alphabetic())
                 .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
             assert_eq!(has_lower_word(t), old, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn last_newline_as_rfind() {
+        let t = "ab\ncdéf\n\nghijklmnopq\nrstuvwxyz0123456789\u{a0}x\n";
+        for lo in 0..t.len() {
+            for end in lo..=t.len() {
+                let want = t.as_bytes()[lo..end]
+                    .iter()
+                    .rposition(|&c| c == b'\n')
+                    .map(|p| lo + p);
+                assert_eq!(last_newline(t, lo, end), want, "{lo} {end}");
+            }
         }
     }
 
