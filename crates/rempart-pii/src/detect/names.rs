@@ -467,7 +467,7 @@ pub(crate) type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 /// on the hot path): [`IN_STOP`] | [`IN_FIRST`] | [`IN_LAST`].
 pub(crate) struct Lists {
     pub words: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>>,
-    /// The ASCII keys of `words` of at most 16 bytes, same bits, and
+    /// The keys of `words` of at most 16 bytes, same bits, and
     /// those of [`PARTICLES`] ([`IN_PARTICLE`]), [`TITLE_LAST`]
     /// ([`IN_TITLE_LAST`]) and [`LABEL_SET`] ([`IN_LABEL`]): an ASCII
     /// word (or run of words joined by spaces) of the text is
@@ -490,7 +490,7 @@ pub(crate) const IN_TITLE_LAST: u8 = 16;
 /// In [`LABEL_SET`] (in [`Lists::table`] only).
 pub(crate) const IN_LABEL: u8 = 32;
 
-/// An open-addressing table of short ASCII words (1 to 16 bytes, no NUL):
+/// An open-addressing table of short words (1 to 16 bytes, no NUL):
 /// each key is its bytes packed little-endian into two `u64`s, zero
 /// padded, so a probe is two compares; linear probing, at most half full.
 pub(crate) struct WordTable {
@@ -504,7 +504,7 @@ impl WordTable {
     pub(crate) const MAX: usize = 16;
 
     /// `bytes` (1 to 16, no NUL) packed as a key.
-    fn pack(bytes: &[u8]) -> [u64; 2] {
+    pub(crate) fn pack(bytes: &[u8]) -> [u64; 2] {
         let mut buf = [0u8; 16];
         buf[..bytes.len()].copy_from_slice(bytes);
         let (a, b) = buf.split_at(8);
@@ -626,7 +626,7 @@ pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
     let table = WordTable::new(
         words
             .iter()
-            .filter(|(k, _)| k.is_ascii() && k.len() <= WordTable::MAX)
+            .filter(|(k, _)| k.len() <= WordTable::MAX)
             .map(|(k, &bits)| (k.as_bytes(), bits))
             .chain(PARTICLES.iter().map(|p| (p.as_bytes(), IN_PARTICLE)))
             .chain(
@@ -656,7 +656,7 @@ mod tests {
     fn word_table_holds_the_short_ascii_keys() {
         let l = &*LISTS;
         for (k, &bits) in &l.words {
-            if k.is_ascii() && k.len() <= WordTable::MAX {
+            if k.len() <= WordTable::MAX {
                 let p = u8::from(PARTICLES.contains(&k.as_str())) * IN_PARTICLE;
                 let lists = IN_STOP | IN_FIRST | IN_LAST | IN_PARTICLE;
                 assert_eq!(

@@ -138,7 +138,32 @@ fn classify(text: &str, w: &mut Word, lists: bool, buf: &mut String) {
 /// [`WordTable::MAX`]: lower-cased into `buf`, looked up in the map.
 #[inline(never)]
 fn classify_other(text: &str, w: &mut Word, lists: bool, buf: &mut String) {
+    // A lower-case word with a non-ASCII char only needs the particle
+    // test, and no particle (ASCII, no `k`) is the lower case of such a
+    // word: only U+212A (Kelvin) lower-cases to ASCII (`k`); see the test
+    // `only_kelvin_lowercases_to_ascii`.
+    if !w.cap && !w.ascii {
+        return;
+    }
     let len = w.e - w.s;
+    // A capitalised word of ASCII and Latin-1 letters lower-cases byte for
+    // byte (same length): one probe of the table, which holds every key
+    // of up to 16 bytes.
+    if w.cap
+        && !w.ascii
+        && len <= WordTable::MAX
+        && let Some(low) = latin1_lower(&text.as_bytes()[w.s..w.e])
+    {
+        let table = &LISTS.table;
+        let bits = table.get(WordTable::pack(&low[..len]));
+        let stop_bits = if len > 2 && low[len - 2..len] == *b"'s" {
+            table.get(WordTable::pack(&low[..len - 2]))
+        } else {
+            bits
+        };
+        flag_word(w, bits, stop_bits, lists);
+        return;
+    }
     let raw = &text[w.s..w.e];
     if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
         // Already lower case: only the particle check applies.
@@ -166,6 +191,32 @@ fn classify_other(text: &str, w: &mut Word, lists: bool, buf: &mut String) {
         l.words.get(bare).copied().unwrap_or(0)
     };
     flag_word(w, bits, stop_bits, lists);
+}
+
+/// `w` (at most 16 bytes) lower-cased when every char is ASCII or a
+/// Latin-1 letter (U+00C0..=U+00FF but `×` and `÷`): an upper-case one
+/// (U+00C0..=U+00DE) maps to the char 0x20 above, a lower-case one to
+/// itself (as `char::to_lowercase` does; tested).
+fn latin1_lower(w: &[u8]) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut i = 0;
+    while i < w.len() {
+        let c = w[i];
+        if c < 0x80 {
+            out[i] = c.to_ascii_lowercase();
+            i += 1;
+            continue;
+        }
+        let d = *w.get(i + 1)?;
+        out[i] = 0xc3;
+        out[i + 1] = match (c, d) {
+            (0xc3, 0x80..=0x9e) if d != 0x97 => d + 0x20,
+            (0xc3, 0x9f..=0xbf) if d != 0xb7 => d,
+            _ => return None,
+        };
+        i += 2;
+    }
+    Some(out)
 }
 
 /// Sets a capitalised word's flags from its list bits.
@@ -1395,6 +1446,29 @@ mod tests {
                 assert_eq!(last_newline(t, lo, end), want, "{lo} {end}");
             }
         }
+    }
+
+    #[test]
+    fn latin1_lower_as_to_lowercase() {
+        for c in ('\u{c0}'..='\u{ff}').chain(['a', 'Z', '\'', '-', 'ł', '’']) {
+            let w = format!("A{c}b");
+            let got = latin1_lower(w.as_bytes()).map(|o| o[..w.len()].to_vec());
+            let want = (c.is_ascii() || !matches!(c, '×' | '÷' | 'ł' | '’'))
+                .then(|| w.to_lowercase().into_bytes());
+            assert_eq!(got, want, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn only_kelvin_lowercases_to_ascii() {
+        let to_ascii: Vec<char> = (0x80..=0x10_ffff)
+            .filter_map(char::from_u32)
+            .filter(|c| c.to_lowercase().any(|l| l.is_ascii()))
+            .collect();
+        assert_eq!(to_ascii, ['\u{130}', '\u{212a}']);
+        // U+0130 lower-cases to `i` + U+0307 (not all ASCII).
+        assert!('\u{130}'.to_lowercase().any(|l| !l.is_ascii()));
+        assert!(PARTICLES.iter().all(|p| !p.contains('k')));
     }
 
     #[test]
