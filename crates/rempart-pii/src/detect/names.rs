@@ -419,6 +419,20 @@ pub(crate) static LABEL_SET: LazyLock<FastSet<&'static str>> =
 /// [`TITLES`] as a set (trailing dots removed).
 pub(crate) static TITLE_SET: LazyLock<FastSet<&'static str>> =
     LazyLock::new(|| TITLES.iter().map(|t| t.trim_end_matches('.')).collect());
+/// Last words of every title and inline label (`sig.ra` -> `ra`,
+/// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
+pub(crate) static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
+    TITLES
+        .iter()
+        .copied()
+        .chain(["t.n.v", "facturé à", "ten name van"])
+        .filter_map(|t| {
+            t.rsplit(|c: char| !c.is_alphabetic())
+                .find(|w| !w.is_empty())
+        })
+        .map(str::to_lowercase)
+        .collect()
+});
 /// [`CLOSINGS`] as a set.
 pub(crate) static CLOSING_SET: LazyLock<FastSet<&'static str>> =
     LazyLock::new(|| CLOSINGS.iter().copied().collect());
@@ -453,10 +467,14 @@ pub(crate) type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 /// on the hot path): [`IN_STOP`] | [`IN_FIRST`] | [`IN_LAST`].
 pub(crate) struct Lists {
     pub words: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>>,
-    /// The ASCII keys of `words` written capitalised (`christian` ->
-    /// `Christian`), same bits: a capitalised ASCII word is found without
-    /// lower-casing it first.
-    pub capitalised: HashMap<String, u8, std::hash::BuildHasherDefault<Fnv>>,
+    /// The keys of `words` of at most 16 bytes, same bits, and
+    /// those of [`PARTICLES`] ([`IN_PARTICLE`]), [`TITLE_LAST`]
+    /// ([`IN_TITLE_LAST`]) and [`LABEL_SET`] ([`IN_LABEL`]): an ASCII
+    /// word (or run of words joined by spaces) of the text is
+    /// looked up by its lower-cased bytes packed in two `u64`s
+    /// ([`WordTable::key`]), with no lower-casing into a buffer and no
+    /// string compare.
+    pub table: WordTable,
 }
 
 /// A stop word (never a name on its own).
@@ -465,6 +483,125 @@ pub(crate) const IN_STOP: u8 = 1;
 pub(crate) const IN_FIRST: u8 = 2;
 /// A surname (stop words excluded).
 pub(crate) const IN_LAST: u8 = 4;
+/// One of [`PARTICLES`] (in [`Lists::table`] only).
+pub(crate) const IN_PARTICLE: u8 = 8;
+/// In [`TITLE_LAST`] (in [`Lists::table`] only).
+pub(crate) const IN_TITLE_LAST: u8 = 16;
+/// In [`LABEL_SET`] (in [`Lists::table`] only).
+pub(crate) const IN_LABEL: u8 = 32;
+
+/// An open-addressing table of short words (1 to 16 bytes, no NUL):
+/// each key is its bytes packed little-endian into two `u64`s, zero
+/// padded, so a probe is two compares; linear probing, at most half full.
+pub(crate) struct WordTable {
+    keys: Box<[[u64; 2]]>,
+    vals: Box<[u8]>,
+    shift: u32,
+}
+
+impl WordTable {
+    /// The longest key.
+    pub(crate) const MAX: usize = 16;
+
+    /// `bytes` (1 to 16, no NUL) packed as a key.
+    pub(crate) fn pack(bytes: &[u8]) -> [u64; 2] {
+        let mut buf = [0u8; 16];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        let (a, b) = buf.split_at(8);
+        [
+            u64::from_le_bytes(a.try_into().unwrap_or_default()),
+            u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        ]
+    }
+
+    /// The key of the word `text[s..s + len]` (1 to 16 bytes, each an
+    /// ASCII letter, `-`, `'` or a space), lower-cased: those bytes
+    /// lower-case by setting bit 0x20 (the others have it already).
+    #[inline]
+    pub(crate) fn key(text: &[u8], s: usize, len: usize) -> [u64; 2] {
+        debug_assert!((1..=Self::MAX).contains(&len));
+        let (mut a, mut b) = match text.get(s..s + 16) {
+            Some(w) => {
+                let (x, y) = w.split_at(8);
+                (
+                    u64::from_le_bytes(x.try_into().unwrap_or_default()),
+                    u64::from_le_bytes(y.try_into().unwrap_or_default()),
+                )
+            }
+            None => {
+                let k = Self::pack(&text[s..s + len]);
+                (k[0], k[1])
+            }
+        };
+        let mask = |n: usize| -> u64 {
+            if n >= 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            }
+        };
+        let (ma, mb) = (mask(len), mask(len.saturating_sub(8)));
+        a = (a | 0x2020_2020_2020_2020) & ma;
+        b = if len > 8 {
+            (b | 0x2020_2020_2020_2020) & mb
+        } else {
+            0
+        };
+        [a, b]
+    }
+
+    #[inline]
+    fn slot(&self, k: [u64; 2]) -> usize {
+        let h = (k[0] ^ k[1].rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // `shift` < 64: the table has at least two slots.
+        usize::try_from(h >> self.shift).unwrap_or_default()
+    }
+
+    /// A table of `entries` (bits of equal keys or-ed); keys must be 1 to
+    /// 16 bytes without NUL.
+    pub(crate) fn new<'a>(entries: impl IntoIterator<Item = (&'a [u8], u8)>) -> WordTable {
+        let entries: Vec<([u64; 2], u8)> = entries
+            .into_iter()
+            .map(|(k, v)| {
+                assert!((1..=Self::MAX).contains(&k.len()) && !k.contains(&0));
+                (Self::pack(k), v)
+            })
+            .collect();
+        let size = (entries.len() * 2).next_power_of_two().max(2);
+        let mut t = WordTable {
+            keys: vec![[0; 2]; size].into_boxed_slice(),
+            vals: vec![0; size].into_boxed_slice(),
+            shift: 64 - size.trailing_zeros(),
+        };
+        let mask = size - 1;
+        for (k, v) in entries {
+            let mut i = t.slot(k);
+            while t.keys[i] != [0; 2] && t.keys[i] != k {
+                i = (i + 1) & mask;
+            }
+            t.keys[i] = k;
+            t.vals[i] |= v;
+        }
+        t
+    }
+
+    /// The bits of `k` (0 when absent).
+    #[inline]
+    pub(crate) fn get(&self, k: [u64; 2]) -> u8 {
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(k);
+        loop {
+            let here = self.keys[i];
+            if here == k {
+                return self.vals[i];
+            }
+            if here[0] == 0 {
+                return 0;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
 
 pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
     let stop: FastSet<&'static str> = STOP.split_whitespace().collect();
@@ -486,16 +623,21 @@ pub(crate) static LISTS: LazyLock<Lists> = LazyLock::new(|| {
     for w in &stop {
         *words.entry((*w).to_string()).or_default() |= IN_STOP;
     }
-    let capitalised = words
-        .iter()
-        .filter(|(k, _)| k.is_ascii() && k.bytes().all(|b| !b.is_ascii_uppercase()))
-        .map(|(k, &bits)| {
-            let mut c = k.clone();
-            c[..1].make_ascii_uppercase();
-            (c, bits)
-        })
-        .collect();
-    Lists { words, capitalised }
+    let table = WordTable::new(
+        words
+            .iter()
+            .filter(|(k, _)| k.len() <= WordTable::MAX)
+            .map(|(k, &bits)| (k.as_bytes(), bits))
+            .chain(PARTICLES.iter().map(|p| (p.as_bytes(), IN_PARTICLE)))
+            .chain(
+                TITLE_LAST
+                    .iter()
+                    .map(|t| (t.as_bytes(), IN_TITLE_LAST))
+                    .chain(LABEL_SET.iter().map(|l| (l.as_bytes(), IN_LABEL)))
+                    .filter(|(k, _)| k.is_ascii() && k.len() <= WordTable::MAX),
+            ),
+    );
+    Lists { words, table }
 });
 
 /// Forces the lists to load.
@@ -504,4 +646,53 @@ pub(crate) fn warm_up() {
     LazyLock::force(&LABEL_SET);
     LazyLock::force(&TITLE_SET);
     LazyLock::force(&CLOSING_SET);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_table_holds_the_short_ascii_keys() {
+        let l = &*LISTS;
+        for (k, &bits) in &l.words {
+            if k.len() <= WordTable::MAX {
+                let p = u8::from(PARTICLES.contains(&k.as_str())) * IN_PARTICLE;
+                let lists = IN_STOP | IN_FIRST | IN_LAST | IN_PARTICLE;
+                assert_eq!(
+                    l.table.get(WordTable::pack(k.as_bytes())) & lists,
+                    bits | p,
+                    "{k}"
+                );
+            }
+        }
+        for p in PARTICLES {
+            assert_ne!(l.table.get(WordTable::pack(p.as_bytes())) & IN_PARTICLE, 0);
+        }
+        for (set, bit) in [
+            (
+                TITLE_LAST.iter().map(String::as_str).collect::<Vec<_>>(),
+                IN_TITLE_LAST,
+            ),
+            (LABEL_SET.iter().copied().collect(), IN_LABEL),
+        ] {
+            for k in set {
+                if k.is_ascii() && k.len() <= WordTable::MAX {
+                    assert_ne!(l.table.get(WordTable::pack(k.as_bytes())) & bit, 0, "{k}");
+                }
+            }
+        }
+        assert_eq!(
+            l.table.get(WordTable::key(b"Full Name:", 0, 9)) & IN_LABEL,
+            IN_LABEL
+        );
+        // Upper-case text finds the lower-case key; the text may end
+        // right after the word or run on past 16 bytes.
+        let text = b"xx VAN-DER'S yy Christian";
+        let k = WordTable::key(text, 3, 3);
+        assert_eq!(k, WordTable::pack(b"van"));
+        assert_eq!(WordTable::key(text, 3, 9), WordTable::pack(b"van-der's"));
+        assert_eq!(WordTable::key(text, 16, 9), WordTable::pack(b"christian"));
+        assert_eq!(l.table.get(WordTable::pack(b"zzqx")), 0);
+    }
 }

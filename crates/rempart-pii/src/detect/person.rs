@@ -15,8 +15,8 @@
 //! by a street type is not a person.
 
 use super::names::{
-    CLOSING_SET, CLOSINGS, FastSet, IN_FIRST, IN_LAST, IN_STOP, LABEL_SET, LABELS, LISTS,
-    PARTICLES, TITLE_SET, TITLES,
+    CLOSING_SET, CLOSINGS, FastSet, IN_FIRST, IN_LABEL, IN_LAST, IN_PARTICLE, IN_STOP,
+    IN_TITLE_LAST, LABEL_SET, LABELS, LISTS, PARTICLES, TITLE_LAST, TITLE_SET, TITLES, WordTable,
 };
 use super::{Cand, Lang, context};
 use crate::entity::EntityType;
@@ -35,48 +35,53 @@ static COMPANY_NEAR: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-const STREET_WORDS: &[&str] = &[
-    "rue",
-    "avenue",
-    "boulevard",
-    "bd",
-    "place",
-    "chemin",
-    "allée",
-    "impasse",
-    "quai",
-    "cours",
-    "via",
-    "viale",
-    "piazza",
-    "corso",
-    "largo",
-    "calle",
-    "avenida",
-    "paseo",
-    "plaza",
-    "carrer",
-    "rua",
-    "praça",
-    "ul",
-    "al",
-    "aleja",
-    "plac",
-    "straße",
-    "strasse",
-    "platz",
-    "street",
-    "road",
-    "canale",
-    "vial",
-    "rambla",
-    "ronda",
-    "travesía",
-    "camino",
-    "vicolo",
-    "strada",
-    "piazzale",
-];
+/// Street types: a run right after one is a street name (`rue Victor
+/// Hugo`). (A `match`: it compiles to a length switch and a few compares.)
+fn is_street_word(w: &str) -> bool {
+    matches!(
+        w,
+        "rue"
+            | "avenue"
+            | "boulevard"
+            | "bd"
+            | "place"
+            | "chemin"
+            | "allée"
+            | "impasse"
+            | "quai"
+            | "cours"
+            | "via"
+            | "viale"
+            | "piazza"
+            | "corso"
+            | "largo"
+            | "calle"
+            | "avenida"
+            | "paseo"
+            | "plaza"
+            | "carrer"
+            | "rua"
+            | "praça"
+            | "ul"
+            | "al"
+            | "aleja"
+            | "plac"
+            | "straße"
+            | "strasse"
+            | "platz"
+            | "street"
+            | "road"
+            | "canale"
+            | "vial"
+            | "rambla"
+            | "ronda"
+            | "travesía"
+            | "camino"
+            | "vicolo"
+            | "strada"
+            | "piazzale"
+    )
+}
 
 #[derive(Clone, Copy)]
 struct Word {
@@ -84,6 +89,8 @@ struct Word {
     e: usize,
     cap: bool,
     upper: bool,
+    /// Every byte is ASCII (letters, `-` and `'`).
+    ascii: bool,
     /// Filled once per word by `classify`.
     flags: u8,
 }
@@ -93,61 +100,123 @@ const FIRST: u8 = 2;
 const LAST: u8 = 4;
 const PARTICLE: u8 = 8;
 
-/// Looks every capitalised word up once (stop list, given names,
-/// surnames) and marks particles.
-fn classify(text: &str, ws: &mut [Word], lists: bool, buf: &mut String) {
-    let l = &*LISTS;
-    for w in ws.iter_mut() {
-        let len = w.e - w.s;
-        if !w.cap && len > 4 {
-            continue;
-        }
-        let raw = &text[w.s..w.e];
-        if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
-            // Already lower case: only the particle check applies.
-            if is_particle(raw) {
-                w.flags |= PARTICLE;
-            }
-            continue;
-        }
-        // Capitalised ASCII words (`Christian`, `Müller` is not one) are
-        // looked up as written in `capitalised`, which holds exactly the
-        // capitalised forms of the keys: no lower-casing.
-        let rb = raw.as_bytes();
-        if w.cap
-            && len > 5
-            && rb[0].is_ascii_uppercase()
-            && rb[1..]
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || *b == b'-' || *b == b'\'')
-        {
-            let bits = l.capitalised.get(raw).copied().unwrap_or(0);
-            let stop_bits = match raw.strip_suffix("'s") {
-                Some(bare) => l.capitalised.get(bare).copied().unwrap_or(0),
-                None => bits,
-            };
-            flag_word(w, bits, stop_bits, lists);
-            continue;
-        }
-        let lw = lower(raw, buf);
-        if len <= 5 && is_particle(lw) {
+/// Looks a word up (stop list, given names, surnames, particles): only
+/// capitalised words and lower-case words of at most four bytes (the
+/// particle test) need it.
+#[inline]
+fn classify(text: &str, w: &mut Word, lists: bool, buf: &mut String) {
+    let len = w.e - w.s;
+    if !w.cap && len > 4 {
+        return;
+    }
+    // An ASCII word lower-cases byte by byte: one probe of the packed
+    // table answers the stop list, the name lists and the particle test
+    // (particles are at most five bytes: a longer word never has the bit;
+    // lower-case words of five bytes are not looked up).
+    if w.ascii && len <= WordTable::MAX {
+        let tb = text.as_bytes();
+        let l = &*LISTS;
+        let bits = l.table.get(WordTable::key(tb, w.s, len));
+        if bits & IN_PARTICLE != 0 {
             w.flags |= PARTICLE;
         }
-        if !w.cap {
-            continue;
+        if w.cap {
+            // `'s` / `'S` stripped for the stop-list test.
+            let stop_bits = if len > 2 && tb[w.e - 2] == b'\'' && tb[w.e - 1] | 0x20 == b's' {
+                l.table.get(WordTable::key(tb, w.s, len - 2))
+            } else {
+                bits
+            };
+            flag_word(w, bits, stop_bits, lists);
         }
-        let bare = lw
-            .strip_suffix("'s")
-            .or_else(|| lw.strip_suffix("’s"))
-            .unwrap_or(lw);
-        let bits = l.words.get(lw).copied().unwrap_or(0);
-        let stop_bits = if bare.len() == lw.len() {
-            bits
+        return;
+    }
+    classify_other(text, w, lists, buf);
+}
+
+/// [`classify`] for words with a non-ASCII char or longer than
+/// [`WordTable::MAX`]: lower-cased into `buf`, looked up in the map.
+#[inline(never)]
+fn classify_other(text: &str, w: &mut Word, lists: bool, buf: &mut String) {
+    // A lower-case word with a non-ASCII char only needs the particle
+    // test, and no particle (ASCII, no `k`) is the lower case of such a
+    // word: only U+212A (Kelvin) lower-cases to ASCII (`k`); see the test
+    // `only_kelvin_lowercases_to_ascii`.
+    if !w.cap && !w.ascii {
+        return;
+    }
+    let len = w.e - w.s;
+    // A capitalised word of ASCII and Latin-1 letters lower-cases byte for
+    // byte (same length): one probe of the table, which holds every key
+    // of up to 16 bytes.
+    if w.cap
+        && !w.ascii
+        && len <= WordTable::MAX
+        && let Some(low) = latin1_lower(&text.as_bytes()[w.s..w.e])
+    {
+        let table = &LISTS.table;
+        let bits = table.get(WordTable::pack(&low[..len]));
+        let stop_bits = if len > 2 && low[len - 2..len] == *b"'s" {
+            table.get(WordTable::pack(&low[..len - 2]))
         } else {
-            l.words.get(bare).copied().unwrap_or(0)
+            bits
         };
         flag_word(w, bits, stop_bits, lists);
+        return;
     }
+    let raw = &text[w.s..w.e];
+    if !w.cap && !raw.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        // Already lower case: only the particle check applies.
+        if is_particle(raw) {
+            w.flags |= PARTICLE;
+        }
+        return;
+    }
+    let lw = lower(raw, buf);
+    if len <= 5 && is_particle(lw) {
+        w.flags |= PARTICLE;
+    }
+    if !w.cap {
+        return;
+    }
+    let bare = lw
+        .strip_suffix("'s")
+        .or_else(|| lw.strip_suffix("’s"))
+        .unwrap_or(lw);
+    let l = &*LISTS;
+    let bits = l.words.get(lw).copied().unwrap_or(0);
+    let stop_bits = if bare.len() == lw.len() {
+        bits
+    } else {
+        l.words.get(bare).copied().unwrap_or(0)
+    };
+    flag_word(w, bits, stop_bits, lists);
+}
+
+/// `w` (at most 16 bytes) lower-cased when every char is ASCII or a
+/// Latin-1 letter (U+00C0..=U+00FF but `×` and `÷`): an upper-case one
+/// (U+00C0..=U+00DE) maps to the char 0x20 above, a lower-case one to
+/// itself (as `char::to_lowercase` does; tested).
+fn latin1_lower(w: &[u8]) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut i = 0;
+    while i < w.len() {
+        let c = w[i];
+        if c < 0x80 {
+            out[i] = c.to_ascii_lowercase();
+            i += 1;
+            continue;
+        }
+        let d = *w.get(i + 1)?;
+        out[i] = 0xc3;
+        out[i + 1] = match (c, d) {
+            (0xc3, 0x80..=0x9e) if d != 0x97 => d + 0x20,
+            (0xc3, 0x9f..=0xbf) if d != 0xb7 => d,
+            _ => return None,
+        };
+        i += 2;
+    }
+    Some(out)
 }
 
 /// Sets a capitalised word's flags from its list bits.
@@ -226,20 +295,113 @@ fn alpha(c: char) -> bool {
     }
 }
 
+/// Bit 7 of each byte of the result is set when that byte of `x` is an
+/// ASCII letter.
+#[inline]
+fn letter_bits(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Lower-cased, top bit cleared: ASCII letters are 0x61..=0x7a; the
+    // sums stay below 0x100 (no carry between bytes).
+    let z = (x | (0x20 * ONES)) & (0x7f * ONES);
+    let ge_a = z + 0x1f * ONES;
+    let gt_z = z + 0x05 * ONES;
+    ge_a & !gt_z & !x & (0x80 * ONES)
+}
+
+/// The eight bytes from `i`, little-endian, if there are eight.
+#[inline]
+fn load8(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..i + 8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+}
+
+/// The first byte from `i` on that is an ASCII letter or not ASCII (or
+/// the end), eight bytes at a time.
+#[inline]
+fn skip_gap(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let m = letter_bits(x) | (x & 0x8080_8080_8080_8080);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] < 0x80 && !b[i].is_ascii_alphabetic() {
+        i += 1;
+    }
+    i
+}
+
 /// Words: runs of letters, with inner hyphens and apostrophes
-/// (`Jean-Pierre`, `O'Hora`).
-fn words(text: &str, out: &mut Vec<Word>) {
+/// (`Jean-Pierre`, `O'Hora`), each classified (see [`classify`]) as it
+/// is found.
+#[inline(never)]
+fn words(text: &str, out: &mut Vec<Word>, lists: bool, buf: &mut String) {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
     let b = text.as_bytes();
+    let table = &LISTS.table;
     let mut i = 0;
     while i < b.len() {
         // ASCII bytes that are not letters (spaces, digits, punctuation)
         // start no word: skipped without decoding a char.
         let c0 = b[i];
-        let (cap, mut e) = if c0 < 0x80 {
-            if !c0.is_ascii_alphabetic() {
-                i += 1;
+        if c0 < 0x80 && !c0.is_ascii_alphabetic() {
+            i = skip_gap(b, i + 1);
+            continue;
+        }
+        // Most words: one to fifteen ASCII letters, then an ASCII byte
+        // that is neither a letter nor a joiner. One or two loads give the
+        // word's end, its case and its table key (what the general path
+        // below and `classify` find for it; such a word has no `'s`).
+        if let Some(x) = load8(b, i) {
+            let lx = (!letter_bits(x) & 0x8080_8080_8080_8080).trailing_zeros() / 8;
+            let mut key = [0u64; 2];
+            let mut lower_bits = 0u64;
+            let mut len = lx as usize;
+            if lx < 8 {
+                let m = (1u64 << (8 * lx)) - 1;
+                key[0] = (x | SPACES) & m;
+                lower_bits = x & m & SPACES;
+            } else if let Some(y) = load8(b, i + 8) {
+                let ly = (!letter_bits(y) & 0x8080_8080_8080_8080).trailing_zeros() / 8;
+                // Sixteen letters or more: the general path.
+                len = 0;
+                if ly < 8 {
+                    let m = (1u64 << (8 * ly)) - 1;
+                    key = [x | SPACES, (y | SPACES) & m];
+                    lower_bits = (x & SPACES) | (y & m & SPACES);
+                    len = 8 + ly as usize;
+                }
+            } else {
+                len = 0;
+            }
+            if len > 0 && b[i + len] < 0x80 && !matches!(b[i + len], b'-' | b'\'') {
+                let cap = c0.is_ascii_uppercase();
+                let mut w = Word {
+                    s: i,
+                    e: i + len,
+                    cap,
+                    upper: len >= 2 && lower_bits == 0,
+                    ascii: true,
+                    flags: 0,
+                };
+                if cap || len <= 4 {
+                    let bits = table.get(key);
+                    if bits & IN_PARTICLE != 0 {
+                        w.flags |= PARTICLE;
+                    }
+                    if cap {
+                        flag_word(&mut w, bits, bits, lists);
+                    }
+                }
+                out.push(w);
+                // The byte after the word is no letter: skipped too.
+                i = skip_gap(b, i + len + 1);
                 continue;
             }
+        }
+        let (cap, mut e) = if c0 < 0x80 {
             (c0.is_ascii_uppercase(), i + 1)
         } else {
             let Some((c, len)) = char_at(text, i) else {
@@ -252,20 +414,36 @@ fn words(text: &str, out: &mut Vec<Word>) {
             (c.is_uppercase(), i + len)
         };
         let mut upper = cap;
+        let mut ascii = c0 < 0x80;
         let mut n = 1;
         loop {
-            // ASCII letters, the bulk of a word, byte by byte (a lower-case
-            // ASCII letter has bit 0x20 set, an upper-case one not); an
-            // ASCII byte that is neither a letter nor a joiner ends the
-            // word. Both are what the char path below decides for them.
+            // ASCII letters, the bulk of a word, eight bytes at a time
+            // (a lower-case ASCII letter has bit 0x20 set, an upper-case
+            // one not); an ASCII byte that is neither a letter nor a
+            // joiner ends the word. Both are what the char path below
+            // decides for them.
             let from = e;
-            let mut bits = 0u8;
-            while e < b.len() && b[e].is_ascii_alphabetic() {
-                bits |= b[e];
-                e += 1;
+            let mut bits = 0u64;
+            while let Some(chunk) = b.get(e..e + 8) {
+                let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+                let k = (!letter_bits(x) & 0x8080_8080_8080_8080).trailing_zeros() / 8;
+                if k == 8 {
+                    bits |= x;
+                    e += 8;
+                    continue;
+                }
+                bits |= x & ((1u64 << (8 * k)) - 1);
+                e += k as usize;
+                break;
+            }
+            if b.len() - e < 8 {
+                while e < b.len() && b[e].is_ascii_alphabetic() {
+                    bits |= u64::from(b[e]);
+                    e += 1;
+                }
             }
             n += e - from;
-            upper &= bits & 0x20 == 0;
+            upper &= bits & 0x2020_2020_2020_2020 == 0;
             let Some(&d) = b.get(e) else {
                 break;
             };
@@ -277,23 +455,28 @@ fn words(text: &str, out: &mut Vec<Word>) {
             };
             if alpha(d) {
                 upper &= !d.is_lowercase();
+                ascii = false;
                 n += 1;
                 e += dl;
             } else if matches!(d, '-' | '\'' | '’')
                 && char_at(text, e + dl).is_some_and(|(x, _)| alpha(x))
             {
+                ascii &= d != '’';
                 e += dl;
             } else {
                 break;
             }
         }
-        out.push(Word {
+        let mut w = Word {
             s: i,
             e,
             cap,
             upper: upper && n >= 2,
+            ascii,
             flags: 0,
-        });
+        };
+        classify(text, &mut w, lists, buf);
+        out.push(w);
         i = e;
     }
 }
@@ -333,8 +516,37 @@ fn ends_with_word(hay: &str, w: &str) -> bool {
 /// The longest suffix of `s` that starts at a word boundary and is in
 /// `set`.
 fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
+    // Only suffixes of a key's length are looked up (bit `n` of the mask:
+    // some key has `n` bytes; 63 and more share bit 63).
+    let lens = if std::ptr::eq(set, &*LABEL_SET) {
+        *LABEL_LENS
+    } else if std::ptr::eq(set, &*TITLE_SET) {
+        *TITLE_LENS
+    } else if std::ptr::eq(set, &*CLOSING_SET) {
+        *CLOSING_LENS
+    } else {
+        u64::MAX
+    };
+    let has_len = |n: usize| (lens >> n.min(63)) & 1 != 0;
     // No key is longer than `MAX_KEY` bytes: longer suffixes need no lookup.
     let mut from = s.len().saturating_sub(*MAX_KEY);
+    if s.is_ascii() {
+        // The same walk on bytes (an ASCII char is alphanumeric as a byte).
+        let b = s.as_bytes();
+        let mut prev_alnum = from > 0 && b[from - 1].is_ascii_alphanumeric();
+        for (i, &c) in b.iter().enumerate().skip(from) {
+            let alnum = c.is_ascii_alphanumeric();
+            if !prev_alnum
+                && (alnum || c == b'(')
+                && has_len(b.len() - i)
+                && let Some(hit) = set.get(&s[i..])
+            {
+                return Some(hit);
+            }
+            prev_alnum = alnum;
+        }
+        return None;
+    }
     while !s.is_char_boundary(from) {
         from += 1;
     }
@@ -347,6 +559,7 @@ fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
         let alnum = c.is_alphanumeric();
         if !prev_alnum
             && (alnum || c == '(')
+            && has_len(s.len() - i)
             && let Some(hit) = set.get(&s[i..])
         {
             return Some(hit);
@@ -356,14 +569,64 @@ fn suffix_in(set: &FastSet<&'static str>, s: &str) -> Option<&'static str> {
     None
 }
 
+/// The key lengths of a set as a mask (see [`suffix_in`]).
+fn len_mask(set: &FastSet<&'static str>) -> u64 {
+    set.iter().fold(0, |m, k| m | 1 << k.len().min(63))
+}
+
+static LABEL_LENS: LazyLock<u64> = LazyLock::new(|| len_mask(&LABEL_SET));
+static TITLE_LENS: LazyLock<u64> = LazyLock::new(|| len_mask(&TITLE_SET));
+static CLOSING_LENS: LazyLock<u64> = LazyLock::new(|| len_mask(&CLOSING_SET));
+
+/// The last `\n` in `text[lo..end]`, eight bytes at a time.
+fn last_newline(text: &str, lo: usize, end: usize) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let b = text.as_bytes();
+    let mut k = end;
+    while k >= lo + 8 {
+        let x = load8(b, k - 8).unwrap_or_default() ^ 0x0a0a_0a0a_0a0a_0a0a;
+        // Bit 7 of a byte set when that byte of `x` is zero (exact: no
+        // carry crosses bytes).
+        let zero = !(((x & LOW7) + LOW7) | x) & !LOW7;
+        if zero != 0 {
+            return Some(k - 8 + (63 - zero.leading_zeros() as usize) / 8);
+        }
+        k -= 8;
+    }
+    b[lo..k].iter().rposition(|&c| c == b'\n').map(|p| lo + p)
+}
+
+/// `Some(start of the line)` when only whitespace stands between it and
+/// `s` (what `context::line_before(text, s).trim().is_empty()` tests),
+/// else `None`; on bytes back from `s`, the Unicode test for a non-ASCII
+/// char.
+fn blank_line_before(text: &str, s: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut k = s;
+    while k > 0 {
+        match b[k - 1] {
+            b'\n' => return Some(k),
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => k -= 1,
+            c if c < 0x80 => return None,
+            _ => {
+                let line = context::line_before(text, s);
+                return line.trim().is_empty().then(|| s - line.len());
+            }
+        }
+    }
+    Some(0)
+}
+
 /// The cue before a run that starts at `s`: a title/salutation, a label
 /// with a colon, on the same line.
 fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
-    let line = context::line_before(text, s);
-    let window = if line.len() > 40 {
-        context::before(text, s, 40)
-    } else {
-        line
+    // The line before `s`, or its last 40 bytes when it is longer: the
+    // line start is searched for over 41 bytes only.
+    let lo = s.saturating_sub(41);
+    let window = match last_newline(text, lo, s) {
+        Some(k) => &text[k + 1..s],
+        None if s <= 40 => &text[..s],
+        None => context::before(text, s, 40),
     };
     let t = window.trim_end();
     if let Some(label) = t.strip_suffix(':') {
@@ -411,8 +674,13 @@ fn cue_same_line(text: &str, s: usize, buf: &mut String) -> bool {
     }
     let tail = &t[cut..];
     let low = lower(tail, buf);
-    if suffix_in(&LABEL_SET, low)
-        .is_some_and(|l| matches!(l, "t.n.v" | "t.n.v." | "ten name van" | "facturé à"))
+    // (The key found is a suffix of `low`: without one of these
+    // endings, it is none of them.)
+    if ["t.n.v", "t.n.v.", "ten name van", "facturé à"]
+        .iter()
+        .any(|l| low.ends_with(l))
+        && suffix_in(&LABEL_SET, low)
+            .is_some_and(|l| matches!(l, "t.n.v" | "t.n.v." | "ten name van" | "facturé à"))
     {
         return true;
     }
@@ -436,21 +704,6 @@ static MAX_KEY: LazyLock<usize> = LazyLock::new(|| {
         .map(|k| k.len())
         .max()
         .unwrap_or(0)
-});
-
-/// Last words of every title and inline label (`sig.ra` -> `ra`,
-/// `t.n.v.` -> `v`): the cheap gate before the full cue lookup.
-static TITLE_LAST: LazyLock<FastSet<String>> = LazyLock::new(|| {
-    TITLES
-        .iter()
-        .copied()
-        .chain(["t.n.v", "facturé à", "ten name van"])
-        .filter_map(|t| {
-            t.rsplit(|c: char| !c.is_alphabetic())
-                .find(|w| !w.is_empty())
-        })
-        .map(str::to_lowercase)
-        .collect()
 });
 
 /// [`WordGate`] of [`TITLE_LAST`].
@@ -485,8 +738,19 @@ fn might_have_cue(text: &str, s: usize, i: usize, ws: &[Word], buf: &mut String)
     // An ASCII word lower-cases to ASCII of its length, first and last
     // letters: the gate rules out most words without a lookup.
     let w = &text[prev.s..prev.e];
-    if w.is_ascii() && !TITLE_LAST_GATE.maybe(w.as_bytes()) {
-        return false;
+    if prev.ascii {
+        let len = w.len();
+        if !TITLE_LAST_GATE.maybe(w.as_bytes()) {
+            return false;
+        }
+        // An ASCII word's lower case is its packed key.
+        if len <= WordTable::MAX {
+            return LISTS
+                .table
+                .get(WordTable::key(text.as_bytes(), prev.s, len))
+                & IN_TITLE_LAST
+                != 0;
+        }
     }
     TITLE_LAST.contains(lower(w, buf))
 }
@@ -597,6 +861,42 @@ static STRONG_LAST: LazyLock<WordGate> =
 
 /// An explicit title (`Herr`, `Mme`, `Mrs`, `Sig.ra` ...) right before `s`.
 fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
+    // The pre-check below on bytes when the window ends with one space
+    // after an ASCII byte that is not whitespace: then `trim_end` takes
+    // only that space, the dots go, and the run is the ASCII
+    // alphanumeric run before them (within the window). Other cases go
+    // the full way.
+    let b = text.as_bytes();
+    if s >= 2 && b[s - 1] == b' ' {
+        let c = b[s - 2];
+        if c == b' ' {
+            return false;
+        }
+        if c < 0x80 && !matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            let mut from = s.saturating_sub(16);
+            while !text.is_char_boundary(from) {
+                from += 1;
+            }
+            let mut k = s - 1;
+            while k > from && b[k - 1] == b'.' {
+                k -= 1;
+            }
+            let mut r = k;
+            while r > from && b[r - 1].is_ascii_alphanumeric() {
+                r -= 1;
+            }
+            if r == k {
+                if k == from || b[k - 1].is_ascii() {
+                    return false;
+                }
+            } else if (r == from || b[r - 1].is_ascii()) && !STRONG_LAST.maybe(&b[r..k]) {
+                return false;
+            }
+        }
+    } else if s >= 1 && b[s - 1] != b' ' {
+        // The window does not end with a space.
+        return false;
+    }
     let w = context::before(text, s, 16);
     if !w.ends_with(' ') || w.ends_with("  ") {
         return false;
@@ -621,7 +921,11 @@ fn strong_title_before(text: &str, s: usize, buf: &mut String) -> bool {
     }
     let low = lower(w.trim_end(), buf);
     let low = low.trim_end_matches('.');
-    STRONG_TITLES.iter().any(|t| ends_with_word(low, t))
+    // (A title's last byte first: `ends_with` compares with `memcmp`.)
+    let last = low.as_bytes().last().copied();
+    STRONG_TITLES
+        .iter()
+        .any(|t| t.as_bytes().last().copied() == last && ends_with_word(low, t))
 }
 
 /// Last alphabetic word of every label and closing: a line whose last
@@ -678,13 +982,22 @@ static LABEL_LAST: LazyLock<WordGate> =
 
 /// The line above holds only a label, or ends with a closing.
 fn cue_line_above(text: &str, s: usize, buf: &mut String) -> bool {
-    let line = context::line_before(text, s);
-    if !line.trim().is_empty() || s == line.len() {
+    let Some(line_start) = blank_line_before(text, s) else {
+        return false;
+    };
+    if line_start == 0 {
         return false;
     }
-    let prev_end = s - line.len() - 1;
-    let prev = context::line_before(text, prev_end);
-    // Labels and closings are short lines.
+    let prev_end = line_start - 1;
+    // Labels and closings are short lines: the line above is searched
+    // for its start over 65 bytes only (not found there, it is longer).
+    let lo = prev_end.saturating_sub(65);
+    let prev_start = match last_newline(text, lo, prev_end) {
+        Some(k) => k + 1,
+        None if lo == 0 => 0,
+        None => return false,
+    };
+    let prev = &text[prev_start..prev_end];
     if prev.len() > 64 {
         return false;
     }
@@ -721,10 +1034,9 @@ fn ends_value(after: &str) -> bool {
 pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Cand>) {
     let _ = lang;
     let mut ws = Vec::with_capacity(text.len() / 5);
-    words(text, &mut ws);
     let mut buf = String::with_capacity(32);
     let mut cue_buf = String::with_capacity(64);
-    classify(text, &mut ws, lists, &mut buf);
+    words(text, &mut ws, lists, &mut buf);
     let namey =
         |w: &Word, _buf: &mut String| -> bool { w.cap && w.e - w.s >= 2 && w.flags & STOPW == 0 };
     let mut i = 0;
@@ -759,9 +1071,10 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         // particles allowed before another name word.
         let mut j = i + 1;
         let mut last = i;
+        let tb = text.as_bytes();
         while j < ws.len() && j - i < 6 {
-            let gap = &text[ws[j - 1].e..ws[j].s];
-            if gap != " " {
+            // The gap is one space.
+            if ws[j].s != ws[j - 1].e + 1 || tb[ws[j - 1].e] != b' ' {
                 break;
             }
             let w = &ws[j];
@@ -792,7 +1105,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         }
         let all_upper = run.iter().filter(|w| w.cap).all(|w| w.upper);
         let after = &text[e..];
-        let speaker = after.starts_with(':') && context::line_before(text, s).trim().is_empty();
+        let speaker = after.starts_with(':') && blank_line_before(text, s).is_some();
         let known = nf + nl;
         // The cue checks are the costly part, and a cue can only change
         // the outcome of a run that some branch below reports: more than
@@ -844,6 +1157,11 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
         // known name words.
         if all_upper && !cue && known < 2 {
             score = 0.0;
+        }
+        // Every check below only turns a score to 0.
+        if score == 0.0 {
+            i = next_i.max(i + 1);
+            continue;
         }
         // Cue only (no list evidence): the run must end the value, not run
         // into a sentence (`Landlord: Will pass it on`).
@@ -950,10 +1268,7 @@ pub(crate) fn find(text: &str, lang: Option<Lang>, lists: bool, out: &mut Vec<Ca
                     | "gemeente"
                     | "gemeinde"
             );
-            if institution
-                || STREET_WORDS.contains(&pw)
-                || text[..s].ends_with(['@', '.', '/', '_'])
-            {
+            if institution || is_street_word(pw) || text[..s].ends_with(['@', '.', '/', '_']) {
                 score = 0.0;
             }
         }
@@ -985,13 +1300,24 @@ fn repeated_speaker(text: &str, name: &str) -> bool {
 /// 1234`, `Kenteken: AB-12-C`); a colon followed by a digit, by nothing,
 /// or by capitalised words only without punctuation.
 fn speaker_vetoed(text: &str, s: usize, e: usize, nf: usize, buf: &mut String) -> bool {
-    // The cheap tests first (any one vetoes).
+    // The cheap tests first (any one vetoes). A run is words joined by
+    // single spaces: an ASCII one lower-cases to its packed key.
+    let name = &text[s..e];
+    let label = if name.len() <= WordTable::MAX && name.is_ascii() {
+        LISTS
+            .table
+            .get(WordTable::key(text.as_bytes(), s, name.len()))
+            & IN_LABEL
+            != 0
+    } else {
+        LABEL_SET.contains(lower(name, buf))
+    };
+    if label {
+        return true;
+    }
     let line = text[e + 1..].split('\n').next().unwrap_or("");
     let rest = line.trim();
     if rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit()) {
-        return true;
-    }
-    if LABEL_SET.contains(lower(&text[s..e], buf)) {
         return true;
     }
     // A chat speaker says something: a lower-case word of three letters
@@ -999,25 +1325,36 @@ fn speaker_vetoed(text: &str, s: usize, e: usize, nf: usize, buf: &mut String) -
     if nf == 0 && !has_lower_word(line) {
         return true;
     }
-    let titled = rest.split_whitespace().count() >= 2
+    // (Punctuation first: it rules the two passes out.)
+    !rest.contains(['.', '!', '?', ','])
+        && rest.split_whitespace().count() >= 2
         && rest
             .split_whitespace()
-            .all(|w| !w.starts_with(|c: char| c.is_lowercase()));
-    titled && !rest.contains(['.', '!', '?', ','])
+            .all(|w| !w.starts_with(|c: char| c.is_lowercase()))
 }
 
 /// Some run of letters (split at every other char) has three or more,
 /// all lower case.
 fn has_lower_word(s: &str) -> bool {
     let (mut run, mut all_lower) = (0usize, true);
-    for c in s.chars() {
-        if alpha(c) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // ASCII bytes without decoding a char.
+        let (letter, lower_case) = if b[i] < 0x80 {
+            i += 1;
+            (
+                b[i - 1].is_ascii_alphabetic(),
+                b[i - 1].is_ascii_lowercase(),
+            )
+        } else {
+            let c = s[i..].chars().next().unwrap_or_default();
+            i += c.len_utf8();
+            (alpha(c), c.is_lowercase())
+        };
+        if letter {
             run += 1;
-            all_lower &= if c.is_ascii() {
-                c.is_ascii_lowercase()
-            } else {
-                c.is_lowercase()
-            };
+            all_lower &= lower_case;
         } else {
             if run >= 3 && all_lower {
                 return true;
@@ -1035,6 +1372,9 @@ pub(crate) fn warm_up() {
     LazyLock::force(&TITLE_LAST);
     LazyLock::force(&LINE_CUE_LAST);
     LazyLock::force(&MAX_KEY);
+    LazyLock::force(&LABEL_LENS);
+    LazyLock::force(&TITLE_LENS);
+    LazyLock::force(&CLOSING_LENS);
     LazyLock::force(&STRONG_LAST);
     LazyLock::force(&TITLE_LAST_GATE);
     LazyLock::force(&LINE_CUE_GATE);
@@ -1092,6 +1432,43 @@ mod tests {
                 .any(|w| w.chars().count() >= 3 && w.chars().all(char::is_lowercase));
             assert_eq!(has_lower_word(t), old, "{t:?}");
         }
+    }
+
+    #[test]
+    fn last_newline_as_rfind() {
+        let t = "ab\ncdéf\n\nghijklmnopq\nrstuvwxyz0123456789\u{a0}x\n";
+        for lo in 0..t.len() {
+            for end in lo..=t.len() {
+                let want = t.as_bytes()[lo..end]
+                    .iter()
+                    .rposition(|&c| c == b'\n')
+                    .map(|p| lo + p);
+                assert_eq!(last_newline(t, lo, end), want, "{lo} {end}");
+            }
+        }
+    }
+
+    #[test]
+    fn latin1_lower_as_to_lowercase() {
+        for c in ('\u{c0}'..='\u{ff}').chain(['a', 'Z', '\'', '-', 'ł', '’']) {
+            let w = format!("A{c}b");
+            let got = latin1_lower(w.as_bytes()).map(|o| o[..w.len()].to_vec());
+            let want = (c.is_ascii() || !matches!(c, '×' | '÷' | 'ł' | '’'))
+                .then(|| w.to_lowercase().into_bytes());
+            assert_eq!(got, want, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn only_kelvin_lowercases_to_ascii() {
+        let to_ascii: Vec<char> = (0x80..=0x10_ffff)
+            .filter_map(char::from_u32)
+            .filter(|c| c.to_lowercase().any(|l| l.is_ascii()))
+            .collect();
+        assert_eq!(to_ascii, ['\u{130}', '\u{212a}']);
+        // U+0130 lower-cases to `i` + U+0307 (not all ASCII).
+        assert!('\u{130}'.to_lowercase().any(|l| !l.is_ascii()));
+        assert!(PARTICLES.iter().all(|p| !p.contains('k')));
     }
 
     #[test]
