@@ -887,10 +887,26 @@ impl<const N: usize> Overlapping<N> {
         let (next, class) = (&*self.next, &self.class);
         // The mask also drops the `MATCHING` flag of the previous entry, so
         // the state is the entry itself; the flag is its sign bit.
-        for (i, &c) in b.get(at..)?.iter().enumerate() {
-            st = next[(st as usize + usize::from(class[usize::from(c)])) & (N - 1)];
+        let step =
+            |st: u32, c: u8| next[(st as usize + usize::from(class[usize::from(c)])) & (N - 1)];
+        let rest = b.get(at..)?;
+        // Four bytes per loop turn (one bounds test and counter update for
+        // four lookups).
+        let mut quads = rest.chunks_exact(4);
+        let mut i = at;
+        for q in &mut quads {
+            for (k, &c) in q.iter().enumerate() {
+                st = step(st, c);
+                if (st as i32) < 0 {
+                    return Some((i + k + 1, st & !MATCHING));
+                }
+            }
+            i += 4;
+        }
+        for (k, &c) in quads.remainder().iter().enumerate() {
+            st = step(st, c);
             if (st as i32) < 0 {
-                return Some((at + i + 1, st & !MATCHING));
+                return Some((i + k + 1, st & !MATCHING));
             }
         }
         None
