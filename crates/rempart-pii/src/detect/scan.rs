@@ -263,12 +263,14 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Skips JSON whitespace.
+    #[inline(always)]
     fn ws(&mut self) {
         while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
         }
     }
 
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> bool {
         let hit = self.b.get(self.i) == Some(&c);
         self.i += usize::from(hit);
@@ -452,6 +454,7 @@ impl Reader<'_> {
     }
 
     /// An object member's key and colon, up to its value.
+    #[inline(always)]
     fn member(&mut self) -> Option<()> {
         self.string()?;
         self.ws();
@@ -462,6 +465,7 @@ impl Reader<'_> {
         Some(())
     }
 
+    #[inline(always)]
     fn word(&mut self, w: &[u8]) -> Option<()> {
         if !self.b[self.i..].starts_with(w) {
             return None;
@@ -471,6 +475,7 @@ impl Reader<'_> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    #[inline(always)]
     fn number(&mut self) -> Option<()> {
         self.eat(b'-');
         match self.b.get(self.i)? {
@@ -497,6 +502,7 @@ impl Reader<'_> {
         Some(())
     }
 
+    #[inline(always)]
     fn digits(&mut self) {
         while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
