@@ -109,25 +109,19 @@ pub fn byte_to_char_offsets(text: &str, entities: &mut [Entity]) {
     }
 }
 
-/// `s.chars().count()`, eight bytes at a time: the chars of valid UTF-8
-/// are its bytes that are not continuation bytes (`10xxxxxx`).
+/// `s.chars().count()`: the chars of valid UTF-8 are its bytes that are
+/// not continuation bytes (`10xxxxxx`, below -64 as `i8`), counted in `u8`
+/// lanes over blocks of 255 bytes (a reduction the compiler vectorises).
 fn char_count(s: &str) -> usize {
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    let b = s.as_bytes();
-    let mut cont = 0usize;
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        let x = u64::from_le_bytes(a);
-        cont += (x & !(x << 1) & HI).count_ones() as usize;
-    }
-    cont += words
-        .remainder()
-        .iter()
-        .filter(|&&c| c & 0xc0 == 0x80)
-        .count();
-    b.len() - cont
+    s.as_bytes()
+        .chunks(255)
+        .map(|block| {
+            let n = block
+                .iter()
+                .fold(0u8, |n, &c| n.wrapping_add(u8::from(c as i8 >= -64)));
+            usize::from(n)
+        })
+        .sum()
 }
 
 /// Scans one JSONL input line and returns the output line (without a
