@@ -570,8 +570,7 @@ fn scan_fast(detector: &Detector, line: &FastLine<'_>) -> String {
         if k > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"type\":");
-        json_str(&mut out, e.kind.as_str());
+        out.extend_from_slice(TYPE_PREFIX[e.kind as usize].as_bytes());
         if let Some(sub) = e.subtype {
             out.extend_from_slice(b",\"subtype\":");
             json_str(&mut out, sub);
@@ -588,6 +587,18 @@ fn scan_fast(detector: &Detector, line: &FastLine<'_>) -> String {
     out.extend_from_slice(b"]}");
     String::from_utf8(out).unwrap_or_default()
 }
+
+/// `{"type":"KIND"` for each [`EntityType`], by discriminant (its name
+/// written by [`json_str`] once, not per entity).
+static TYPE_PREFIX: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let mut v = vec![String::new(); crate::EntityType::ALL.len()];
+    for t in crate::EntityType::ALL {
+        let mut out = b"{\"type\":".to_vec();
+        json_str(&mut out, t.as_str());
+        v[t as usize] = String::from_utf8(out).unwrap_or_default();
+    }
+    v
+});
 
 /// A JSON string: written as is when nothing in it needs an escape.
 fn json_str(out: &mut Vec<u8>, s: &str) {
