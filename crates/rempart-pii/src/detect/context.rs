@@ -610,8 +610,8 @@ impl Dense {
             at += 1;
             for b in rep.iter().flatten() {
                 let nx = dfa.next_state(sid, *b);
-                if !index.contains_key(&nx) {
-                    index.insert(nx, ids.len());
+                if let std::collections::hash_map::Entry::Vacant(v) = index.entry(nx) {
+                    v.insert(ids.len());
                     ids.push(nx);
                 }
             }
