@@ -559,9 +559,24 @@ pub(crate) fn digit_chunks(text: &str, out: &mut Vec<(usize, usize)>) {
 /// the unanchored leftmost-first search ends. (Patterns that can match the
 /// empty string are not supported.)
 pub(crate) struct Dense {
-    dfa: regex_automata::dfa::dense::DFA<Vec<u32>>,
-    start: regex_automata::util::primitives::StateID,
+    /// Byte -> class of the DFA's alphabet.
+    class: [u8; 256],
+    /// `next[state + class]`: the next state (its index times the number
+    /// of classes), with [`DENSE_MATCH`] or [`DENSE_DEAD`] set. The DFA's
+    /// transitions copied into a flat table, so the walk does no bounds or
+    /// special-state range tests of its own (the library's `next_state`
+    /// did).
+    next: Vec<u32>,
+    /// Whether the end of input after each state (by index) is a match.
+    eoi_match: Vec<bool>,
+    start: u32,
+    stride: usize,
 }
+
+/// Flags of a [`Dense`] transition: into a match state (reported one byte
+/// late, as the DFA does), or into the dead state.
+const DENSE_MATCH: u32 = 1 << 31;
+const DENSE_DEAD: u32 = 1 << 30;
 
 impl Dense {
     /// Compiles `pattern` (leftmost-first, as `regex` does).
@@ -576,43 +591,83 @@ impl Dense {
                 &regex_automata::util::start::Config::new().anchored(regex_automata::Anchored::Yes),
             )
             .expect("anchored start state");
-        assert!(
-            Dense::match_from(&dfa, start, b"", 0).is_none(),
-            "pattern matches the empty string"
-        );
-        Dense { dfa, start }
-    }
-
-    fn match_from(
-        dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>,
-        start: regex_automata::util::primitives::StateID,
-        hay: &[u8],
-        at: usize,
-    ) -> Option<usize> {
-        use regex_automata::dfa::Automaton;
-        let mut sid = start;
-        let mut end = None;
-        for (i, &b) in hay[at..].iter().enumerate() {
-            sid = dfa.next_state(sid, b);
-            if dfa.is_special_state(sid) {
-                if dfa.is_match_state(sid) {
-                    // Matches are reported one byte late.
-                    end = Some(at + i);
-                } else if dfa.is_dead_state(sid) {
-                    return end;
+        // Byte classes and one byte of each (the end-of-input class aside).
+        let classes = dfa.byte_classes();
+        let stride = classes.alphabet_len() - 1;
+        let mut class = [0u8; 256];
+        let mut rep = vec![None; stride];
+        for b in 0..=255u8 {
+            let c = classes.get(b);
+            class[usize::from(b)] = c;
+            rep[usize::from(c)].get_or_insert(b);
+        }
+        // The states reachable from the start, breadth first, numbered.
+        let mut ids = vec![start];
+        let mut index = std::collections::HashMap::from([(start, 0usize)]);
+        let mut at = 0;
+        while at < ids.len() {
+            let sid = ids[at];
+            at += 1;
+            for b in rep.iter().flatten() {
+                let nx = dfa.next_state(sid, *b);
+                if let std::collections::hash_map::Entry::Vacant(v) = index.entry(nx) {
+                    v.insert(ids.len());
+                    ids.push(nx);
                 }
             }
         }
-        sid = dfa.next_eoi_state(sid);
-        if dfa.is_match_state(sid) {
-            end = Some(hay.len());
+        let mut next = vec![0u32; ids.len() * stride];
+        let mut eoi_match = vec![false; ids.len()];
+        for (k, &sid) in ids.iter().enumerate() {
+            eoi_match[k] = dfa.is_match_state(dfa.next_eoi_state(sid));
+            for (c, b) in rep.iter().enumerate() {
+                let Some(b) = *b else { continue };
+                let nx = dfa.next_state(sid, b);
+                let mut e = u32::try_from(index[&nx] * stride).expect("small DFA");
+                assert!(e < DENSE_DEAD);
+                if dfa.is_match_state(nx) {
+                    e |= DENSE_MATCH;
+                } else if dfa.is_dead_state(nx) {
+                    e |= DENSE_DEAD;
+                }
+                next[k * stride + c] = e;
+            }
         }
-        end
+        let d = Dense {
+            class,
+            next,
+            eoi_match,
+            start: 0,
+            stride,
+        };
+        assert!(
+            d.match_at(b"", 0).is_none(),
+            "pattern matches the empty string"
+        );
+        d
     }
 
     /// The end of the match that starts at `at`, if one does.
     pub(crate) fn match_at(&self, hay: &[u8], at: usize) -> Option<usize> {
-        Dense::match_from(&self.dfa, self.start, hay, at)
+        let mut st = self.start;
+        let mut end = None;
+        for (i, &b) in hay[at..].iter().enumerate() {
+            st = self.next[(st & !(DENSE_MATCH | DENSE_DEAD)) as usize
+                + usize::from(self.class[usize::from(b)])];
+            if st >= DENSE_DEAD {
+                if st & DENSE_MATCH != 0 {
+                    // Matches are reported one byte late.
+                    end = Some(at + i);
+                } else {
+                    return end;
+                }
+            }
+        }
+        let k = (st & !(DENSE_MATCH | DENSE_DEAD)) as usize / self.stride;
+        if self.eoi_match[k] {
+            end = Some(hay.len());
+        }
+        end
     }
 
     /// Leftmost-first, non-overlapping matches as (start, end).
@@ -887,10 +942,26 @@ impl<const N: usize> Overlapping<N> {
         let (next, class) = (&*self.next, &self.class);
         // The mask also drops the `MATCHING` flag of the previous entry, so
         // the state is the entry itself; the flag is its sign bit.
-        for (i, &c) in b.get(at..)?.iter().enumerate() {
-            st = next[(st as usize + usize::from(class[usize::from(c)])) & (N - 1)];
+        let step =
+            |st: u32, c: u8| next[(st as usize + usize::from(class[usize::from(c)])) & (N - 1)];
+        let rest = b.get(at..)?;
+        // Four bytes per loop turn (one bounds test and counter update for
+        // four lookups).
+        let mut quads = rest.chunks_exact(4);
+        let mut i = at;
+        for q in &mut quads {
+            for (k, &c) in q.iter().enumerate() {
+                st = step(st, c);
+                if (st as i32) < 0 {
+                    return Some((i + k + 1, st & !MATCHING));
+                }
+            }
+            i += 4;
+        }
+        for (k, &c) in quads.remainder().iter().enumerate() {
+            st = step(st, c);
             if (st as i32) < 0 {
-                return Some((at + i + 1, st & !MATCHING));
+                return Some((i + k + 1, st & !MATCHING));
             }
         }
         None
