@@ -1020,13 +1020,7 @@ mod tests {
             (&VERSION, vec!["v.", "app ", "ver.", "build", "mise à jour"]),
         ];
         let alphabet: Vec<char> = "aeinorstlgdbvpucASEGRTN .°é-:1(".chars().collect();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rnd = crate::detect::test_rng(0x9e37_79b9_7f4a_7c15);
         for (cues, words) in &lists {
             for round in 0..4000 {
                 let mut t = String::new();

@@ -278,3 +278,15 @@ fn resolve(mut c: Vec<Cand>) -> Vec<Entity> {
 
 #[cfg(test)]
 mod tests;
+
+/// Tests' deterministic random numbers below `n` (xorshift64 from `seed`).
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut state = seed;
+    move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    }
+}

@@ -711,13 +711,7 @@ mod tests {
             "{",
             "]",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = crate::detect::test_rng(0x2545_f491_4f6c_dd1d);
         let (mut fast, mut errors) = (0, 0);
         for _ in 0..3000 {
             let mut fields: Vec<(String, String)> = Vec::new();
