@@ -197,43 +197,39 @@ def wait_ready(url, body, auth=None, timeout=180, proc=None):
     raise RuntimeError(f"{url} not ready after {timeout}s: {last}")
 
 
+def mock_deployment(name, mock_url, kind, hosting, operator, extra=""):
+    """One deployment pointing at the mock, with French facts."""
+    return f"""[deployments.{name}]
+kind = "{kind}"
+base_url = "{mock_url}/v1"
+model = "x"
+{extra}[deployments.{name}.facts]
+operator = "{operator}"
+operator_country = "FR"
+parent_jurisdiction = "FR"
+dc_country = "FR"
+hosting = "{hosting}"
+retention_days = 0
+dpa_signed = true
+trained_by = "Mistral AI"
+licence = "Apache-2.0"
+"""
+
+
 def rempart_config(mock_url, data_dir, durability="fsync"):
-    return f"""# Written by bench/driver.py: one EU in-tenancy vLLM-kind deployment (the mock).
+    """The mock as an in-tenancy vLLM (main row) and as a managed EU API (PII row)."""
+    vllm = mock_deployment("mock-vllm", mock_url, "vllm", "in_tenancy", "bench (mock upstream)")
+    managed = mock_deployment("mock-managed", mock_url, "mistral", "managed",
+                              "bench (mock upstream, as a managed EU API)",
+                              'api_key = "env:REMPART_BENCH_MOCK_KEY"\n')
+    return f"""# Written by bench/driver.py: the mock as two EU deployments.
 [server]
 listen = "{LOOPBACK}:0"
 data_dir = "{data_dir}"
 site_country = "FR"
 
-[deployments.mock-vllm]
-kind = "vllm"
-base_url = "{mock_url}/v1"
-model = "x"
-[deployments.mock-vllm.facts]
-operator = "bench (mock upstream)"
-operator_country = "FR"
-parent_jurisdiction = "FR"
-dc_country = "FR"
-hosting = "in_tenancy"
-retention_days = 0
-trained_by = "Mistral AI"
-licence = "Apache-2.0"
-
-[deployments.mock-managed]
-kind = "mistral"
-base_url = "{mock_url}/v1"
-model = "x"
-api_key = "env:REMPART_BENCH_MOCK_KEY"
-[deployments.mock-managed.facts]
-operator = "bench (mock upstream, as a managed EU API)"
-operator_country = "FR"
-parent_jurisdiction = "FR"
-dc_country = "FR"
-hosting = "managed"
-retention_days = 0
-dpa_signed = true
-trained_by = "Mistral AI"
-licence = "Apache-2.0"
-
+{vllm}
+{managed}
 [aliases.{MODEL}]
 candidates = ["mock-vllm"]
 
